@@ -1,0 +1,1 @@
+"""Code shared by every Trove service: settings blocks, logging, telemetry, gRPC, database, storage."""

@@ -1,0 +1,18 @@
+"""Per-request context (correlation id, calling user) carried in contextvars across awaits."""
+
+from __future__ import annotations
+
+import uuid
+from contextvars import ContextVar
+
+request_id_var: ContextVar[str] = ContextVar("trove_request_id", default="")
+user_id_var: ContextVar[str] = ContextVar("trove_user_id", default="")
+
+# gRPC metadata keys; the gateway sets them, internal services read them.
+USER_ID_KEY = "x-trove-user-id"
+REQUEST_ID_KEY = "x-request-id"
+
+
+def new_request_id() -> str:
+    """A fresh correlation id."""
+    return uuid.uuid4().hex

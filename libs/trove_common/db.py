@@ -1,0 +1,43 @@
+"""asyncpg pools with pgvector registered, and transactions scoped to one user for row-level security."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+
+from trove_common.errors import InvalidArgumentError
+from trove_common.settings import PostgresSettings
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await register_vector(conn)
+
+
+async def create_pool(settings: PostgresSettings, *, vectors: bool = False) -> asyncpg.Pool:
+    """A pool for one service role; `vectors` registers the pgvector codec on every connection."""
+    pool = await asyncpg.create_pool(
+        dsn=settings.dsn.get_secret_value(),
+        min_size=settings.pool_min,
+        max_size=settings.pool_max,
+        command_timeout=settings.command_timeout_s,
+        init=_init_connection if vectors else None,
+    )
+    assert pool is not None
+    return pool
+
+
+@asynccontextmanager
+async def user_transaction(pool: asyncpg.Pool, user_id: str) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction in which row-level security policies see `app.user_id` = `user_id`.
+
+    `set_config(..., true)` is `SET LOCAL`: the setting dies with the transaction, so a pooled connection
+    never carries one user's id into another user's query.
+    """
+    if not user_id:
+        raise InvalidArgumentError("no calling user in this request")
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('app.user_id', $1, true)", user_id)
+        yield conn

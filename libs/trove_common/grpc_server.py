@@ -1,0 +1,111 @@
+"""The grpc.aio server every service runs: context + error interceptor, health checking, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from trove_common.context import REQUEST_ID_KEY, USER_ID_KEY, new_request_id, request_id_var, user_id_var
+from trove_common.errors import TroveError, mapping_for
+from trove_common.settings import GrpcServerSettings
+
+logger = logging.getLogger(__name__)
+
+ERROR_REASON_KEY = "x-trove-error-reason"
+
+# Registers a servicer on a server, e.g. `search_pb2_grpc.add_SearchServiceServicer_to_server` bound to a servicer.
+Registration = Callable[[grpc.aio.Server], None]
+Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+class ContextInterceptor(grpc.aio.ServerInterceptor):
+    """Reads the caller's user id and correlation id from metadata, logs one line per call, maps errors.
+
+    Domain errors become their gRPC code through the one table in `trove_common.errors`; anything else becomes
+    INTERNAL with a generic message, its traceback logged here once.
+    """
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        metadata = dict(handler_call_details.invocation_metadata or ())  # type: ignore[attr-defined]
+        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        wrapped = _wrap(handler.unary_unary, method=method, metadata=metadata)
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _wrap(inner: Handler, *, method: str, metadata: dict[str, Any]) -> Handler:
+    async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        request_id_var.set(str(metadata.get(REQUEST_ID_KEY) or new_request_id()))
+        user_id_var.set(str(metadata.get(USER_ID_KEY) or ""))
+        started = time.perf_counter()
+        outcome = "OK"
+        try:
+            return await inner(request, context)
+        except TroveError as exc:
+            mapping = mapping_for(exc)
+            outcome = mapping.grpc_code.name
+            if mapping.http_status >= 500:
+                logger.exception("%s failed", method)
+            await context.abort(mapping.grpc_code, str(exc), trailing_metadata=((ERROR_REASON_KEY, mapping.reason),))
+        except Exception as exc:
+            if isinstance(exc, grpc.aio.AbortError) or type(exc).__name__ == "AbortError":
+                raise
+            outcome = "INTERNAL"
+            logger.exception("%s failed unexpectedly", method)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error", trailing_metadata=((ERROR_REASON_KEY, "internal"),))
+        finally:
+            logger.info(
+                "grpc %s", method, extra={"grpc_method": method, "grpc_code": outcome,
+                                          "duration_ms": round(1000 * (time.perf_counter() - started), 2)}
+            )
+
+    return handle
+
+
+async def serve(
+    *,
+    settings: GrpcServerSettings,
+    service_names: Sequence[str],
+    registrations: Sequence[Registration],
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Run a gRPC server until SIGTERM/SIGINT, then drain: health NOT_SERVING, stop with grace, run `on_stop`."""
+    server = grpc.aio.server(interceptors=[ContextInterceptor()])
+    for register in registrations:
+        register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    address = f"{settings.host}:{settings.port}"
+    bound = server.add_insecure_port(address)
+    await server.start()
+    for name in ("", *service_names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    logger.info("grpc server listening", extra={"address": f"{settings.host}:{bound}"})
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    logger.info("stopping grpc server", extra={"grace_s": settings.grace_s})
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(settings.grace_s)
+    if on_stop is not None:
+        await on_stop()

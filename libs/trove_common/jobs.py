@@ -1,0 +1,33 @@
+"""The ARQ wire contract between ingest (enqueues) and analysis (runs): job names, queue names, arguments."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+ANALYZE_MEDIA = "analyze_media"
+ANALYSIS_QUEUE = "trove:queue:analysis"
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeMediaArgs:
+    """Everything a worker needs to analyse one media file on the uploader's behalf.
+
+    `request_id` and `traceparent` carry the upload's correlation id and trace context into the worker.
+    """
+
+    media_id: str
+    user_id: str
+    storage_key: str
+    content_type: str
+    kind: str
+    request_id: str = ""
+    traceparent: str = ""
+
+    def to_job(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def analyze_media_job_id(media_id: str) -> str:
+    """One job per media file: ARQ refuses a second job with the same id while the first exists."""
+    return f"{ANALYZE_MEDIA}:{media_id}"

@@ -1,0 +1,37 @@
+"""Start-up steps every gRPC service shares: logging, telemetry, its database pool with migrations applied."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import asyncpg
+
+from trove_common.db import create_pool
+from trove_common.logs import configure_logging
+from trove_common.migrations import migrate
+from trove_common.settings import OtelSettings, PostgresSettings
+from trove_common.telemetry import setup_telemetry
+
+logger = logging.getLogger(__name__)
+
+
+def start_process(*, service: str, otel: OtelSettings, log_level: str) -> None:
+    """Logging and tracing for one service process; call first thing in main."""
+    configure_logging(service=service, level=log_level)
+    setup_telemetry(service=service, settings=otel)
+    logger.info("starting", extra={"service_name": service})
+
+
+async def open_database(
+    settings: PostgresSettings, *, schema: str, migrations_dir: Path, vectors: bool = False
+) -> asyncpg.Pool:
+    """The service's pool, after its migrations are applied (under the advisory lock, so replicas take turns)."""
+    pool = await create_pool(settings, vectors=False)
+    async with pool.acquire() as conn:
+        await migrate(conn, schema=schema, directory=migrations_dir)
+    if not vectors:
+        return pool
+    # The pgvector codec can only be registered once the extension's types are visible; reopen with it.
+    await pool.close()
+    return await create_pool(settings, vectors=True)

@@ -1,0 +1,84 @@
+"""Reusable settings blocks nested into each service's one Settings class (env prefix TROVE_<SVC>_, delimiter __)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+
+def env_config(service: str) -> SettingsConfigDict:
+    """The pydantic-settings configuration every service uses: `TROVE_<SERVICE>_FIELD__SUBFIELD`."""
+    return SettingsConfigDict(
+        env_prefix=f"TROVE_{service.upper()}_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+    )
+
+
+class PostgresSettings(BaseModel):
+    dsn: SecretStr = SecretStr("postgresql://localhost:5433/trove")
+    pool_min: int = Field(default=1, ge=0)
+    pool_max: int = Field(default=10, ge=1)
+    command_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("dsn")
+    @classmethod
+    def _postgres_scheme(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// DSN")
+        return value
+
+
+class RedisSettings(BaseModel):
+    dsn: SecretStr = SecretStr("redis://127.0.0.1:6380/0")
+
+    @field_validator("dsn")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// DSN")
+        return value
+
+
+class OtelSettings(BaseModel):
+    """Traces are always produced (ids land in logs); the exporter decides whether they leave the process."""
+
+    exporter: Literal["none", "console", "otlp"] = "none"
+    endpoint: str = "http://127.0.0.1:4318/v1/traces"
+
+
+class GrpcServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=50051, ge=0, le=65535)
+    grace_s: float = Field(default=10.0, ge=0)
+
+
+class StorageSettings(BaseModel):
+    """Local blob storage: files under `root`, read and written through HMAC-signed URLs."""
+
+    root: Path = Path(".trove/blobs")
+    signing_key: SecretStr = SecretStr("")
+    public_url: str = "http://127.0.0.1:8080"
+    url_ttl_s: int = Field(default=900, ge=10, le=7 * 24 * 3600)
+
+    @field_validator("signing_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (generate one with `openssl rand -hex 32`)")
+        return value
+
+
+def grpc_address(value: str) -> str:
+    """Validate a `host:port` peer address."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not a host:port address")
+    return value
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]

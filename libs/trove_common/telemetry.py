@@ -1,0 +1,38 @@
+"""OpenTelemetry set-up: a tracer provider per process, the contrib instrumentations, an optional exporter."""
+
+from __future__ import annotations
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient, GrpcAioInstrumentorServer
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+
+from trove_common.settings import OtelSettings
+
+
+def setup_telemetry(*, service: str, settings: OtelSettings, grpc_server: bool = True) -> TracerProvider:
+    """Install the tracer provider and instrument grpc.aio, asyncpg and redis. Returns the provider to shut down."""
+    provider = TracerProvider(resource=Resource.create({"service.name": f"trove-{service}"}))
+    exporter = _exporter(settings)
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    GrpcAioInstrumentorClient().instrument()
+    if grpc_server:
+        GrpcAioInstrumentorServer().instrument()
+    AsyncPGInstrumentor().instrument()
+    RedisInstrumentor().instrument()
+    return provider
+
+
+def _exporter(settings: OtelSettings) -> SpanExporter | None:
+    if settings.exporter == "console":
+        return ConsoleSpanExporter()
+    if settings.exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter(endpoint=settings.endpoint)
+    return None

@@ -1,0 +1,36 @@
+"""Entry point: python -m trove_billing.main."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from trove_billing.billing import Billing
+from trove_billing.server import BillingServicer
+from trove_billing.settings import Settings
+from trove_common.grpc_server import serve
+from trove_common.service import open_database, start_process
+from trove_protos.billing.v1 import billing_pb2_grpc
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+async def run(settings: Settings) -> None:
+    pool = await open_database(settings.postgres, schema="billing", migrations_dir=MIGRATIONS)
+    servicer = BillingServicer(Billing(pool))
+    await serve(
+        settings=settings.grpc,
+        service_names=["trove.billing.v1.BillingService"],
+        registrations=[lambda server: billing_pb2_grpc.add_BillingServiceServicer_to_server(servicer, server)],
+        on_stop=pool.close,
+    )
+
+
+def main() -> None:
+    settings = Settings()
+    start_process(service="billing", otel=settings.otel, log_level=settings.log_level)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Trove ingest service: upload sessions, file checks, media records and their status."""

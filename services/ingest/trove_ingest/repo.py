@@ -1,0 +1,94 @@
+"""SQL for ingest.uploads and ingest.media_files; every function runs inside a user transaction (RLS)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from trove_ingest.models import Media, Upload
+
+_UPLOAD = "upload_id::text, user_id::text, filename, content_type, size_bytes, storage_key, expires_at, media_id::text"
+_MEDIA = (
+    "media_id::text, user_id::text, filename, content_type, kind, size_bytes, storage_key, status, error, "
+    "created_at, updated_at"
+)
+
+
+def _media(row: asyncpg.Record) -> Media:
+    return Media(**dict(row))
+
+
+async def insert_upload(
+    conn: asyncpg.Connection, *, upload_id: str, user_id: str, filename: str, content_type: str, size_bytes: int,
+    storage_key: str, expires_at: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO ingest.uploads (upload_id, user_id, filename, content_type, size_bytes, storage_key, expires_at)
+           VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7)""",
+        upload_id, user_id, filename, content_type, size_bytes, storage_key, expires_at,
+    )
+
+
+async def lock_upload(conn: asyncpg.Connection, *, upload_id: str) -> Upload | None:
+    """The upload row, locked until the transaction ends so two completes of one upload take turns."""
+    row = await conn.fetchrow(f"SELECT {_UPLOAD} FROM ingest.uploads WHERE upload_id = $1::uuid FOR UPDATE", upload_id)
+    return Upload(**dict(row)) if row else None
+
+
+async def insert_media(
+    conn: asyncpg.Connection, *, upload: Upload, content_type: str, kind: str
+) -> Media:
+    row = await conn.fetchrow(
+        f"""INSERT INTO ingest.media_files (user_id, upload_id, filename, content_type, kind, size_bytes, storage_key)
+            VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7) RETURNING {_MEDIA}""",
+        upload.user_id, upload.upload_id, upload.filename, content_type, kind, upload.size_bytes, upload.storage_key,
+    )
+    await conn.execute(
+        "UPDATE ingest.uploads SET media_id = $2::uuid WHERE upload_id = $1::uuid", upload.upload_id, row["media_id"]
+    )
+    return _media(row)
+
+
+async def get_media(conn: asyncpg.Connection, *, media_id: str) -> Media | None:
+    row = await conn.fetchrow(f"SELECT {_MEDIA} FROM ingest.media_files WHERE media_id = $1::uuid", media_id)
+    return _media(row) if row else None
+
+
+async def get_many(conn: asyncpg.Connection, *, media_ids: list[str]) -> list[Media]:
+    rows = await conn.fetch(f"SELECT {_MEDIA} FROM ingest.media_files WHERE media_id = ANY($1::uuid[])", media_ids)
+    return [_media(r) for r in rows]
+
+
+async def list_media(
+    conn: asyncpg.Connection, *, limit: int, after: tuple[datetime, str] | None
+) -> list[Media]:
+    """Newest first; `after` is the (created_at, media_id) of the last item of the previous page."""
+    if after is None:
+        rows = await conn.fetch(
+            f"SELECT {_MEDIA} FROM ingest.media_files ORDER BY created_at DESC, media_id DESC LIMIT $1", limit
+        )
+    else:
+        rows = await conn.fetch(
+            f"""SELECT {_MEDIA} FROM ingest.media_files WHERE (created_at, media_id) < ($2, $3::uuid)
+                ORDER BY created_at DESC, media_id DESC LIMIT $1""",
+            limit, after[0], after[1],
+        )
+    return [_media(r) for r in rows]
+
+
+async def set_status(conn: asyncpg.Connection, *, media_id: str, status: str, error: str) -> Media | None:
+    row = await conn.fetchrow(
+        f"""UPDATE ingest.media_files SET status = $2, error = $3, updated_at = now()
+            WHERE media_id = $1::uuid RETURNING {_MEDIA}""",
+        media_id, status, error,
+    )
+    return _media(row) if row else None
+
+
+async def delete_media(conn: asyncpg.Connection, *, media_id: str) -> Media | None:
+    """Deletes the media record and its upload session; returns what was deleted."""
+    row = await conn.fetchrow(f"DELETE FROM ingest.media_files WHERE media_id = $1::uuid RETURNING {_MEDIA}", media_id)
+    if row is not None:
+        await conn.execute("DELETE FROM ingest.uploads WHERE media_id = $1::uuid", media_id)
+    return _media(row) if row else None

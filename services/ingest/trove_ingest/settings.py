@@ -1,0 +1,28 @@
+"""Ingest service settings, from TROVE_INGEST_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from trove_common.settings import (
+    GrpcServerSettings,
+    LogLevel,
+    OtelSettings,
+    PostgresSettings,
+    RedisSettings,
+    StorageSettings,
+    env_config,
+)
+
+
+class Settings(BaseSettings):
+    model_config = env_config("ingest")
+
+    grpc: GrpcServerSettings = Field(default_factory=lambda: GrpcServerSettings(port=50052))
+    postgres: PostgresSettings = PostgresSettings()
+    redis: RedisSettings = RedisSettings()
+    storage: StorageSettings
+    otel: OtelSettings = OtelSettings()
+    log_level: LogLevel = "INFO"
+    max_upload_bytes: int = Field(default=2 * 1024**3, gt=0, description="largest file accepted, in bytes")
