@@ -37,21 +37,24 @@ class LocalBlobStore:
             raise InvalidArgumentError(f"invalid object key {key!r}")
         return self._root / key
 
-    def sign(self, *, key: str, method: str, ttl_s: int, now: float | None = None) -> SignedUrl:
+    def sign(self, *, key: str, method: str, ttl_s: int, max_bytes: int = 0) -> SignedUrl:
+        """A URL allowing `method` on `key` until `ttl_s` from now; for PUT, at most `max_bytes` bytes."""
         self.path(key)  # validates the key
-        expires = int((now or time.time()) + ttl_s)
-        query = urlencode({"expires": expires, "signature": self._signature(method, key, expires)})
+        expires = int(time.time() + ttl_s)
+        signature = self._signature(method, key, expires, max_bytes)
+        query = urlencode({"expires": expires, "max_bytes": max_bytes, "signature": signature})
         return SignedUrl(url=f"{self._public_url}{URL_PREFIX}{key}?{query}", method=method, expires_at=expires)
 
-    def verify(self, *, key: str, method: str, expires: str, signature: str) -> None:
-        """Raise PermissionDeniedError unless the signature is ours for this method, key and unexpired time."""
-        if not expires.isdigit():
+    def verify(self, *, key: str, method: str, expires: str, max_bytes: str, signature: str) -> int:
+        """Check a signed URL's parameters; returns its byte limit. PermissionDeniedError unless ours and unexpired."""
+        if not expires.isdigit() or not max_bytes.isdigit():
             raise PermissionDeniedError("the signed URL is malformed")
-        expected = self._signature(method, key, int(expires))
+        expected = self._signature(method, key, int(expires), int(max_bytes))
         if not hmac.compare_digest(expected, signature):
             raise PermissionDeniedError("the URL signature does not match")
         if int(expires) < time.time():
             raise PermissionDeniedError("the signed URL has expired")
+        return int(max_bytes)
 
     def size(self, key: str) -> int | None:
         try:
@@ -75,6 +78,6 @@ class LocalBlobStore:
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
-    def _signature(self, method: str, key: str, expires: int) -> str:
-        message = f"{method.upper()}\n{key}\n{expires}".encode()
+    def _signature(self, method: str, key: str, expires: int, max_bytes: int) -> str:
+        message = f"{method.upper()}\n{key}\n{expires}\n{max_bytes}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()

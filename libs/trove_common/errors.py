@@ -101,7 +101,7 @@ for _cls, _m in _TABLE.items():
 def mapping_for(exc: BaseException) -> ErrorMapping:
     """The mapping of the nearest class in the exception's MRO; unknown exceptions are internal errors."""
     for cls in type(exc).__mro__:
-        found = _TABLE.get(cls)  # type: ignore[call-overload]
+        found = _TABLE.get(cls)
         if found is not None:
             return found
     return _TABLE[TroveError]

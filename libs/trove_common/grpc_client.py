@@ -1,4 +1,4 @@
-"""gRPC client channels: correlation id and user id ride in metadata, every call has a deadline, errors come back typed."""
+"""gRPC client channels: context metadata, a deadline on every call, and errors that come back typed."""
 
 from __future__ import annotations
 
@@ -51,6 +51,4 @@ def make_channel(address: str, *, default_timeout_s: float = DEFAULT_TIMEOUT_S) 
     Downstream errors are raised as the `TroveError` subclass the server raised, so they map to the same
     HTTP status at the gateway.
     """
-    return grpc.aio.insecure_channel(
-        address, interceptors=[_ContextClientInterceptor(default_timeout_s)]
-    )
+    return grpc.aio.insecure_channel(address, interceptors=[_ContextClientInterceptor(default_timeout_s)])

@@ -25,7 +25,7 @@ Registration = Callable[[grpc.aio.Server], None]
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 
 
-class ContextInterceptor(grpc.aio.ServerInterceptor):
+class ContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Reads the caller's user id and correlation id from metadata, logs one line per call, maps errors.
 
     Domain errors become their gRPC code through the one table in `trove_common.errors`; anything else becomes
@@ -40,8 +40,8 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        metadata = dict(handler_call_details.invocation_metadata or ())  # type: ignore[attr-defined]
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        method: str = handler_call_details.method
         wrapped = _wrap(handler.unary_unary, method=method, metadata=metadata)
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
@@ -69,11 +69,18 @@ def _wrap(inner: Handler, *, method: str, metadata: dict[str, Any]) -> Handler:
                 raise
             outcome = "INTERNAL"
             logger.exception("%s failed unexpectedly", method)
-            await context.abort(grpc.StatusCode.INTERNAL, "internal error", trailing_metadata=((ERROR_REASON_KEY, "internal"),))
+            await context.abort(
+                grpc.StatusCode.INTERNAL, "internal error", trailing_metadata=((ERROR_REASON_KEY, "internal"),)
+            )
         finally:
             logger.info(
-                "grpc %s", method, extra={"grpc_method": method, "grpc_code": outcome,
-                                          "duration_ms": round(1000 * (time.perf_counter() - started), 2)}
+                "grpc %s",
+                method,
+                extra={
+                    "grpc_method": method,
+                    "grpc_code": outcome,
+                    "duration_ms": round(1000 * (time.perf_counter() - started), 2),
+                },
             )
 
     return handle

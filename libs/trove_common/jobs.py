@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
+
+from opentelemetry import propagate
+
+from trove_common.context import request_id_var
 
 ANALYZE_MEDIA = "analyze_media"
 ANALYSIS_QUEUE = "trove:queue:analysis"
@@ -13,7 +17,8 @@ ANALYSIS_QUEUE = "trove:queue:analysis"
 class AnalyzeMediaArgs:
     """Everything a worker needs to analyse one media file on the uploader's behalf.
 
-    `request_id` and `traceparent` carry the upload's correlation id and trace context into the worker.
+    `request_id` and `traceparent` carry the upload's correlation id and trace context into the worker; the
+    enqueuer fills them from its own context (see `with_context`).
     """
 
     media_id: str
@@ -26,6 +31,12 @@ class AnalyzeMediaArgs:
 
     def to_job(self) -> dict[str, Any]:
         return asdict(self)
+
+    def with_context(self) -> AnalyzeMediaArgs:
+        """A copy carrying the current correlation id and W3C trace context."""
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        return replace(self, request_id=request_id_var.get(), traceparent=carrier.get("traceparent", ""))
 
 
 def analyze_media_job_id(media_id: str) -> str:

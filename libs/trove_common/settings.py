@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 
@@ -73,12 +73,15 @@ class StorageSettings(BaseModel):
         return value
 
 
-def grpc_address(value: str) -> str:
-    """Validate a `host:port` peer address."""
+def _host_port(value: str) -> str:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{value!r} is not a host:port address")
     return value
+
+
+# A gRPC peer address, `host:port`.
+GrpcAddress = Annotated[str, AfterValidator(_host_port)]
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]

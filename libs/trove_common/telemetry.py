@@ -20,10 +20,10 @@ def setup_telemetry(*, service: str, settings: OtelSettings, grpc_server: bool =
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    GrpcAioInstrumentorClient().instrument()
+    GrpcAioInstrumentorClient().instrument()  # type: ignore[no-untyped-call]
     if grpc_server:
-        GrpcAioInstrumentorServer().instrument()
-    AsyncPGInstrumentor().instrument()
+        GrpcAioInstrumentorServer().instrument()  # type: ignore[no-untyped-call]
+    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
     RedisInstrumentor().instrument()
     return provider
 

@@ -11,7 +11,10 @@ _COLUMNS = "user_id::text, firebase_uid, email, tier, created_at"
 
 def _user(row: asyncpg.Record) -> User:
     return User(
-        user_id=row["user_id"], firebase_uid=row["firebase_uid"], email=row["email"], tier=row["tier"],
+        user_id=row["user_id"],
+        firebase_uid=row["firebase_uid"],
+        email=row["email"],
+        tier=row["tier"],
         created_at=row["created_at"],
     )
 
@@ -22,7 +25,8 @@ async def upsert_user(conn: asyncpg.Connection, *, firebase_uid: str, email: str
     row = await conn.fetchrow(
         f"""INSERT INTO billing.users (firebase_uid, email) VALUES ($1, $2)
             ON CONFLICT (firebase_uid) DO NOTHING RETURNING {_COLUMNS}""",
-        firebase_uid, email,
+        firebase_uid,
+        email,
     )
     if row is not None:
         return _user(row), True

@@ -12,7 +12,10 @@ from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
 
 def _user_pb(user: User) -> billing_pb2.User:
     return billing_pb2.User(
-        user_id=user.user_id, firebase_uid=user.firebase_uid, email=user.email, tier=user.tier,
+        user_id=user.user_id,
+        firebase_uid=user.firebase_uid,
+        email=user.email,
+        tier=user.tier,
         created_at=user.created_at.isoformat(),
     )
 

@@ -20,13 +20,26 @@ def _media(row: asyncpg.Record) -> Media:
 
 
 async def insert_upload(
-    conn: asyncpg.Connection, *, upload_id: str, user_id: str, filename: str, content_type: str, size_bytes: int,
-    storage_key: str, expires_at: datetime,
+    conn: asyncpg.Connection,
+    *,
+    upload_id: str,
+    user_id: str,
+    filename: str,
+    content_type: str,
+    size_bytes: int,
+    storage_key: str,
+    expires_at: datetime,
 ) -> None:
     await conn.execute(
         """INSERT INTO ingest.uploads (upload_id, user_id, filename, content_type, size_bytes, storage_key, expires_at)
            VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7)""",
-        upload_id, user_id, filename, content_type, size_bytes, storage_key, expires_at,
+        upload_id,
+        user_id,
+        filename,
+        content_type,
+        size_bytes,
+        storage_key,
+        expires_at,
     )
 
 
@@ -36,13 +49,17 @@ async def lock_upload(conn: asyncpg.Connection, *, upload_id: str) -> Upload | N
     return Upload(**dict(row)) if row else None
 
 
-async def insert_media(
-    conn: asyncpg.Connection, *, upload: Upload, content_type: str, kind: str
-) -> Media:
+async def insert_media(conn: asyncpg.Connection, *, upload: Upload, content_type: str, kind: str) -> Media:
     row = await conn.fetchrow(
         f"""INSERT INTO ingest.media_files (user_id, upload_id, filename, content_type, kind, size_bytes, storage_key)
             VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7) RETURNING {_MEDIA}""",
-        upload.user_id, upload.upload_id, upload.filename, content_type, kind, upload.size_bytes, upload.storage_key,
+        upload.user_id,
+        upload.upload_id,
+        upload.filename,
+        content_type,
+        kind,
+        upload.size_bytes,
+        upload.storage_key,
     )
     await conn.execute(
         "UPDATE ingest.uploads SET media_id = $2::uuid WHERE upload_id = $1::uuid", upload.upload_id, row["media_id"]
@@ -60,9 +77,7 @@ async def get_many(conn: asyncpg.Connection, *, media_ids: list[str]) -> list[Me
     return [_media(r) for r in rows]
 
 
-async def list_media(
-    conn: asyncpg.Connection, *, limit: int, after: tuple[datetime, str] | None
-) -> list[Media]:
+async def list_media(conn: asyncpg.Connection, *, limit: int, after: tuple[datetime, str] | None) -> list[Media]:
     """Newest first; `after` is the (created_at, media_id) of the last item of the previous page."""
     if after is None:
         rows = await conn.fetch(
@@ -72,7 +87,9 @@ async def list_media(
         rows = await conn.fetch(
             f"""SELECT {_MEDIA} FROM ingest.media_files WHERE (created_at, media_id) < ($2, $3::uuid)
                 ORDER BY created_at DESC, media_id DESC LIMIT $1""",
-            limit, after[0], after[1],
+            limit,
+            after[0],
+            after[1],
         )
     return [_media(r) for r in rows]
 
@@ -81,7 +98,9 @@ async def set_status(conn: asyncpg.Connection, *, media_id: str, status: str, er
     row = await conn.fetchrow(
         f"""UPDATE ingest.media_files SET status = $2, error = $3, updated_at = now()
             WHERE media_id = $1::uuid RETURNING {_MEDIA}""",
-        media_id, status, error,
+        media_id,
+        status,
+        error,
     )
     return _media(row) if row else None
 

@@ -1,0 +1,24 @@
+"""The text embedder as the services use it: one loaded model, inference in the process's model executor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from trove_common.offload import ModelExecutor
+from trove_ml.text_embedder import TextEmbedder
+
+
+class OffloadedTextEmbedder:
+    """Async face of `TextEmbedder`; analysis embeds segments with it and search embeds queries, so they agree."""
+
+    def __init__(self, executor: ModelExecutor) -> None:
+        self._model = TextEmbedder()
+        self._executor = executor
+        self.model_name: str = self._model.model_name
+        self.dim: int = self._model.dim
+
+    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return await self._executor.run(self._model.embed, list(texts))

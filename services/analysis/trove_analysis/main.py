@@ -1,0 +1,49 @@
+"""Entry point: `python -m trove_analysis.main` runs the gRPC server, `... main worker` an ARQ worker."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from arq.worker import Worker
+
+from trove_analysis.pipeline import Analyses
+from trove_analysis.server import AnalysisServicer
+from trove_analysis.settings import Settings
+from trove_analysis.worker import worker_settings
+from trove_common.grpc_server import serve
+from trove_common.service import open_database, start_process
+from trove_protos.analysis.v1 import analysis_pb2_grpc
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+async def run_server(settings: Settings) -> None:
+    pool = await open_database(settings.postgres, schema="analysis", migrations_dir=MIGRATIONS)
+    servicer = AnalysisServicer(Analyses(pool))
+    await serve(
+        settings=settings.grpc,
+        service_names=["trove.analysis.v1.AnalysisService"],
+        registrations=[lambda server: analysis_pb2_grpc.add_AnalysisServiceServicer_to_server(servicer, server)],
+        on_stop=pool.close,
+    )
+
+
+def main() -> None:
+    role = sys.argv[1] if len(sys.argv) > 1 else "server"
+    if role not in ("server", "worker"):
+        sys.exit(f"usage: python -m trove_analysis.main [server|worker], not {role!r}")
+    settings = Settings()
+    start_process(
+        service="analysis-worker" if role == "worker" else "analysis", otel=settings.otel, log_level=settings.log_level
+    )
+    if role == "server":
+        asyncio.run(run_server(settings))
+    else:
+        # The server applies migrations; a worker started first waits for them by retrying its jobs.
+        Worker(**worker_settings(settings)).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Trove gateway: the REST API, Firebase sign-in checks, and the signed-URL blob endpoint."""

@@ -1,0 +1,151 @@
+"""REST handlers of /api/v1: each checks the caller, calls the services over gRPC and shapes the JSON."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from trove_common.context import user_id_var
+from trove_gateway.bodies import CreateUploadBody, int_param, parse_body
+from trove_gateway.state import GatewayState
+from trove_protos.analysis.v1 import analysis_pb2
+from trove_protos.ingest.v1 import ingest_pb2
+from trove_protos.search.v1 import search_pb2
+
+
+async def _signed_in(request: Request) -> GatewayState:
+    """Verify the caller's Firebase token, resolve their Trove user id into the request context."""
+    state: GatewayState = request.app.state.gateway
+    identity = await state.verifier.verify(request)
+    user_id_var.set(await state.users.user_id(identity))
+    return state
+
+
+def media_json(media: ingest_pb2.Media) -> dict[str, Any]:
+    return {
+        "media_id": media.media_id,
+        "filename": media.filename,
+        "content_type": media.content_type,
+        "kind": media.kind,
+        "size_bytes": media.size_bytes,
+        "status": media.status,
+        "error": media.error,
+        "created_at": media.created_at,
+        "updated_at": media.updated_at,
+    }
+
+
+def analysis_json(analysis: analysis_pb2.Analysis) -> dict[str, Any]:
+    return {
+        "labels": [{"name": x.name, "wnid": x.wnid, "score": round(x.score, 4)} for x in analysis.labels],
+        "description": analysis.description,
+        "stages": [
+            {
+                "stage": s.stage,
+                "provider": s.provider,
+                "status": s.status,
+                "error": s.error,
+                "finished_at": s.finished_at,
+            }
+            for s in analysis.stages
+        ],
+    }
+
+
+async def create_upload(request: Request) -> Response:
+    state = await _signed_in(request)
+    body = await parse_body(request, CreateUploadBody)
+    ticket = await state.backends.ingest.CreateUpload(
+        ingest_pb2.CreateUploadRequest(
+            filename=body.filename, content_type=body.content_type, size_bytes=body.size_bytes
+        )
+    )
+    return JSONResponse(
+        {
+            "upload_id": ticket.upload_id,
+            "upload_url": ticket.upload_url,
+            "method": ticket.method,
+            "headers": dict(ticket.headers),
+            "expires_at": ticket.expires_at,
+        },
+        status_code=201,
+    )
+
+
+async def complete_upload(request: Request) -> Response:
+    state = await _signed_in(request)
+    media = await state.backends.ingest.CompleteUpload(
+        ingest_pb2.CompleteUploadRequest(upload_id=request.path_params["upload_id"])
+    )
+    return JSONResponse({"media_id": media.media_id, "status": media.status}, status_code=202)
+
+
+async def list_media(request: Request) -> Response:
+    state = await _signed_in(request)
+    page = await state.backends.ingest.ListMedia(
+        ingest_pb2.ListMediaRequest(
+            limit=int_param(request.query_params, "limit", default=50), cursor=request.query_params.get("cursor", "")
+        )
+    )
+    return JSONResponse({"items": [media_json(m) for m in page.items], "next_cursor": page.next_cursor or None})
+
+
+async def get_media(request: Request) -> Response:
+    state = await _signed_in(request)
+    media_id = request.path_params["media_id"]
+    media = await state.backends.ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=media_id))
+    analysis = await state.backends.analysis.GetAnalysis(analysis_pb2.GetAnalysisRequest(media_id=media.media_id))
+    return JSONResponse({**media_json(media), "analysis": analysis_json(analysis)})
+
+
+async def delete_media(request: Request) -> Response:
+    state = await _signed_in(request)
+    media_id = request.path_params["media_id"]
+    await state.backends.ingest.DeleteMedia(ingest_pb2.DeleteMediaRequest(media_id=media_id))
+    # The media record is gone, so search already hides its segments; these remove the leftovers.
+    await asyncio.gather(
+        state.backends.search.DeleteMedia(search_pb2.DeleteMediaRequest(media_id=media_id)),
+        state.backends.analysis.DeleteAnalysis(analysis_pb2.DeleteAnalysisRequest(media_id=media_id)),
+    )
+    return Response(status_code=204)
+
+
+async def search(request: Request) -> Response:
+    state = await _signed_in(request)
+    response = await state.backends.search.Search(
+        search_pb2.SearchRequest(
+            query=request.query_params.get("q", ""), limit=int_param(request.query_params, "limit", default=20)
+        )
+    )
+    results = [
+        {
+            "media_id": hit.media_id,
+            "filename": hit.filename,
+            "kind": hit.media_kind,
+            "content_type": hit.content_type,
+            "created_at": hit.created_at,
+            "score": round(hit.score, 4),
+            "segment": {
+                "kind": hit.segment.kind,
+                "start_s": hit.segment.start_s,
+                "end_s": hit.segment.end_s,
+                "text": hit.segment.text,
+            },
+        }
+        for hit in response.hits
+    ]
+    return JSONResponse({"results": results, "took_ms": round(response.took_ms, 2)})
+
+
+ROUTES = [
+    Route("/api/v1/uploads", create_upload, methods=["POST"]),
+    Route("/api/v1/uploads/{upload_id}/complete", complete_upload, methods=["POST"]),
+    Route("/api/v1/media", list_media, methods=["GET"]),
+    Route("/api/v1/media/{media_id}", get_media, methods=["GET"]),
+    Route("/api/v1/media/{media_id}", delete_media, methods=["DELETE"]),
+    Route("/api/v1/search", search, methods=["GET"]),
+]

@@ -1,0 +1,60 @@
+"""The gateway's Starlette application: routes, middleware and error handlers as plain lists."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from opentelemetry.instrumentation.starlette import StarletteInstrumentor
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from trove_common.blobstore import LocalBlobStore
+from trove_gateway import api, blobs, health
+from trove_gateway.auth import TokenVerifier, UserDirectory
+from trove_gateway.backends import Backends
+from trove_gateway.errors import EXCEPTION_HANDLERS
+from trove_gateway.middleware import RequestContextMiddleware
+from trove_gateway.settings import Settings
+from trove_gateway.state import GatewayState
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        backends = Backends.connect(settings)
+        verifier = TokenVerifier(settings.firebase.project_id)
+        app.state.gateway = GatewayState(
+            verifier=verifier,
+            users=UserDirectory(backends.billing, ttl_s=settings.user_cache_ttl_s),
+            backends=backends,
+            store=LocalBlobStore(
+                root=settings.storage.root,
+                signing_key=settings.storage.signing_key.get_secret_value(),
+                public_url=settings.storage.public_url,
+            ),
+        )
+        try:
+            yield
+        finally:
+            await backends.close()
+            verifier.close()
+
+    app = Starlette(
+        routes=[*health.ROUTES, *api.ROUTES, *blobs.ROUTES],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "PUT", "DELETE"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+                expose_headers=["x-request-id"],
+            ),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    StarletteInstrumentor.instrument_app(app)
+    return app

@@ -1,0 +1,43 @@
+"""HTTP error responses, all from the one table in trove_common.errors: `{"error": {code, message, request_id}}`."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from trove_common.context import request_id_var
+from trove_common.errors import TroveError, mapping_for
+
+logger = logging.getLogger(__name__)
+
+_HTTP_REASONS = {404: "not_found", 405: "method_not_allowed"}
+
+
+def error_response(*, status: int, code: str, message: str) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "request_id": request_id_var.get()}}
+    return JSONResponse(body, status_code=status)
+
+
+async def trove_error(request: Request, exc: Exception) -> Response:
+    mapping = mapping_for(exc)
+    if mapping.http_status >= 500:
+        logger.error("request failed", extra={"reason": mapping.reason, "error": str(exc)})
+    return error_response(status=mapping.http_status, code=mapping.reason, message=str(exc))
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(
+        status=exc.status_code, code=_HTTP_REASONS.get(exc.status_code, "http_error"), message=str(exc.detail)
+    )
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error")
+    return error_response(status=500, code="internal", message="internal error")
+
+
+EXCEPTION_HANDLERS = {TroveError: trove_error, HTTPException: http_error, Exception: unexpected_error}

@@ -1,0 +1,35 @@
+"""Gateway settings, from TROVE_GATEWAY_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings
+
+from trove_common.settings import GrpcAddress, LogLevel, OtelSettings, StorageSettings, env_config
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class FirebaseSettings(BaseModel):
+    project_id: str = "demo-trove"
+    # host:port of the Firebase Auth Emulator; empty means real Firebase (tokens checked against Google's keys).
+    auth_emulator_host: str = ""
+
+
+class Settings(BaseSettings):
+    model_config = env_config("gateway")
+
+    http: HttpSettings = HttpSettings()
+    firebase: FirebaseSettings = FirebaseSettings()
+    storage: StorageSettings
+    otel: OtelSettings = OtelSettings()
+    log_level: LogLevel = "INFO"
+    billing_addr: GrpcAddress = "127.0.0.1:50051"
+    ingest_addr: GrpcAddress = "127.0.0.1:50052"
+    analysis_addr: GrpcAddress = "127.0.0.1:50053"
+    search_addr: GrpcAddress = "127.0.0.1:50054"
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call the API from a browser")
+    user_cache_ttl_s: float = Field(default=300, ge=0, description="how long a Firebase uid -> user id mapping is kept")

@@ -1,0 +1,207 @@
+"""Ingest rules: who may upload what, when an upload is complete, and how media records change."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import unicodedata
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import asyncpg
+
+from trove_common.blobstore import LocalBlobStore
+from trove_common.db import user_transaction
+from trove_common.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnprocessableError,
+    UnsupportedMediaTypeError,
+)
+from trove_common.jobs import AnalyzeMediaArgs
+from trove_ingest import filetypes, repo
+from trove_ingest.models import STATUSES, Media, MediaPage, UploadTicket
+
+logger = logging.getLogger(__name__)
+
+MAX_FILENAME_CHARS = 255
+MAX_PAGE = 100
+
+# Puts one analysis job on the queue; must be safe to call twice for one media file.
+Enqueue = Callable[[AnalyzeMediaArgs], Awaitable[None]]
+
+
+def _check_filename(filename: str) -> str:
+    name = unicodedata.normalize("NFC", filename.strip())
+    if not name:
+        raise InvalidArgumentError("filename must not be empty")
+    if len(name) > MAX_FILENAME_CHARS:
+        raise InvalidArgumentError(f"filename must be at most {MAX_FILENAME_CHARS} characters")
+    if "/" in name or "\\" in name or any(unicodedata.category(c) == "Cc" for c in name) or name in (".", ".."):
+        raise InvalidArgumentError("filename must be a plain file name without path separators or control characters")
+    return name
+
+
+def _check_uuid(value: str, what: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise NotFoundError(f"{what} not found") from None
+
+
+def encode_cursor(media: Media) -> str:
+    raw = f"{media.created_at.isoformat()}|{media.media_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, media_id = raw.split("|")
+        return datetime.fromisoformat(created), str(uuid.UUID(media_id))
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgumentError("cursor is malformed") from None
+
+
+class Ingest:
+    """Upload sessions and media records of the calling user."""
+
+    def __init__(
+        self, *, pool: asyncpg.Pool, store: LocalBlobStore, enqueue: Enqueue, max_upload_bytes: int, url_ttl_s: int
+    ) -> None:
+        self._pool = pool
+        self._store = store
+        self._enqueue = enqueue
+        self._max_upload_bytes = max_upload_bytes
+        self._url_ttl_s = url_ttl_s
+
+    async def create_upload(self, *, user_id: str, filename: str, content_type: str, size_bytes: int) -> UploadTicket:
+        name = _check_filename(filename)
+        if not content_type:
+            raise InvalidArgumentError("content_type must not be empty")
+        if filetypes.kind_of(content_type) is None:
+            raise UnsupportedMediaTypeError(
+                f"content type {content_type!r} is not supported; Trove accepts images, videos, audio and PDF documents"
+            )
+        if size_bytes <= 0:
+            raise InvalidArgumentError("size_bytes must be a positive number of bytes")
+        if size_bytes > self._max_upload_bytes:
+            raise PayloadTooLargeError(
+                f"the file is {size_bytes} bytes; the largest accepted is {self._max_upload_bytes} bytes"
+            )
+        upload_id = str(uuid.uuid4())
+        key = f"users/{user_id}/{upload_id}"
+        signed = self._store.sign(key=key, method="PUT", ttl_s=self._url_ttl_s, max_bytes=size_bytes)
+        expires_at = datetime.fromtimestamp(signed.expires_at, UTC)
+        async with user_transaction(self._pool, user_id) as conn:
+            await repo.insert_upload(
+                conn,
+                upload_id=upload_id,
+                user_id=user_id,
+                filename=name,
+                content_type=content_type.lower(),
+                size_bytes=size_bytes,
+                storage_key=key,
+                expires_at=expires_at,
+            )
+        return UploadTicket(
+            upload_id=upload_id,
+            url=signed.url,
+            method="PUT",
+            headers={"Content-Type": content_type},
+            expires_at=expires_at,
+        )
+
+    async def complete_upload(self, *, user_id: str, upload_id: str) -> Media:
+        """Check the stored bytes, create the media record and queue its analysis. Safe to repeat."""
+        upload_id = _check_uuid(upload_id, "upload")
+        async with user_transaction(self._pool, user_id) as conn:
+            upload = await repo.lock_upload(conn, upload_id=upload_id)
+            if upload is None:
+                raise NotFoundError("upload not found")
+            if upload.media_id is not None:
+                media = await repo.get_media(conn, media_id=upload.media_id)
+                if media is None:
+                    raise NotFoundError("upload not found")
+            else:
+                content_type, kind = self._check_object(upload.storage_key, upload.content_type, upload.size_bytes)
+                media = await repo.insert_media(conn, upload=upload, content_type=content_type, kind=kind)
+        if media.status == "queued":
+            # After commit, so the worker always finds the record; a failed enqueue is retried by completing again.
+            await self._enqueue(
+                AnalyzeMediaArgs(
+                    media_id=media.media_id,
+                    user_id=user_id,
+                    storage_key=media.storage_key,
+                    content_type=media.content_type,
+                    kind=media.kind,
+                )
+            )
+        logger.info("upload completed", extra={"media_id": media.media_id, "kind": media.kind})
+        return media
+
+    def _check_object(self, key: str, declared_type: str, declared_size: int) -> tuple[str, str]:
+        size = self._store.size(key)
+        if size is None:
+            raise ConflictError("the file has not been uploaded yet: PUT the bytes to the upload URL first")
+        if size != declared_size:
+            raise UnprocessableError(f"the upload has {size} bytes but {declared_size} were declared")
+        declared_kind = filetypes.kind_of(declared_type)
+        sniffed = filetypes.sniff(self._store.read_head(key, filetypes.SNIFF_BYTES))
+        if sniffed is None or declared_kind is None:
+            raise UnprocessableError(f"the file's content is not a supported {declared_type} file")
+        sniffed_type, sniffed_kind = sniffed
+        if not filetypes.compatible(declared_kind=declared_kind, sniffed_type=sniffed_type, sniffed_kind=sniffed_kind):
+            raise UnprocessableError(f"the file's content is {sniffed_type}, which does not match {declared_type}")
+        return sniffed_type, declared_kind
+
+    async def get(self, *, user_id: str, media_id: str) -> Media:
+        media_id = _check_uuid(media_id, "media")
+        async with user_transaction(self._pool, user_id) as conn:
+            media = await repo.get_media(conn, media_id=media_id)
+        if media is None:
+            raise NotFoundError("media not found")
+        return media
+
+    async def get_many(self, *, user_id: str, media_ids: list[str]) -> list[Media]:
+        """The caller's media among `media_ids`; ids that are malformed or not the caller's are left out."""
+        valid = []
+        for media_id in media_ids[:1000]:
+            try:
+                valid.append(str(uuid.UUID(media_id)))
+            except ValueError:
+                continue
+        async with user_transaction(self._pool, user_id) as conn:
+            return await repo.get_many(conn, media_ids=valid)
+
+    async def list(self, *, user_id: str, limit: int, cursor: str) -> MediaPage:
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidArgumentError(f"limit must be between 1 and {MAX_PAGE}")
+        after = decode_cursor(cursor) if cursor else None
+        async with user_transaction(self._pool, user_id) as conn:
+            items = await repo.list_media(conn, limit=limit + 1, after=after)
+        more = len(items) > limit
+        items = items[:limit]
+        return MediaPage(items=items, next_cursor=encode_cursor(items[-1]) if more else "")
+
+    async def set_status(self, *, user_id: str, media_id: str, status: str, error: str) -> Media:
+        if status not in STATUSES:
+            raise InvalidArgumentError(f"status must be one of {', '.join(STATUSES)}")
+        media_id = _check_uuid(media_id, "media")
+        async with user_transaction(self._pool, user_id) as conn:
+            media = await repo.set_status(conn, media_id=media_id, status=status, error=error[:2000])
+        if media is None:
+            raise NotFoundError("media not found")
+        return media
+
+    async def delete(self, *, user_id: str, media_id: str) -> Media:
+        media_id = _check_uuid(media_id, "media")
+        async with user_transaction(self._pool, user_id) as conn:
+            media = await repo.delete_media(conn, media_id=media_id)
+        if media is None:
+            raise NotFoundError("media not found")
+        self._store.delete(media.storage_key)
+        return media

@@ -1,0 +1,73 @@
+"""Entry point: python -m trove_ingest.main."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from arq import ArqRedis, create_pool
+from arq.connections import RedisSettings
+
+from trove_common.blobstore import LocalBlobStore
+from trove_common.grpc_server import serve
+from trove_common.jobs import ANALYSIS_QUEUE, ANALYZE_MEDIA, AnalyzeMediaArgs, analyze_media_job_id
+from trove_common.service import open_database, start_process
+from trove_ingest.ingest import Enqueue, Ingest
+from trove_ingest.server import IngestServicer
+from trove_ingest.settings import Settings
+from trove_protos.ingest.v1 import ingest_pb2_grpc
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def arq_enqueuer(redis: ArqRedis) -> Enqueue:
+    """Enqueue `analyze_media` with the caller's correlation id and trace context; a duplicate is a no-op."""
+
+    async def enqueue(args: AnalyzeMediaArgs) -> None:
+        await redis.enqueue_job(
+            ANALYZE_MEDIA,
+            _job_id=analyze_media_job_id(args.media_id),
+            _queue_name=ANALYSIS_QUEUE,
+            **args.with_context().to_job(),
+        )
+
+    return enqueue
+
+
+async def run(settings: Settings) -> None:
+    pool = await open_database(settings.postgres, schema="ingest", migrations_dir=MIGRATIONS)
+    redis = await create_pool(RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()))
+    store = LocalBlobStore(
+        root=settings.storage.root,
+        signing_key=settings.storage.signing_key.get_secret_value(),
+        public_url=settings.storage.public_url,
+    )
+    ingest = Ingest(
+        pool=pool,
+        store=store,
+        enqueue=arq_enqueuer(redis),
+        max_upload_bytes=settings.max_upload_bytes,
+        url_ttl_s=settings.storage.url_ttl_s,
+    )
+    servicer = IngestServicer(ingest)
+
+    async def close() -> None:
+        await redis.aclose()
+        await pool.close()
+
+    await serve(
+        settings=settings.grpc,
+        service_names=["trove.ingest.v1.IngestService"],
+        registrations=[lambda server: ingest_pb2_grpc.add_IngestServiceServicer_to_server(servicer, server)],
+        on_stop=close,
+    )
+
+
+def main() -> None:
+    settings = Settings()
+    start_process(service="ingest", otel=settings.otel, log_level=settings.log_level)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Trove search service: the segment index (vectors + text) and search over it."""

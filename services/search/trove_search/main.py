@@ -1,0 +1,70 @@
+"""Entry point: python -m trove_search.main."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from trove_common.grpc_client import make_channel
+from trove_common.grpc_server import serve
+from trove_common.offload import ModelExecutor
+from trove_common.service import open_database, start_process
+from trove_ml.offloaded import OffloadedTextEmbedder
+from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from trove_protos.search.v1 import search_pb2_grpc
+from trove_search.models import MediaInfo
+from trove_search.search import LookupMedia, Search
+from trove_search.server import SearchServicer
+from trove_search.settings import Settings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def ingest_lookup(stub: ingest_pb2_grpc.IngestServiceStub) -> LookupMedia:
+    """Media metadata from ingest, one batch call per search; the user id rides in the call's metadata."""
+
+    async def lookup(media_ids: list[str]) -> dict[str, MediaInfo]:
+        response = await stub.BatchGetMedia(ingest_pb2.BatchGetMediaRequest(media_ids=media_ids))
+        return {
+            m.media_id: MediaInfo(
+                filename=m.filename, kind=m.kind, content_type=m.content_type, created_at=m.created_at
+            )
+            for m in response.items
+        }
+
+    return lookup
+
+
+async def run(settings: Settings) -> None:
+    pool = await open_database(settings.postgres, schema="search", migrations_dir=MIGRATIONS, vectors=True)
+    channel = make_channel(settings.ingest_addr)
+    executor = ModelExecutor(threads=settings.model_threads, name="query-embedder")
+    search = Search(
+        pool=pool,
+        encoder=OffloadedTextEmbedder(executor),
+        lookup=ingest_lookup(ingest_pb2_grpc.IngestServiceStub(channel)),
+        ef_search=settings.hnsw_ef_search,
+    )
+    servicer = SearchServicer(search)
+
+    async def close() -> None:
+        await channel.close()
+        executor.shutdown()
+        await pool.close()
+
+    await serve(
+        settings=settings.grpc,
+        service_names=["trove.search.v1.SearchService"],
+        registrations=[lambda server: search_pb2_grpc.add_SearchServiceServicer_to_server(servicer, server)],
+        on_stop=close,
+    )
+
+
+def main() -> None:
+    settings = Settings()
+    start_process(service="search", otel=settings.otel, log_level=settings.log_level)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Search service settings, from TROVE_SEARCH_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from trove_common.settings import (
+    GrpcAddress,
+    GrpcServerSettings,
+    LogLevel,
+    OtelSettings,
+    PostgresSettings,
+    RedisSettings,
+    env_config,
+)
+
+
+class Settings(BaseSettings):
+    model_config = env_config("search")
+
+    grpc: GrpcServerSettings = Field(default_factory=lambda: GrpcServerSettings(port=50054))
+    postgres: PostgresSettings = PostgresSettings()
+    redis: RedisSettings = RedisSettings()
+    otel: OtelSettings = OtelSettings()
+    log_level: LogLevel = "INFO"
+    ingest_addr: GrpcAddress = "127.0.0.1:50052"
+    model_threads: int = Field(default=1, ge=1, le=32, description="threads running the query embedder")
+    hnsw_ef_search: int = Field(default=100, ge=10, le=1000)
