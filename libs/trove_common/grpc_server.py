@@ -7,6 +7,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -86,6 +87,30 @@ def _wrap(inner: Handler, *, method: str, metadata: dict[str, Any]) -> Handler:
     return handle
 
 
+@dataclass(frozen=True, slots=True)
+class RunningServer:
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    port: int
+
+
+async def start_server(
+    *, settings: GrpcServerSettings, service_names: Sequence[str], registrations: Sequence[Registration]
+) -> RunningServer:
+    """Start a server with our interceptor and the health service; port 0 picks a free port (tests)."""
+    server = grpc.aio.server(interceptors=[ContextInterceptor()])
+    for register in registrations:
+        register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    await server.start()
+    for name in ("", *service_names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    logger.info("grpc server listening", extra={"address": f"{settings.host}:{port}"})
+    return RunningServer(server=server, health=health_servicer, port=port)
+
+
 async def serve(
     *,
     settings: GrpcServerSettings,
@@ -94,25 +119,14 @@ async def serve(
     on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Run a gRPC server until SIGTERM/SIGINT, then drain: health NOT_SERVING, stop with grace, run `on_stop`."""
-    server = grpc.aio.server(interceptors=[ContextInterceptor()])
-    for register in registrations:
-        register(server)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    address = f"{settings.host}:{settings.port}"
-    bound = server.add_insecure_port(address)
-    await server.start()
-    for name in ("", *service_names):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    logger.info("grpc server listening", extra={"address": f"{settings.host}:{bound}"})
-
+    running = await start_server(settings=settings, service_names=service_names, registrations=registrations)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     logger.info("stopping grpc server", extra={"grace_s": settings.grace_s})
-    await health_servicer.enter_graceful_shutdown()
-    await server.stop(settings.grace_s)
+    await running.health.enter_graceful_shutdown()
+    await running.server.stop(settings.grace_s)
     if on_stop is not None:
         await on_stop()

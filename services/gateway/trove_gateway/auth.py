@@ -45,6 +45,9 @@ class TokenVerifier:
         except (ValueError, firebase_auth.InvalidIdTokenError, firebase_auth.CertificateFetchError) as exc:
             logger.info("rejected ID token", extra={"reason": str(exc)[:200]})
             raise UnauthenticatedError("the ID token is invalid") from None
+        # firebase-admin skips the expiry check for Auth Emulator tokens; check it ourselves for both kinds.
+        if not isinstance(claims.get("exp"), int) or claims["exp"] < time.time():
+            raise UnauthenticatedError("the ID token has expired; refresh it and try again")
         return Identity(firebase_uid=str(claims["uid"]), email=str(claims.get("email", "")))
 
     def close(self) -> None:

@@ -1,0 +1,69 @@
+# Trove: `make run` brings the whole system up on embedded infrastructure, `make test` runs the test suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_SYS ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+PROTO_STAMP := libs/trove_protos/.generated
+PROTOS := $(shell find protos -name '*.proto')
+SOURCE_DIRS := libs services tests scripts bench
+# Every service package is importable from the venv (one dev environment for the monorepo).
+PATHS := libs services/gateway services/ingest services/analysis services/search services/billing
+
+.PHONY: help install system node venv protos run stop status test check bench clean
+
+help:
+	@echo "make run     install what is missing, start Trove in the background (http://127.0.0.1:8080)"
+	@echo "make stop    stop everything 'make run' started"
+	@echo "make status  list Trove's processes"
+	@echo "make test    install what is missing, run the tests against their own infrastructure"
+	@echo "make check   ruff (format + lint) and mypy"
+	@echo "make bench   performance figures as JSON"
+
+install: system venv node protos
+
+system:
+	@bash scripts/bootstrap.sh system
+
+node:
+	@bash scripts/bootstrap.sh node
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	@echo "installing Python packages into $(VENV) (pip cache: ~/.cache/pip)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	  for p in $(PATHS); do echo "$(CURDIR)/$$p"; done > "$$site/trove.pth"
+	@touch $@
+
+protos: $(PROTO_STAMP)
+
+$(PROTO_STAMP): $(PROTOS) scripts/gen_protos.sh $(VENV_STAMP)
+	@bash scripts/gen_protos.sh >/dev/null
+
+run: install
+	@$(PY) -m trove_stack up
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) -m trove_stack down; else echo "nothing to stop"; fi
+
+status:
+	@$(PY) -m trove_stack status
+
+test: install
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+check: install
+	@$(VENV)/bin/ruff format --check $(SOURCE_DIRS)
+	@$(VENV)/bin/ruff check $(SOURCE_DIRS)
+	@$(VENV)/bin/mypy libs/trove_common libs/trove_ml libs/trove_stack services
+
+bench: install
+	@$(PY) bench/run.py
+
+clean: stop
+	rm -rf .trove libs/trove_protos

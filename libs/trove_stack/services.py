@@ -1,0 +1,102 @@
+"""Trove's own service processes: which ones, in what order, on which port, with which environment."""
+
+from __future__ import annotations
+
+import http.client
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from trove_stack.config import REPO_ROOT, StackConfig, process_env
+from trove_stack.process import Child, ProcessSpec, port_open
+from trove_stack.secrets import Secrets
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """One service process.
+
+    Args:
+        name: process name: its log is <data>/logs/<name>.log, its PID <data>/run/<name>.pid.
+        args: arguments after the Python interpreter (sys.executable).
+        env: which `service_env` block it gets (the analysis worker shares "analysis").
+        port: the StackConfig field it listens on (e.g. "billing_port"); None for a worker without a port.
+        ready_timeout_s: how long it may take to open its port (model loading counts).
+    """
+
+    name: str
+    args: tuple[str, ...]
+    env: str
+    port: str | None
+    ready_timeout_s: float = 120.0
+    stop_timeout_s: float = 30.0
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+# Start order: each gRPC port is open before the next service starts; the gateway comes last.
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("billing", ("-m", "trove_billing.main"), env="billing", port="billing_port"),
+    ServiceSpec("search", ("-m", "trove_search.main"), env="search", port="search_port"),
+    ServiceSpec("ingest", ("-m", "trove_ingest.main"), env="ingest", port="ingest_port"),
+    ServiceSpec("analysis", ("-m", "trove_analysis.main"), env="analysis", port="analysis_port"),
+    ServiceSpec("analysis-worker", ("-m", "trove_analysis.main", "worker"), env="analysis", port=None),
+    ServiceSpec("gateway", ("-m", "trove_gateway.main"), env="gateway", port="gateway_port"),
+)
+
+
+def _port_check(cfg: StackConfig, port: int) -> Callable[[], bool]:
+    return lambda: port_open(cfg.host, port)
+
+
+def service_child(
+    spec: ServiceSpec,
+    cfg: StackConfig,
+    secrets: Secrets,
+    *,
+    overrides: Mapping[str, str],
+    base_env: Mapping[str, str] | None = None,
+) -> Child:
+    """The process for `spec`, ready once its port accepts connections (at once for a worker)."""
+    env = process_env(spec.env, cfg, secrets, overrides=overrides, base=base_env)
+    env.update(spec.extra_env)
+    ready = _port_check(cfg, getattr(cfg, spec.port)) if spec.port else None
+    process = ProcessSpec(
+        name=spec.name,
+        argv=(sys.executable, *spec.args),
+        env=env,
+        cwd=REPO_ROOT,
+        ready=ready,
+        ready_timeout_s=spec.ready_timeout_s,
+        stop_timeout_s=spec.stop_timeout_s,
+    )
+    return Child(process, log_path=cfg.log_path(spec.name), pid_path=cfg.pid_path(spec.name))
+
+
+def service_children(
+    cfg: StackConfig,
+    secrets: Secrets,
+    *,
+    specs: Sequence[ServiceSpec] = SERVICES,
+    overrides: Mapping[str, str],
+) -> list[Child]:
+    """One Child per spec, in start order."""
+    return [service_child(s, cfg, secrets, overrides=overrides) for s in specs]
+
+
+def http_status(host: str, port: int, path: str, timeout_s: float = 2.0) -> int | None:
+    """The status of GET http://host:port/path, None when nothing answers."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def gateway_ready(cfg: StackConfig) -> bool:
+    """True when the gateway's /readyz answers 200."""
+    return http_status(cfg.host, cfg.gateway_port, "/readyz") == 200

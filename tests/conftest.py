@@ -1,0 +1,66 @@
+"""Session-wide real infrastructure (PostgreSQL + pgvector, Redis, Auth Emulator) and Trove's own processes.
+
+Everything runs on free loopback ports in a throwaway data dir and is stopped by PID at the end. Tests keep
+out of each other's way by signing up a fresh user each, which row-level security isolates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support import Api, sign_up
+from trove_stack.infra import Infra, ServiceGroup, running_infra, running_services
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    with running_infra() as info:
+        yield info
+
+
+@pytest.fixture(scope="session")
+def services(infra: Infra) -> Iterator[ServiceGroup]:
+    with running_services(infra) as group:
+        _wait_ready(infra.config.gateway_url)
+        yield group
+
+
+def _wait_ready(url: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=5)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.5)
+    raise RuntimeError(f"gateway not ready after {timeout_s} s: {last}")
+
+
+@pytest.fixture(scope="session")
+def gateway_url(infra: Infra, services: ServiceGroup) -> str:
+    return infra.config.gateway_url
+
+
+@pytest.fixture(scope="session")
+def logs_dir(infra: Infra) -> Path:
+    return infra.config.log_dir
+
+
+@pytest.fixture
+def new_api(infra: Infra, gateway_url: str) -> Callable[[], Awaitable[Api]]:
+    """Signs up a fresh user on the emulator and returns a REST client acting as them."""
+
+    async def make() -> Api:
+        token, _ = await sign_up(infra.auth_emulator_host)
+        return Api(base_url=gateway_url, token=token)
+
+    return make

@@ -1,0 +1,92 @@
+"""Test helpers shared by the suites: emulator sign-up and a small REST client for the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+DEV_MEDIA = REPO.parent / "shared" / "media" / "dev"
+
+
+async def sign_up(auth_host: str) -> tuple[str, str]:
+    """A new user on the Firebase Auth Emulator; returns (ID token, Firebase uid)."""
+    email = f"test-{uuid.uuid4().hex[:10]}@example.com"
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"http://{auth_host}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key",
+            json={"email": email, "password": "secret-pass-123", "returnSecureToken": True},
+        )
+    response.raise_for_status()
+    body = response.json()
+    return body["idToken"], body["localId"]
+
+
+def expired_token(token: str) -> str:
+    """The same emulator token with its expiry moved into the past (emulator tokens are unsigned)."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["iat"] = claims["auth_time"] = int(time.time()) - 7200
+    claims["exp"] = int(time.time()) - 3600
+    encoded = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"{header}.{encoded}.{signature}"
+
+
+@dataclass
+class Api:
+    """One signed-in user talking to the gateway."""
+
+    base_url: str
+    token: str
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", **(extra or {})}
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = self._headers(kwargs.pop("headers", None))
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=60) as client:
+            return await client.request(method, path, headers=headers, **kwargs)
+
+    async def create_upload(self, filename: str, content_type: str, size_bytes: int, **kw: Any) -> httpx.Response:
+        return await self.request(
+            "POST", "/api/v1/uploads",
+            json={"filename": filename, "content_type": content_type, "size_bytes": size_bytes}, **kw,
+        )
+
+    async def put(self, ticket: dict[str, Any], data: bytes) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=60) as client:
+            return await client.request(ticket["method"], ticket["upload_url"], content=data, headers=ticket["headers"])
+
+    async def upload(self, data: bytes, filename: str, content_type: str, **kw: Any) -> str:
+        """Create, PUT and complete an upload; returns the media id."""
+        created = await self.create_upload(filename, content_type, len(data), **kw)
+        assert created.status_code == 201, created.text
+        ticket = created.json()
+        put = await self.put(ticket, data)
+        assert put.status_code == 200, put.text
+        done = await self.request("POST", f"/api/v1/uploads/{ticket['upload_id']}/complete", **kw)
+        assert done.status_code == 202, done.text
+        return str(done.json()["media_id"])
+
+    async def wait_done(self, media_id: str, timeout_s: float = 180) -> dict[str, Any]:
+        """Poll until the media's analysis ends (completed or failed)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            response = await self.request("GET", f"/api/v1/media/{media_id}")
+            assert response.status_code == 200, response.text
+            media: dict[str, Any] = response.json()
+            if media["status"] in ("completed", "failed"):
+                return media
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"media {media_id} still {media['status']} after {timeout_s} s")
+
+    async def search(self, q: str, *, headers: dict[str, str] | None = None, **params: Any) -> httpx.Response:
+        return await self.request("GET", "/api/v1/search", params={"q": q, **params}, headers=headers)
