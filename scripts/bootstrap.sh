@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for Trove's embedded stack. Idempotent; quiet on success.
 #
-#   bash scripts/bootstrap.sh system   Debian packages (redis-server, Node.js, a C++ toolchain for npm's native
-#                                      modules) and, as root, the unprivileged user that runs PostgreSQL
+#   bash scripts/bootstrap.sh system   Debian packages (redis-server, Node.js) and, as root, the unprivileged user
+#                                      that runs PostgreSQL
 #   bash scripts/bootstrap.sh node     npm ci from the committed package-lock.json (the Firebase Auth Emulator),
 #                                      skipped while node_modules matches the lock file
 set -euo pipefail
@@ -14,10 +14,11 @@ NODE_MIN_MAJOR=20
 REQUIRED=(
   "redis-server:redis-server"
   "node:nodejs"
-  "make:make"
-  "g++:g++"
-  "python3:python3"
+  "npm:npm"
 )
+# Optional dependencies are left out: the only one with a build step is re2 (used by the hosting emulator, not
+# auth), whose install script tries to download a prebuilt binary and then compiles C++ for minutes.
+NPM_CI=(npm ci --omit=optional --no-audit --no-fund --loglevel=error)
 
 die() {
   echo "bootstrap: $*" >&2
@@ -83,13 +84,13 @@ node_modules() {
   node_version_ok
   local lock="$ROOT/package-lock.json" stamp="$ROOT/node_modules/.trove-lock.sha256" want
   [ -f "$lock" ] || die "no package-lock.json in $ROOT"
-  want="$(cat "$ROOT/package.json" "$lock" | sha256sum | cut -d' ' -f1) node-$(node --version)"
+  want="$(cat "$ROOT/package.json" "$lock" | sha256sum | cut -d' ' -f1) node-$(node --version) ${NPM_CI[*]}"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$ROOT/node_modules/.bin/firebase" ]; then
     return 0
   fi
   echo "installing Node packages into node_modules (npm cache: ~/.npm)"
   # The Firebase CLI and npm must not phone home for update notices from a clone's tooling.
-  (cd "$ROOT" && quiet "npm ci" env NO_UPDATE_NOTIFIER=1 npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$ROOT" && quiet "npm ci" env NO_UPDATE_NOTIFIER=1 "${NPM_CI[@]}")
   [ -x "$ROOT/node_modules/.bin/firebase" ] || die "npm ci finished but node_modules/.bin/firebase is missing"
   echo "$want" >"$stamp"
 }

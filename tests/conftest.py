@@ -7,13 +7,15 @@ out of each other's way by signing up a fresh user each, which row-level securit
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 
 from support import Api, sign_up
+from trove_common.grpc_client import make_channel
 from trove_stack.infra import Infra, ServiceGroup, running_infra, running_services
 
 
@@ -60,7 +62,23 @@ def new_api(infra: Infra, gateway_url: str) -> Callable[[], Awaitable[Api]]:
     """Signs up a fresh user on the emulator and returns a REST client acting as them."""
 
     async def make() -> Api:
-        token, _ = await sign_up(infra.auth_emulator_host)
-        return Api(base_url=gateway_url, token=token)
+        token, uid = await sign_up(infra.auth_emulator_host)
+        return Api(base_url=gateway_url, token=token, firebase_uid=uid)
 
     return make
+
+
+@pytest.fixture
+async def grpc_channel(infra: Infra, services: ServiceGroup) -> AsyncIterator[Callable[[str], grpc.aio.Channel]]:
+    """Real channels to the running services' gRPC servers, by service name; closed after the test."""
+    opened: list[grpc.aio.Channel] = []
+
+    def connect(service: str) -> grpc.aio.Channel:
+        channel = make_channel(infra.config.addr(service))
+        opened.append(channel)
+        return channel
+
+    yield connect
+    for channel in opened:
+        await channel.close()
+

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from trove_common.context import USER_ID_KEY
+
 REPO = Path(__file__).resolve().parents[1]
 DEV_MEDIA = REPO.parent / "shared" / "media" / "dev"
 
@@ -46,6 +48,7 @@ class Api:
 
     base_url: str
     token: str
+    firebase_uid: str = ""
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}", **(extra or {})}
@@ -90,3 +93,8 @@ class Api:
 
     async def search(self, q: str, *, headers: dict[str, str] | None = None, **params: Any) -> httpx.Response:
         return await self.request("GET", "/api/v1/search", params={"q": q, **params}, headers=headers)
+
+
+def as_user(user_id: str) -> tuple[tuple[str, str], ...]:
+    """gRPC metadata naming the calling user, as the gateway sets it."""
+    return ((USER_ID_KEY, user_id),)

@@ -36,7 +36,7 @@ POSTER_WINDOW_S = 10.0
 # score, while a change of shot replaces the colour distribution. A cut must beat a fixed floor AND be several
 # times the recent within-shot level, so busy footage (pans, flashing lights) does not cut at every sample.
 _SIGNATURE_SIZE = (64, 36)
-_CUT_FLOOR = 0.3
+_CUT_FLOOR = 0.25
 _CUT_RATIO = 3.0
 _RECENT_SCORES = 8
 # Candidate keyframes kept per open scene; their spacing doubles whenever the list overflows.
@@ -56,13 +56,15 @@ class Scene:
 
 def scenes(path: Path, *, min_scene_s: float = 1.0, max_scenes: int = 200) -> list[Scene]:
     """Split the video at `path` into at most `max_scenes` scenes covering its whole duration; MediaError if broken."""
+    if max_scenes < 1:
+        raise ValueError("max_scenes must be at least 1")
     try:
         with av.open(str(path)) as container:
             stream = _video_stream(container)
             duration_s = declared_duration_s(container)
-            # Long videos get proportionally longer scenes, so the count stays near max_scenes without merging.
-            share_s = (duration_s or 0.0) / max_scenes
-            builder = _SceneBuilder(min_scene_s=max(min_scene_s, share_s), long_shot_s=max(LONG_SHOT_S, share_s))
+            # Long takes in long videos get proportionally longer timed scenes, so they do not crowd out the cuts.
+            long_shot_s = max(LONG_SHOT_S, (duration_s or 0.0) / max_scenes)
+            builder = _SceneBuilder(min_scene_s=min_scene_s, long_shot_s=long_shot_s, max_scenes=max_scenes)
             sampler = _Sampler(container, stream, step_s=1 / SAMPLE_FPS)
             for time_s, frame in sampler:
                 builder.add(time_s, frame)
@@ -73,7 +75,7 @@ def scenes(path: Path, *, min_scene_s: float = 1.0, max_scenes: int = 200) -> li
     if duration_s is None:
         duration_s = sampler.reached_s or 0.0
     check_complete(reached_s=sampler.reached_s, duration_s=duration_s, what="video")
-    return builder.finish(end_s=duration_s, max_scenes=max_scenes)
+    return builder.finish(end_s=duration_s)
 
 
 def poster(path: Path) -> Image.Image:
@@ -164,9 +166,10 @@ class _Span:
 class _SceneBuilder:
     """Turns sampled frames into scenes online, holding only a few candidate keyframes for the open scene."""
 
-    def __init__(self, *, min_scene_s: float, long_shot_s: float) -> None:
+    def __init__(self, *, min_scene_s: float, long_shot_s: float, max_scenes: int) -> None:
         self._min_scene_s = min_scene_s
         self._long_shot_s = long_shot_s
+        self._max_scenes = max_scenes
         self._closed: list[_Span] = []
         self._start_s = 0.0
         self._timed = False  # the open scene began at a timed split, not at a cut
@@ -194,11 +197,11 @@ class _SceneBuilder:
         self._offer(time_s, frame)
         self._previous = (time_s, signature)
 
-    def finish(self, *, end_s: float, max_scenes: int) -> list[Scene]:
+    def finish(self, *, end_s: float) -> list[Scene]:
         spans = [*self._closed, _Span(self._start_s, max(end_s, self._start_s), self._pick(end_s))]
         if len(spans) > 1 and spans[-1].length_s < self._min_scene_s:
             spans[-2:] = [_Span(spans[-2].start_s, spans[-1].end_s, spans[-2].keyframe)]
-        while len(spans) > max_scenes:
+        while len(spans) > self._max_scenes:
             _merge_shortest(spans)
         return [Scene(index=i, start_s=s.start_s, end_s=s.end_s, keyframe=s.keyframe) for i, s in enumerate(spans)]
 
@@ -213,6 +216,9 @@ class _SceneBuilder:
 
     def _close(self, at_s: float, *, timed: bool) -> None:
         self._closed.append(_Span(self._start_s, at_s, self._pick(at_s)))
+        # Merge as we go, so a video with thousands of cuts never holds more than max_scenes keyframes.
+        if len(self._closed) >= max(self._max_scenes, 2):
+            _merge_shortest(self._closed)
         self._reset(at_s, timed=timed)
 
     def _reset(self, start_s: float, *, timed: bool) -> None:
@@ -248,16 +254,17 @@ def _merge_shortest(spans: list[_Span]) -> None:
 def _signature(frame: av.VideoFrame) -> npt.NDArray[np.float32]:
     width, height = _SIGNATURE_SIZE
     rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
-    hsv = np.asarray(Image.fromarray(rgb, "RGB").convert("HSV"))
+    hsv = np.asarray(Image.fromarray(rgb).convert("HSV"))
     parts = [np.bincount(hsv[..., c].ravel() >> shift, minlength=256 >> shift) for c, shift in ((0, 4), (1, 5), (2, 5))]
     histogram = np.concatenate(parts).astype(np.float32)
-    return histogram / histogram.sum()
+    histogram /= histogram.sum()
+    return histogram
 
 
 def _keyframe_image(frame: av.VideoFrame) -> Image.Image:
     scale = min(1.0, KEYFRAME_MAX_SIDE / max(frame.width, frame.height))
     size = {"width": max(2, round(frame.width * scale)), "height": max(2, round(frame.height * scale))}
-    image = frame.reformat(format="rgb24", **size).to_image()
+    image: Image.Image = frame.reformat(format="rgb24", **size).to_image()  # type: ignore[no-untyped-call]
     # Phones store portrait video sideways plus a rotation to apply on display.
     return image.rotate(frame.rotation, expand=True) if frame.rotation else image
 

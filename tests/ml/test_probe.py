@@ -22,7 +22,9 @@ MAX_PIXELS = 50_000_000
 
 def _tone(seconds: float, rate: int) -> av.AudioFrame:
     t = np.arange(int(seconds * rate)) / rate
-    frame = av.AudioFrame.from_ndarray((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :], format="fltp", layout="mono")
+    frame = av.AudioFrame.from_ndarray(
+        (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :], format="fltp", layout="mono"
+    )
     frame.sample_rate = rate
     return frame
 

@@ -1,0 +1,86 @@
+"""SearchService through a real channel to the running search server (media records from the real ingest)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import grpc
+import httpx
+import pytest
+
+from support import DEV_MEDIA, as_user
+from trove_common.errors import InvalidArgumentError
+from trove_ml import TextEmbedder
+from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from trove_protos.search.v1 import search_pb2, search_pb2_grpc
+
+Connect = Callable[[str], grpc.aio.Channel]
+EMBEDDER = TextEmbedder()
+
+
+async def _audio_media(stub: ingest_pb2_grpc.IngestServiceStub, user: tuple[tuple[str, str], ...]) -> str:
+    """A media record whose analysis indexes nothing, so only this test's segments are in the index."""
+    data = (DEV_MEDIA / "weather_report.wav").read_bytes()
+    ticket = await stub.CreateUpload(
+        ingest_pb2.CreateUploadRequest(filename="memo.wav", content_type="audio/wav", size_bytes=len(data)),
+        metadata=user,
+    )
+    async with httpx.AsyncClient() as client:
+        assert (await client.put(ticket.upload_url, content=data, headers=dict(ticket.headers))).status_code == 200
+    media = await stub.CompleteUpload(ingest_pb2.CompleteUploadRequest(upload_id=ticket.upload_id), metadata=user)
+    return str(media.media_id)
+
+
+def _segments(*texts_and_spans: tuple[str, float, float]) -> list[search_pb2.Segment]:
+    vectors = EMBEDDER.embed([t for t, _, _ in texts_and_spans])
+    return [
+        search_pb2.Segment(kind="speech", start_s=s, end_s=e, text=t, vector=v.tolist())
+        for (t, s, e), v in zip(texts_and_spans, vectors, strict=True)
+    ]
+
+
+async def test_index_search_delete(grpc_channel: Connect) -> None:
+    ingest = ingest_pb2_grpc.IngestServiceStub(grpc_channel("ingest"))
+    search = search_pb2_grpc.SearchServiceStub(grpc_channel("search"))
+    user = as_user(str(uuid.uuid4()))
+    media_id = await _audio_media(ingest, user)
+    segments = _segments(("Good morning and welcome.", 0.0, 2.0),
+                         ("Expect heavy rain and strong winds this afternoon.", 2.0, 6.5))
+    request = search_pb2.IndexSegmentsRequest(media_id=media_id, model=EMBEDDER.model_name, dim=EMBEDDER.dim,
+                                              segments=segments)
+    assert (await search.IndexSegments(request, metadata=user)).indexed == 2
+    assert (await search.IndexSegments(request, metadata=user)).indexed == 2  # replaces, never duplicates
+
+    found = await search.Search(search_pb2.SearchRequest(query="will it rain later today", limit=5), metadata=user)
+    assert [h.media_id for h in found.hits] == [media_id]
+    hit = found.hits[0]
+    assert (hit.segment.start_s, hit.segment.end_s) == (2.0, 6.5)
+    assert hit.filename == "memo.wav" and hit.media_kind == "audio" and 0 < hit.score <= 1
+
+    stranger = as_user(str(uuid.uuid4()))
+    assert not (await search.Search(search_pb2.SearchRequest(query="rain", limit=5), metadata=stranger)).hits
+    assert (await search.DeleteMedia(search_pb2.DeleteMediaRequest(media_id=media_id), metadata=stranger)).deleted == 0
+    assert (await search.DeleteMedia(search_pb2.DeleteMediaRequest(media_id=media_id), metadata=user)).deleted == 2
+    assert not (await search.Search(search_pb2.SearchRequest(query="rain", limit=5), metadata=user)).hits
+
+
+async def test_bad_requests_are_invalid_argument(grpc_channel: Connect) -> None:
+    search = search_pb2_grpc.SearchServiceStub(grpc_channel("search"))
+    user = as_user(str(uuid.uuid4()))
+    media_id = str(uuid.uuid4())
+    good = _segments(("hello", 0.0, 1.0))[0]
+    bad_requests = [
+        search_pb2.IndexSegmentsRequest(media_id=media_id, model="m", dim=3, segments=[good]),
+        search_pb2.IndexSegmentsRequest(media_id=media_id, model=EMBEDDER.model_name, dim=384, segments=[
+            search_pb2.Segment(kind="poem", start_s=0, end_s=1, text="x", vector=good.vector)]),
+        search_pb2.IndexSegmentsRequest(media_id=media_id, model=EMBEDDER.model_name, dim=384, segments=[
+            search_pb2.Segment(kind="speech", start_s=5, end_s=1, text="x", vector=good.vector)]),
+        search_pb2.IndexSegmentsRequest(media_id="nope", model=EMBEDDER.model_name, dim=384, segments=[good]),
+    ]
+    for request in bad_requests:
+        with pytest.raises(InvalidArgumentError):
+            await search.IndexSegments(request, metadata=user)
+    for query, limit in (("", 5), ("   ", 5), ("x" * 513, 5), ("cat", 0), ("cat", 101)):
+        with pytest.raises(InvalidArgumentError):
+            await search.Search(search_pb2.SearchRequest(query=query, limit=limit), metadata=user)
