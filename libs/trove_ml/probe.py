@@ -79,8 +79,10 @@ def motion_video_streams(container: InputContainer) -> list[VideoStream]:
     return [s for s in container.streams.video if not s.disposition & _NOT_MOTION and s.frames != 1]
 
 
-def declared_duration_s(container: InputContainer) -> float | None:
-    """The duration the container states, in seconds, or None when it states none."""
+def declared_duration_s(container: InputContainer, stream: Stream | None = None) -> float | None:
+    """The duration `stream` (else the container) states, in seconds, or None when none is stated."""
+    if stream is not None and stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
     if container.duration is not None and container.duration > 0:
         return container.duration / av.time_base
     ends = [float(s.duration * s.time_base) for s in container.streams if s.duration and s.time_base]
@@ -89,10 +91,14 @@ def declared_duration_s(container: InputContainer) -> float | None:
 
 def check_complete(*, reached_s: float | None, duration_s: float, what: str) -> None:
     """Raise MediaError when decoding stopped well short of the declared duration, as in a cut-off upload."""
-    # Streams of one file end a few frames apart, so allow a second (or 5% of long files) of slack.
-    if reached_s is None or reached_s < duration_s - max(1.0, 0.05 * duration_s):
+    if reached_s is None or reached_s < duration_s - _slack_s(duration_s):
         stop = "before its first frame" if reached_s is None else f"at {reached_s:.1f} s"
         raise MediaError(f"The {what} is truncated: it stops {stop} of {duration_s:.1f} s.")
+
+
+def _slack_s(duration_s: float) -> float:
+    # Streams of one file end a few frames apart, and the last frame starts before the end it is shown until.
+    return max(1.0, 0.05 * duration_s)
 
 
 def _probe_av(path: Path, *, mime: str) -> Probe:
@@ -118,7 +124,8 @@ def _inspect_container(container: InputContainer, *, mime: str) -> Probe:
     if duration_s is None:
         duration_s = _last_packet_end_s(container, main)
     else:
-        _check_tail(container, main, duration_s)
+        # Against the main stream's own length: in some recordings one stream legitimately stops early.
+        _check_tail(container, main, declared_duration_s(container, main) or duration_s)
     kind: Kind = "video" if video else "audio"
     codecs = list(dict.fromkeys(s.codec_context.codec.canonical_name for s in [*video, *audio]))
     return Probe(
@@ -146,7 +153,7 @@ def _first_frame(container: InputContainer, stream: Stream) -> av.VideoFrame | a
 def _check_tail(container: InputContainer, stream: Stream, duration_s: float) -> None:
     """Decode from shortly before the declared end: a truncated file has no frames there."""
     start_s = (container.start_time or 0) / av.time_base
-    target_s = start_s + duration_s - max(1.0, 0.05 * duration_s)
+    target_s = start_s + duration_s - _slack_s(duration_s)
     container.seek(int(max(0.0, target_s - 1.0) * av.time_base), backward=True)
     reached_s: float | None = None
     for packet in container.demux(stream):

@@ -24,8 +24,9 @@ SAMPLE_FPS = 4.0
 LONG_SHOT_S = 10.0
 # Keyframes feed image analysis (labels, OCR, faces); this keeps text legible while bounding the memory held.
 KEYFRAME_MAX_SIDE = 768
-# Longer videos are read keyframe by keyframe when the index shows keyframes at least every KEYFRAME_GAP_S: that is
-# tens of times cheaper than a full decode, and encoders place keyframes at shot changes anyway.
+# Longer videos are read keyframe by keyframe when the index shows keyframes at least every KEYFRAME_GAP_S on
+# average: decoding is most of the cost, a keyframe is typically one frame in 30-250, and encoders put keyframes
+# at shot changes, so cuts are still found (to within a keyframe interval).
 FULL_DECODE_MAX_S = 30.0
 KEYFRAME_GAP_S = 5.0
 # The poster is picked from the opening seconds; later frames are not worth the decoding.
@@ -62,6 +63,7 @@ def scenes(path: Path, *, min_scene_s: float = 1.0, max_scenes: int = 200) -> li
         with av.open(str(path)) as container:
             stream = _video_stream(container)
             duration_s = declared_duration_s(container)
+            video_s = declared_duration_s(container, stream)
             # Long takes in long videos get proportionally longer timed scenes, so they do not crowd out the cuts.
             long_shot_s = max(LONG_SHOT_S, (duration_s or 0.0) / max_scenes)
             builder = _SceneBuilder(min_scene_s=min_scene_s, long_shot_s=long_shot_s, max_scenes=max_scenes)
@@ -74,7 +76,7 @@ def scenes(path: Path, *, min_scene_s: float = 1.0, max_scenes: int = 200) -> li
         raise MediaError("The video has no decodable frames.")
     if duration_s is None:
         duration_s = sampler.reached_s or 0.0
-    check_complete(reached_s=sampler.reached_s, duration_s=duration_s, what="video")
+    check_complete(reached_s=sampler.reached_s, duration_s=video_s or duration_s, what="video")
     return builder.finish(end_s=duration_s)
 
 
@@ -130,11 +132,11 @@ class _Sampler:
         keyframes_only = _keyframes_only(self._stream, declared_duration_s(self._container))
         next_s = 0.0
         for packet in self._container.demux(self._stream):
-            packet_s = None if packet.pts is None or packet.time_base is None else packet.pts * packet.time_base
-            if packet_s is not None:
-                self.reached_s = max(self.reached_s or 0.0, float(packet_s) - self._origin_s)
-                # Skipping packets is only safe for keyframes, which decode on their own.
-                if keyframes_only and (not packet.is_keyframe or float(packet_s) - self._origin_s < next_s):
+            if packet.pts is not None and packet.time_base is not None:
+                packet_s = float(packet.pts * packet.time_base) - self._origin_s
+                self.reached_s = max(self.reached_s or 0.0, packet_s)
+                # Keyframes decode without the packets before them, so in this mode the rest are never decoded.
+                if keyframes_only and (not packet.is_keyframe or packet_s < next_s):
                     continue
             for frame in packet.decode():
                 if frame.time is None or frame.time - self._origin_s < next_s:

@@ -58,7 +58,6 @@ def offline_env(cfg: StackConfig, base: Mapping[str, str] | None = None) -> dict
             "NO_UPDATE_NOTIFIER": "1",
             "XDG_CONFIG_HOME": str(config_dir),
             "TMPDIR": str(tmp_dir),
-            "FIREBASE_CLI_EXPERIMENTS": "",
         }
     )
     return env

@@ -101,17 +101,20 @@ def test_one_long_shot_becomes_timed_scenes(tmp_path: Path) -> None:
 
 
 def test_long_video_is_cut_from_keyframes(tmp_path: Path) -> None:
-    # Past 30 s with a keyframe every 2 s, only keyframes are decoded; the colour change lands on a keyframe
-    # boundary at worst two seconds late.
+    # Past 30 s with a keyframe every 2 s, only keyframes are decoded, so the change of shot at 35 s is placed
+    # between the keyframes around it; timed splits alone would fall at 30 s and 40 s.
     def draw(t: float) -> Picture:
         picture = _gradient(t, width=64, height=48)
-        return picture if t < 31.0 else 255 - picture[..., ::-1]
+        if t >= 35.0:
+            picture[..., :2] //= 4
+            picture[..., 2] = 220
+        return picture
 
     path = tmp_path / "long.mp4"
     _write_video(path, seconds=60, fps=5, draw=draw, gop=10)
     result = scenes(path)
     _assert_tiles(result, 60.0)
-    assert any(abs(s.start_s - 31.0) <= 2.0 for s in result)
+    assert any(abs(s.start_s - 35.0) <= 1.0 for s in result)
     assert all(s.end_s - s.start_s <= LONG_SHOT_S + 2.0 for s in result)
 
 

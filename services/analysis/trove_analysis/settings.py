@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     billing_addr: GrpcAddress = "127.0.0.1:50051"
     worker_concurrency: int = Field(default=2, ge=1, le=64, description="jobs one worker process runs at once")
     model_threads: int = Field(default=2, ge=1, le=64, description="threads running model inference")
+    torch_threads: int = Field(default=1, ge=1, le=64, description="torch intra-op threads per inference")
     job_timeout_s: int = Field(default=1800, ge=10)
     max_tries: int = Field(default=5, ge=1, le=50)
     max_image_pixels: int = Field(default=100_000_000, ge=1_000_000, description="larger images are refused")

@@ -23,6 +23,7 @@ from trove_common.errors import DeadlineExceededError, UnavailableError
 from trove_common.grpc_client import make_channel
 from trove_common.jobs import ANALYSIS_QUEUE, ANALYZE_MEDIA, AnalyzeMediaArgs
 from trove_common.offload import ModelExecutor
+from trove_ml import limit_torch_threads
 from trove_ml.offloaded import OffloadedTextEmbedder
 from trove_protos.ingest.v1 import ingest_pb2_grpc
 from trove_protos.search.v1 import search_pb2_grpc
@@ -75,6 +76,7 @@ async def analyze_media(ctx: dict[str, Any], **kwargs: Any) -> str:
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     store = LocalBlobStore(root=settings.storage.root, signing_key=settings.storage.signing_key.get_secret_value())
+    limit_torch_threads(settings.torch_threads)
     executor = ModelExecutor(threads=settings.model_threads, name="analysis-model")
     ingest_channel = make_channel(settings.ingest_addr)
     search_channel = make_channel(settings.search_addr)

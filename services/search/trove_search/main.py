@@ -9,6 +9,7 @@ from trove_common.grpc_client import make_channel
 from trove_common.grpc_server import serve
 from trove_common.offload import ModelExecutor
 from trove_common.service import open_database, start_process
+from trove_ml import limit_torch_threads
 from trove_ml.offloaded import OffloadedTextEmbedder
 from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from trove_protos.search.v1 import search_pb2_grpc
@@ -38,6 +39,7 @@ def ingest_lookup(stub: ingest_pb2_grpc.IngestServiceStub) -> LookupMedia:
 async def run(settings: Settings) -> None:
     pool = await open_database(settings.postgres, schema="search", migrations_dir=MIGRATIONS, vectors=True)
     channel = make_channel(settings.ingest_addr)
+    limit_torch_threads(settings.torch_threads)
     executor = ModelExecutor(threads=settings.model_threads, name="query-embedder")
     search = Search(
         pool=pool,

@@ -25,5 +25,6 @@ class Settings(BaseSettings):
     otel: OtelSettings = OtelSettings()
     log_level: LogLevel = "INFO"
     ingest_addr: GrpcAddress = "127.0.0.1:50052"
-    model_threads: int = Field(default=1, ge=1, le=32, description="threads running the query embedder")
+    model_threads: int = Field(default=2, ge=1, le=32, description="threads running the query embedder")
+    torch_threads: int = Field(default=1, ge=1, le=64, description="torch intra-op threads per inference")
     hnsw_ef_search: int = Field(default=100, ge=10, le=1000)

@@ -1,0 +1,127 @@
+"""`make bench`: performance figures of a throwaway Trove stack, printed as one JSON object.
+
+Figures: upload-to-searchable seconds per image (create upload -> PUT -> complete -> analysis done),
+search latency through the gateway (p50/p95) and the same query's raw pgvector latency, and their ratio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+from pgvector.asyncpg import register_vector
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from support import DEV_MEDIA, Api, sign_up  # noqa: E402
+from trove_ml import TextEmbedder  # noqa: E402
+from trove_search import repo  # noqa: E402
+from trove_search.models import space_name  # noqa: E402
+from trove_stack.infra import Infra, running_infra, running_services  # noqa: E402
+
+IMAGES = ("chelsea.png", "coffee.png", "rocket.jpg", "astronaut.png", "china.jpg", "grass.png", "grace_hopper.jpg")
+QUERY = "a cat"
+ROUNDS = 60
+
+
+def _percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    return {
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
+    }
+
+
+async def _upload_to_searchable(api: Api) -> list[float]:
+    seconds = []
+    for name in IMAGES:
+        started = time.perf_counter()
+        content_type = "image/png" if name.endswith(".png") else "image/jpeg"
+        media_id = await api.upload((DEV_MEDIA / name).read_bytes(), name, content_type)
+        while (await api.request("GET", f"/api/v1/media/{media_id}")).json()["status"] not in ("completed", "failed"):
+            await asyncio.sleep(0.05)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+async def _gateway_latency(api: Api) -> list[float]:
+    samples = []
+    async with httpx.AsyncClient(base_url=api.base_url, headers={"Authorization": f"Bearer {api.token}"}) as client:
+        for _ in range(5):  # warm-up: model, connections, caches
+            await client.get("/api/v1/search", params={"q": QUERY, "limit": 10})
+        for _ in range(ROUNDS):
+            started = time.perf_counter()
+            response = await client.get("/api/v1/search", params={"q": QUERY, "limit": 10})
+            samples.append(1000 * (time.perf_counter() - started))
+            assert response.status_code == 200
+    return samples
+
+
+async def _raw_latency(infra: Infra, user_id: str) -> list[float]:
+    """The same nearest-neighbour query the search service runs, straight on PostgreSQL with its role."""
+    embedder = TextEmbedder()
+    vector = embedder.embed([QUERY])[0]
+    conn = await asyncpg.connect(infra.dsns["search"])
+    await register_vector(conn)
+    samples = []
+    try:
+        for i in range(ROUNDS + 5):
+            started = time.perf_counter()
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('app.user_id', $1, true)", user_id)
+                await repo.nearest(conn, space=space_name(embedder.model_name, embedder.dim), dim=embedder.dim,
+                                   vector=vector, limit=50, ef_search=100)
+            if i >= 5:
+                samples.append(1000 * (time.perf_counter() - started))
+    finally:
+        await conn.close()
+    return samples
+
+
+async def _user_id(infra: Infra, media_id: str) -> str:
+    conn = await asyncpg.connect(infra.admin_dsn)
+    try:
+        return str(await conn.fetchval("SELECT user_id FROM ingest.media_files WHERE media_id = $1::uuid", media_id))
+    finally:
+        await conn.close()
+
+
+async def measure(infra: Infra) -> dict[str, object]:
+    token, _ = await sign_up(infra.auth_emulator_host)
+    api = Api(base_url=infra.config.gateway_url, token=token)
+    per_image = await _upload_to_searchable(api)
+    media = (await api.request("GET", "/api/v1/media", params={"limit": 1})).json()["items"][0]
+    gateway = _percentiles(await _gateway_latency(api))
+    raw = _percentiles(await _raw_latency(infra, await _user_id(infra, media["media_id"])))
+    return {
+        "upload_to_searchable_s_per_image": {
+            "images": len(per_image), "mean_s": round(statistics.mean(per_image), 3),
+            "max_s": round(max(per_image), 3),
+        },
+        "search_gateway": gateway,
+        "search_raw_pgvector": raw,
+        "ratio_gateway_to_raw": {
+            "p50": round(gateway["p50_ms"] / raw["p50_ms"], 2), "p95": round(gateway["p95_ms"] / raw["p95_ms"], 2),
+        },
+    }
+
+
+def main() -> None:
+    with running_infra() as infra, running_services(infra):
+        deadline = time.monotonic() + 120
+        while httpx.get(f"{infra.config.gateway_url}/readyz", timeout=5).status_code != 200:
+            if time.monotonic() > deadline:
+                raise SystemExit("the gateway did not become ready")
+            time.sleep(0.5)
+        print(json.dumps(asyncio.run(measure(infra)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
