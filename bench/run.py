@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from support import DEV_MEDIA, Api, sign_up  # noqa: E402
+
 from trove_ml import TextEmbedder  # noqa: E402
 from trove_search import repo  # noqa: E402
 from trove_search.models import space_name  # noqa: E402
@@ -45,8 +46,7 @@ async def _upload_to_searchable(api: Api) -> list[float]:
         started = time.perf_counter()
         content_type = "image/png" if name.endswith(".png") else "image/jpeg"
         media_id = await api.upload((DEV_MEDIA / name).read_bytes(), name, content_type)
-        while (await api.request("GET", f"/api/v1/media/{media_id}")).json()["status"] not in ("completed", "failed"):
-            await asyncio.sleep(0.05)
+        await api.wait_done(media_id, poll_s=0.05)
         seconds.append(time.perf_counter() - started)
     return seconds
 
@@ -76,8 +76,14 @@ async def _raw_latency(infra: Infra, user_id: str) -> list[float]:
             started = time.perf_counter()
             async with conn.transaction():
                 await conn.execute("SELECT set_config('app.user_id', $1, true)", user_id)
-                await repo.nearest(conn, space=space_name(embedder.model_name, embedder.dim), dim=embedder.dim,
-                                   vector=vector, limit=50, ef_search=100)
+                await repo.nearest(
+                    conn,
+                    space=space_name(embedder.model_name, embedder.dim),
+                    dim=embedder.dim,
+                    vector=vector,
+                    limit=50,
+                    ef_search=100,
+                )
             if i >= 5:
                 samples.append(1000 * (time.perf_counter() - started))
     finally:
@@ -102,13 +108,15 @@ async def measure(infra: Infra) -> dict[str, object]:
     raw = _percentiles(await _raw_latency(infra, await _user_id(infra, media["media_id"])))
     return {
         "upload_to_searchable_s_per_image": {
-            "images": len(per_image), "mean_s": round(statistics.mean(per_image), 3),
+            "images": len(per_image),
+            "mean_s": round(statistics.mean(per_image), 3),
             "max_s": round(max(per_image), 3),
         },
         "search_gateway": gateway,
         "search_raw_pgvector": raw,
         "ratio_gateway_to_raw": {
-            "p50": round(gateway["p50_ms"] / raw["p50_ms"], 2), "p95": round(gateway["p95_ms"] / raw["p95_ms"], 2),
+            "p50": round(gateway["p50_ms"] / raw["p50_ms"], 2),
+            "p95": round(gateway["p95_ms"] / raw["p95_ms"], 2),
         },
     }
 

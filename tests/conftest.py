@@ -13,8 +13,8 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
-
 from support import Api, sign_up
+
 from trove_common.grpc_client import make_channel
 from trove_stack.infra import Infra, ServiceGroup, running_infra, running_services
 
@@ -81,4 +81,3 @@ async def grpc_channel(infra: Infra, services: ServiceGroup) -> AsyncIterator[Ca
     yield connect
     for channel in opened:
         await channel.close()
-

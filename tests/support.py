@@ -60,8 +60,10 @@ class Api:
 
     async def create_upload(self, filename: str, content_type: str, size_bytes: int, **kw: Any) -> httpx.Response:
         return await self.request(
-            "POST", "/api/v1/uploads",
-            json={"filename": filename, "content_type": content_type, "size_bytes": size_bytes}, **kw,
+            "POST",
+            "/api/v1/uploads",
+            json={"filename": filename, "content_type": content_type, "size_bytes": size_bytes},
+            **kw,
         )
 
     async def put(self, ticket: dict[str, Any], data: bytes) -> httpx.Response:
@@ -79,7 +81,7 @@ class Api:
         assert done.status_code == 202, done.text
         return str(done.json()["media_id"])
 
-    async def wait_done(self, media_id: str, timeout_s: float = 180) -> dict[str, Any]:
+    async def wait_done(self, media_id: str, timeout_s: float = 180, poll_s: float = 0.5) -> dict[str, Any]:
         """Poll until the media's analysis ends (completed or failed)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -88,7 +90,7 @@ class Api:
             media: dict[str, Any] = response.json()
             if media["status"] in ("completed", "failed"):
                 return media
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(poll_s)
         raise AssertionError(f"media {media_id} still {media['status']} after {timeout_s} s")
 
     async def search(self, q: str, *, headers: dict[str, str] | None = None, **params: Any) -> httpx.Response:

@@ -59,18 +59,27 @@ class Supervisor:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
-        write_pid_file(self.cfg.pid_path(NAME), record_of(os.getpid()))
+        pid_path = self.cfg.pid_path(NAME)
+        write_pid_file(pid_path, record_of(os.getpid()))
+        try:
+            return self._run()
+        finally:
+            pid_path.unlink(missing_ok=True)
+
+    def _run(self) -> int:
         try:
             self._start_infra()
         except StackCancelledError:
+            self._mark_stopped()
             return 0
         except Exception as exc:
             log.error("infrastructure did not start: %s", exc)
-            self._write_status()
+            self._mark_stopped()
             return 1
         try:
             self._start_services()
-            log.info("all processes started; gateway on %s", self.cfg.gateway_url)
+            if not self._stopping.is_set():
+                log.info("all processes started; gateway on %s", self.cfg.gateway_url)
             while not self._stopping.wait(TICK_S):
                 self._tick(time.monotonic())
         finally:
@@ -151,10 +160,13 @@ class Supervisor:
             slot.restart_at = None
         stop_all(self.services)
         stop_all(self.infra)
+        self._mark_stopped()
+        log.info("stopped")
+
+    def _mark_stopped(self) -> None:
         for slot in self.slots.values():
             slot.state = "stopped"
         self._write_status()
-        log.info("stopped")
 
     def _write_status(self) -> None:
         body = {

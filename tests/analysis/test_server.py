@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import grpc
-
 from support import DEV_MEDIA, Api, as_user
+
 from trove_protos.analysis.v1 import analysis_pb2, analysis_pb2_grpc
 from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
 
@@ -30,5 +30,6 @@ async def test_stage_results_of_an_analysed_photo(grpc_channel: Connect, new_api
     stranger = as_user(str(uuid.uuid4()))
     assert not (await stub.GetAnalysis(analysis_pb2.GetAnalysisRequest(media_id=media_id), metadata=stranger)).stages
     await stub.DeleteAnalysis(analysis_pb2.DeleteAnalysisRequest(media_id=media_id), metadata=as_user(user_id))
-    assert not (await stub.GetAnalysis(analysis_pb2.GetAnalysisRequest(media_id=media_id),
-                                       metadata=as_user(user_id))).stages
+    assert not (
+        await stub.GetAnalysis(analysis_pb2.GetAnalysisRequest(media_id=media_id), metadata=as_user(user_id))
+    ).stages

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import grpc
 import pytest
-
 from support import as_user
+
 from trove_common.errors import InvalidArgumentError, NotFoundError
 from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-
 from support import REPO
+
 from trove_common.migrations import migrate
 from trove_stack.infra import Infra, ServiceGroup
 

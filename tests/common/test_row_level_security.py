@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg
-
 from support import DEV_MEDIA, Api
+
 from trove_stack.infra import Infra
 
 TABLES = {
@@ -35,7 +35,9 @@ async def test_other_users_and_nobody_see_zero_rows(infra: Infra, new_api: Calla
     assert (await api.wait_done(media_id))["status"] == "completed"
     admin = await asyncpg.connect(infra.admin_dsn)
     try:
-        owner = str(await admin.fetchval("SELECT user_id FROM ingest.media_files WHERE media_id = $1", uuid.UUID(media_id)))
+        owner = str(
+            await admin.fetchval("SELECT user_id FROM ingest.media_files WHERE media_id = $1", uuid.UUID(media_id))
+        )
     finally:
         await admin.close()
     stranger = str(uuid.uuid4())

@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 from PIL import Image
-
 from support import DEV_MEDIA, Api, expired_token
 
 NewApi = Callable[[], Awaitable[Api]]
@@ -18,8 +17,12 @@ NewApi = Callable[[], Awaitable[Api]]
 async def test_missing_invalid_or_expired_token_is_401(new_api: NewApi, gateway_url: str) -> None:
     api = await new_api()
     async with httpx.AsyncClient(base_url=gateway_url) as client:
-        for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic abc"},
-                        {"Authorization": f"Bearer {expired_token(api.token)}"}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer not-a-token"},
+            {"Authorization": "Basic abc"},
+            {"Authorization": f"Bearer {expired_token(api.token)}"},
+        ):
             response = await client.get("/api/v1/media", headers=headers)
             assert response.status_code == 401, (headers, response.text)
             error = response.json()["error"]
@@ -49,13 +52,15 @@ async def test_size_over_limit_is_413(new_api: NewApi) -> None:
 
 async def test_malformed_json_and_missing_fields_are_400(new_api: NewApi) -> None:
     api = await new_api()
-    bad_json = await api.request("POST", "/api/v1/uploads", content=b"{not json",
-                                 headers={"Content-Type": "application/json"})
+    bad_json = await api.request(
+        "POST", "/api/v1/uploads", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert bad_json.status_code == 400 and "JSON" in bad_json.json()["error"]["message"]
     missing = await api.request("POST", "/api/v1/uploads", json={"filename": "a.png", "content_type": "image/png"})
     assert missing.status_code == 400 and "size_bytes" in missing.json()["error"]["message"]
-    wrong_type = await api.request("POST", "/api/v1/uploads",
-                                   json={"filename": "a.png", "content_type": "image/png", "size_bytes": "ten"})
+    wrong_type = await api.request(
+        "POST", "/api/v1/uploads", json={"filename": "a.png", "content_type": "image/png", "size_bytes": "ten"}
+    )
     assert wrong_type.status_code == 400 and "size_bytes" in wrong_type.json()["error"]["message"]
     bad_limit = await api.request("GET", "/api/v1/media", params={"limit": "many"})
     assert bad_limit.status_code == 400 and "limit" in bad_limit.json()["error"]["message"]
@@ -75,9 +80,11 @@ async def test_put_with_wrong_signature_or_after_expiry_is_403(new_api: NewApi) 
     api = await new_api()
     data = (DEV_MEDIA / "grass.png").read_bytes()
     ticket = (await api.create_upload("grass.png", "image/png", len(data))).json()
-    for url in (_with_query(ticket["upload_url"], signature="0" * 64),
-                _with_query(ticket["upload_url"], expires="1000"),
-                _with_query(ticket["upload_url"], max_bytes=str(10 * len(data)))):
+    for url in (
+        _with_query(ticket["upload_url"], signature="0" * 64),
+        _with_query(ticket["upload_url"], expires="1000"),
+        _with_query(ticket["upload_url"], max_bytes=str(10 * len(data))),
+    ):
         response = await api.put({**ticket, "upload_url": url}, data)
         assert response.status_code == 403, response.text
     # Nothing was stored: completing now is a conflict, and the genuine URL still works.

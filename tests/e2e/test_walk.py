@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -86,6 +87,12 @@ async def test_correlation_id_reaches_every_service(new_api: NewApi, logs_dir: P
     response = await api.search("chinese temple", headers=headers)
     assert response.headers["x-request-id"] == request_id
 
+    seen = await asyncio.to_thread(_services_logging, logs_dir, request_id)
+    assert {"gateway", "ingest", "analysis-worker", "search"} <= seen
+
+
+def _services_logging(logs_dir: Path, request_id: str) -> set[str]:
+    """The services whose JSON log lines carry `request_id` in their request_id field."""
     seen = set()
     for log in logs_dir.glob("*.log"):
         for line in log.read_text(errors="replace").splitlines():
@@ -93,4 +100,4 @@ async def test_correlation_id_reaches_every_service(new_api: NewApi, logs_dir: P
                 record = json.loads(line)
                 assert record["request_id"] == request_id
                 seen.add(record["service"])
-    assert {"gateway", "ingest", "analysis-worker", "search"} <= seen
+    return seen

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import grpc
 import httpx
 import pytest
-
 from support import DEV_MEDIA, as_user
+
 from trove_common.errors import (
     ConflictError,
     InvalidArgumentError,
@@ -51,8 +51,9 @@ async def test_upload_lifecycle(grpc_channel: Connect) -> None:
     stranger = as_user(str(uuid.uuid4()))
     with pytest.raises(NotFoundError):
         await stub.GetMedia(ingest_pb2.GetMediaRequest(media_id=media.media_id), metadata=stranger)
-    assert not (await stub.BatchGetMedia(ingest_pb2.BatchGetMediaRequest(media_ids=[media.media_id]),
-                                         metadata=stranger)).items
+    assert not (
+        await stub.BatchGetMedia(ingest_pb2.BatchGetMediaRequest(media_ids=[media.media_id]), metadata=stranger)
+    ).items
     await stub.DeleteMedia(ingest_pb2.DeleteMediaRequest(media_id=media.media_id), metadata=user)
     with pytest.raises(NotFoundError):
         await stub.GetMedia(ingest_pb2.GetMediaRequest(media_id=media.media_id), metadata=user)
@@ -62,11 +63,18 @@ async def test_validation_errors_arrive_typed(grpc_channel: Connect) -> None:
     stub = ingest_pb2_grpc.IngestServiceStub(grpc_channel("ingest"))
     user = as_user(str(uuid.uuid4()))
     cases: list[tuple[ingest_pb2.CreateUploadRequest, type[Exception]]] = [
-        (ingest_pb2.CreateUploadRequest(filename="a.exe", content_type="application/x-msdownload", size_bytes=1),
-         UnsupportedMediaTypeError),
-        (ingest_pb2.CreateUploadRequest(filename="a.mp4", content_type="video/mp4", size_bytes=10**14),
-         PayloadTooLargeError),
-        (ingest_pb2.CreateUploadRequest(filename="a.png", content_type="image/png", size_bytes=0), InvalidArgumentError),
+        (
+            ingest_pb2.CreateUploadRequest(filename="a.exe", content_type="application/x-msdownload", size_bytes=1),
+            UnsupportedMediaTypeError,
+        ),
+        (
+            ingest_pb2.CreateUploadRequest(filename="a.mp4", content_type="video/mp4", size_bytes=10**14),
+            PayloadTooLargeError,
+        ),
+        (
+            ingest_pb2.CreateUploadRequest(filename="a.png", content_type="image/png", size_bytes=0),
+            InvalidArgumentError,
+        ),
         (ingest_pb2.CreateUploadRequest(filename="", content_type="image/png", size_bytes=5), InvalidArgumentError),
     ]
     for request, error in cases:

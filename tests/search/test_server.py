@@ -8,8 +8,8 @@ from collections.abc import Callable
 import grpc
 import httpx
 import pytest
-
 from support import DEV_MEDIA, as_user
+
 from trove_common.errors import InvalidArgumentError
 from trove_ml import TextEmbedder
 from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
@@ -45,10 +45,12 @@ async def test_index_search_delete(grpc_channel: Connect) -> None:
     search = search_pb2_grpc.SearchServiceStub(grpc_channel("search"))
     user = as_user(str(uuid.uuid4()))
     media_id = await _audio_media(ingest, user)
-    segments = _segments(("Good morning and welcome.", 0.0, 2.0),
-                         ("Expect heavy rain and strong winds this afternoon.", 2.0, 6.5))
-    request = search_pb2.IndexSegmentsRequest(media_id=media_id, model=EMBEDDER.model_name, dim=EMBEDDER.dim,
-                                              segments=segments)
+    segments = _segments(
+        ("Good morning and welcome.", 0.0, 2.0), ("Expect heavy rain and strong winds this afternoon.", 2.0, 6.5)
+    )
+    request = search_pb2.IndexSegmentsRequest(
+        media_id=media_id, model=EMBEDDER.model_name, dim=EMBEDDER.dim, segments=segments
+    )
     assert (await search.IndexSegments(request, metadata=user)).indexed == 2
     assert (await search.IndexSegments(request, metadata=user)).indexed == 2  # replaces, never duplicates
 
@@ -72,10 +74,18 @@ async def test_bad_requests_are_invalid_argument(grpc_channel: Connect) -> None:
     good = _segments(("hello", 0.0, 1.0))[0]
     bad_requests = [
         search_pb2.IndexSegmentsRequest(media_id=media_id, model="m", dim=3, segments=[good]),
-        search_pb2.IndexSegmentsRequest(media_id=media_id, model=EMBEDDER.model_name, dim=384, segments=[
-            search_pb2.Segment(kind="poem", start_s=0, end_s=1, text="x", vector=good.vector)]),
-        search_pb2.IndexSegmentsRequest(media_id=media_id, model=EMBEDDER.model_name, dim=384, segments=[
-            search_pb2.Segment(kind="speech", start_s=5, end_s=1, text="x", vector=good.vector)]),
+        search_pb2.IndexSegmentsRequest(
+            media_id=media_id,
+            model=EMBEDDER.model_name,
+            dim=384,
+            segments=[search_pb2.Segment(kind="poem", start_s=0, end_s=1, text="x", vector=good.vector)],
+        ),
+        search_pb2.IndexSegmentsRequest(
+            media_id=media_id,
+            model=EMBEDDER.model_name,
+            dim=384,
+            segments=[search_pb2.Segment(kind="speech", start_s=5, end_s=1, text="x", vector=good.vector)],
+        ),
         search_pb2.IndexSegmentsRequest(media_id="nope", model=EMBEDDER.model_name, dim=384, segments=[good]),
     ]
     for request in bad_requests:
