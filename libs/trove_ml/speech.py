@@ -16,8 +16,9 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps  # type: ignore
 from trove_ml.errors import MediaError
 
 _SAMPLE_RATE = 16_000
-# Beam 2 matched beam 5's words on the dev clips at about two thirds of the decoding time (see the module's tests).
-_BEAM_SIZE = 2
+# Measured on 69 s of the dev speech: beams 1 and 2 invented or garbled words across sentence borders and cost more
+# CPU than beam 5 (~0.3 CPU-s per audio-s), as their failed windows are decoded again at higher temperatures.
+_BEAM_SIZE = 5
 # The same VAD settings decide "no speech at all" up front and cut the silences inside transcribe().
 _VAD = VadOptions()
 # PyAV stops quietly where a cut-off file ends, so truncation shows only as less audio than the stream declares.
@@ -61,15 +62,16 @@ class Transcript:
 
 
 class Transcriber:
-    """Transcribes audio files and the audio track of video files; loads the model on first use."""
+    """Transcribes audio files and the audio track of video files; loads the model on first use.
+
+    Args:
+        model_dir: the folder that `scripts/models.sh CACHE_DIR` assembles, CACHE_DIR/whisper-base.
+        threads: CPU threads for the model.
+    """
 
     model_name = "whisper-base"
 
     def __init__(self, model_dir: Path, threads: int) -> None:
-        """Args:
-        model_dir: the folder `scripts/models.sh CACHE_DIR` assembles (CACHE_DIR/whisper-base).
-        threads: CPU threads for the model.
-        """
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self._model_dir = model_dir
@@ -141,6 +143,7 @@ def _decode(path: Path) -> npt.NDArray[np.float32]:
         _TRUNCATION_SLACK_S, _TRUNCATION_SLACK_RATIO * declared_s
     ):
         raise MediaError(
-            f"{path.name} is truncated: it declares {declared_s:.1f} s of audio but only {decoded_s:.1f} s can be decoded"
+            f"{path.name} is truncated: it declares {declared_s:.1f} s of audio, "
+            f"but only {decoded_s:.1f} s can be decoded"
         )
     return audio

@@ -122,10 +122,10 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def cmd_infra(cfg: StackConfig) -> int:
+def cmd_infra(cfg: StackConfig, *, ephemeral: bool) -> int:
     """PostgreSQL, Redis and the emulator in the foreground until Ctrl-C (for poking at them by hand)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    stack = InfraStack(cfg)
+    stack = InfraStack(cfg, remove_data_on_stop=ephemeral)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         info = stack.start()
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "up":
             p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for /readyz (600)")
         if name == "infra":
-            p.add_argument("--ephemeral", action="store_true", help="free ports and a temp data dir")
+            p.add_argument("--ephemeral", action="store_true", help="free ports, a temp data dir deleted on exit")
     args = parser.parse_args(argv)
     if args.command == "infra" and args.ephemeral:
         cfg = StackConfig.ephemeral(args.data_dir)
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             case "supervise":
                 return cmd_supervise(cfg)
             case _:
-                return cmd_infra(cfg)
+                return cmd_infra(cfg, ephemeral=args.ephemeral and args.data_dir is None)
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -82,8 +82,9 @@ def _check_reachable(path: Path, user: _OsUser) -> None:
         allowed = st.st_mode & 0o001 or (st.st_gid == user.gid and st.st_mode & 0o010)
         if not allowed:
             raise StackError(
-                f"{PG_OS_USER} cannot reach {path}: {parent} is mode {oct(st.st_mode & 0o777)}; "
-                "use a data dir whose parents are world-searchable (StackConfig.ephemeral() makes one in /tmp)"
+                f"{PG_OS_USER} cannot reach {path}: {parent} is mode {oct(st.st_mode & 0o777)}; keep the checkout "
+                "and the data dir under world-searchable directories (data dir: --data-dir or TROVE_STACK_DATA_DIR; "
+                "StackConfig.ephemeral() makes one in /tmp)"
             )
 
 
@@ -126,6 +127,7 @@ def init_cluster(cfg: StackConfig, secrets: Secrets) -> bool:
     pgdata.mkdir(mode=0o700, parents=True, exist_ok=True)
     _give(pgdata, user)
     if user is not None:
+        _check_reachable(pg_bin_dir(), user)
         _check_reachable(pgdata, user)
     pwfile = cfg.run_dir / "initdb.pw"
     fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
