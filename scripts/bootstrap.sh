@@ -15,6 +15,10 @@ REQUIRED=(
   "redis-server:redis-server"
   "node:nodejs"
   "npm:npm"
+  # media tools the tests use to make speech, audio and video samples
+  "sox:sox"
+  "ffmpeg:ffmpeg"
+  "espeak-ng:espeak-ng"
 )
 # Optional dependencies are left out: the only one with a build step is re2 (used by the hosting emulator, not
 # auth), whose install script tries to download a prebuilt binary and then compiles C++ for minutes.

@@ -13,8 +13,6 @@ from PIL import Image
 from rapidocr import RapidOCR
 from rapidocr.utils.output import RapidOCROutput
 
-from trove_ml.errors import MediaError
-
 # The wheel carries these files; naming them explicitly means RapidOCR never reaches its download path.
 _MODEL_DIR = Path(rapidocr.__file__).resolve().parent / "models"
 _DET_MODEL = _MODEL_DIR / "PP-OCRv6_det_small.onnx"
@@ -22,6 +20,7 @@ _REC_MODEL = _MODEL_DIR / "PP-OCRv6_rec_small.onnx"
 # Detection runs on a copy whose longest side is at most this; recognition still reads the full-size crops.
 # Small pictures are not upscaled (RapidOCR's default blows a 384 px page up to 1472 px and gets slower and worse).
 _DET_SIDE_PX = 1280
+_MIN_SIDE_PX = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +49,7 @@ class TextReader:
         max_side_px: larger pictures are downscaled to this longest side first, which bounds the time per picture.
     """
 
-    def __init__(self, *, min_score: float = 0.6, max_side_px: int = 2048) -> None:
+    def __init__(self, *, min_score: float = 0.6, max_side_px: int = 2000) -> None:
         self.model_name: str = f"rapidocr-{version('rapidocr')}/PP-OCRv6-small"
         self._min_score = min_score
         self._max_side_px = max_side_px
@@ -83,15 +82,16 @@ class TextReader:
         engine = self._load()
         rgb = image.convert("RGB")
         scale = min(1.0, self._max_side_px / max(rgb.size))
+        # Detection needs some height to find a line in (RapidOCR fails on slivers); such strips hold no text.
+        if min(rgb.size) * scale < _MIN_SIDE_PX:
+            return OcrResult(text="", lines=[])
         if scale < 1.0:
-            rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
-                             Image.Resampling.LANCZOS)
+            rgb = rgb.resize(
+                (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.LANCZOS
+            )
         # RapidOCR takes arrays in OpenCV's BGR order.
         bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
-        try:
-            output = engine(bgr)
-        except Exception as exc:  # onnxruntime raises plain Exceptions for inputs it cannot run
-            raise MediaError(f"Text recognition failed on this picture: {exc}") from exc
+        output = engine(bgr)
         if not isinstance(output, RapidOCROutput) or output.boxes is None or output.txts is None:
             return OcrResult(text="", lines=[])
         lines = [
