@@ -20,6 +20,10 @@ REQUIRED=(
   "ffmpeg:ffmpeg"
   "espeak-ng:espeak-ng"
 )
+# file that proves a package is there -> Debian package that provides it (data-only packages have no command)
+REQUIRED_FILES=(
+  "/usr/share/wordnet/data.noun:wordnet-base"
+)
 # Optional dependencies are left out: the only one with a build step is re2 (used by the hosting emulator, not
 # auth), whose install script tries to download a prebuilt binary and then compiles C++ for minutes.
 NPM_CI=(npm ci --omit=optional --no-audit --no-fund --loglevel=error)
@@ -58,6 +62,9 @@ system() {
   local missing=() entry
   for entry in "${REQUIRED[@]}"; do
     command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")
+  done
+  for entry in "${REQUIRED_FILES[@]}"; do
+    [ -e "${entry%%:*}" ] || missing+=("${entry#*:}")
   done
   if [ "${#missing[@]}" -gt 0 ]; then
     command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get to install them (Debian expected)"

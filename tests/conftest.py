@@ -27,7 +27,8 @@ def infra() -> Iterator[Infra]:
 
 @pytest.fixture(scope="session")
 def services(infra: Infra) -> Iterator[ServiceGroup]:
-    with running_services(infra) as group:
+    # A short tier limit, so "longer than the tier allows" needs only a short file.
+    with running_services(infra, overrides={"TROVE_BILLING_TIERS__FREE__MAX_MEDIA_DURATION_S": "60"}) as group:
         _wait_ready(infra.config.gateway_url)
         yield group
 

@@ -17,6 +17,11 @@ _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,254}$")
 URL_PREFIX = "/blobs/"
 
 
+def thumbnail_key(storage_key: str) -> str:
+    """Where a media file's thumbnail (a video's poster, a document's first page) is stored, beside the original."""
+    return f"{storage_key}.thumb.jpg"
+
+
 @dataclass(frozen=True, slots=True)
 class SignedUrl:
     url: str

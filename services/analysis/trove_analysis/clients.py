@@ -1,17 +1,21 @@
-"""gRPC adapters the pipeline uses: media status to ingest, segments to search; blobs from local storage."""
+"""Adapters the pipeline uses: ingest (status), search (segments), billing (limits, costs), local blob storage."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from trove_analysis.models import IndexedSegment
 from trove_common.blobstore import LocalBlobStore
 from trove_common.errors import NotFoundError
+from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from trove_protos.search.v1 import search_pb2, search_pb2_grpc
 
+LOCAL_COMPUTE = "local-compute"
 
-class IngestStatusSink:
+
+class IngestMediaStatus:
     def __init__(self, stub: ingest_pb2_grpc.IngestServiceStub) -> None:
         self._stub = stub
 
@@ -29,11 +33,31 @@ class SearchSegmentIndex:
             model=model,
             dim=dim,
             segments=[
-                search_pb2.Segment(kind=s.kind, start_s=s.start_s, end_s=s.end_s, text=s.text, vector=s.vector.tolist())
+                search_pb2.Segment(
+                    kind=s.kind, start_s=s.start_s, end_s=s.end_s, text=s.text, vector=s.vector.tolist(), page=s.page
+                )
                 for s in segments
             ],
         )
         await self._stub.IndexSegments(request, timeout=60)
+
+
+class BillingAccounts:
+    """The calling user's tier limits and the cost ledger; the user id rides in the call's metadata."""
+
+    def __init__(self, stub: billing_pb2_grpc.BillingServiceStub) -> None:
+        self._stub = stub
+
+    async def max_media_duration_s(self) -> float:
+        user = await self._stub.GetUser(billing_pb2.GetUserRequest())
+        return float(user.limits.max_media_duration_s)
+
+    async def record_cost(self, *, key: str, media_id: str, stage: str, compute_s: float) -> None:
+        await self._stub.RecordCost(
+            billing_pb2.RecordCostRequest(
+                idempotency_key=key, media_id=media_id, stage=stage, service=LOCAL_COMPUTE, units=compute_s
+            )
+        )
 
 
 class LocalObjectStore:
@@ -47,3 +71,8 @@ class LocalObjectStore:
         if not path.exists():
             raise NotFoundError(f"object {key} does not exist")
         return path
+
+    def put(self, key: str, data: bytes) -> None:
+        temp, final = self._store.open_temp(key)
+        temp.write_bytes(data)
+        os.replace(temp, final)

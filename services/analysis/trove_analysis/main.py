@@ -8,9 +8,9 @@ from pathlib import Path
 
 from arq.worker import Worker
 
-from trove_analysis.pipeline import Analyses
 from trove_analysis.server import AnalysisServicer
 from trove_analysis.settings import Settings
+from trove_analysis.views import Analyses
 from trove_analysis.worker import worker_settings
 from trove_common.grpc_server import serve
 from trove_common.service import open_database, start_process

@@ -1,95 +1,190 @@
-"""The analysis pipeline for one media file: stages in order, results recorded, segments indexed, status set."""
+"""The analysis pipeline for one media file: probe, the stages of its kind, text facts, embedding, index, status.
+
+Every stage result is stored under (media, stage, provider) before the pipeline moves on, and a stored result
+is reused instead of recomputed, so a job that is retried after a crash resumes where it stopped and never
+records a result or a cost twice.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 
-from trove_analysis import repo
-from trove_analysis.errors import MediaError
-from trove_analysis.models import IndexedSegment, StageResult
-from trove_analysis.providers import Embedder, ObjectStore, SegmentIndex, StatusSink, VisionAnalyzer
+from trove_analysis import describe, repo
+from trove_analysis.models import IndexedSegment, SegmentText
+from trove_analysis.providers import (
+    Accounts,
+    Embedder,
+    Facts,
+    MediaStatus,
+    ObjectStore,
+    Prober,
+    SegmentIndex,
+    TextAnalyzer,
+    Transcriber,
+    VisionAnalyzer,
+)
+from trove_common.blobstore import thumbnail_key
 from trove_common.db import user_transaction
-from trove_common.errors import InvalidArgumentError, NotFoundError
+from trove_common.errors import NotFoundError
 from trove_common.jobs import AnalyzeMediaArgs
+from trove_ml.errors import MediaError
 
 logger = logging.getLogger(__name__)
 
+PROBE_PROVIDER = "local/probe/1"
+
 
 class Pipeline:
-    """Runs the stages for a media file's kind. Every step is idempotent, so a retried job is harmless."""
+    """Runs the stages for a media file's kind with the configured providers."""
 
     def __init__(
         self,
         *,
         pool: asyncpg.Pool,
         store: ObjectStore,
+        prober: Prober,
         vision: VisionAnalyzer,
+        transcriber: Transcriber,
+        text: TextAnalyzer,
         embedder: Embedder,
-        status: StatusSink,
+        status: MediaStatus,
         index: SegmentIndex,
+        accounts: Accounts,
     ) -> None:
         self._pool = pool
         self._store = store
+        self._prober = prober
         self._vision = vision
+        self._transcriber = transcriber
+        self._text = text
         self._embedder = embedder
         self._status = status
         self._index = index
+        self._accounts = accounts
 
     async def analyze(self, job: AnalyzeMediaArgs) -> str:
-        """Analyse one file; returns its final status. MediaError ends as `failed`; other errors propagate (retry)."""
+        """Analyse one file; returns its final status. Bad media ends `failed`; other errors propagate (retry)."""
         try:
             await self._status.set_status(media_id=job.media_id, status="processing")
         except NotFoundError:
             logger.info("media was deleted before analysis", extra={"media_id": job.media_id})
             return "deleted"
         try:
-            segments = await self._segments_for(job)
+            segments = await self._segments(job)
         except MediaError as exc:
             logger.warning("media cannot be analysed", extra={"media_id": job.media_id, "reason": str(exc)})
             await self._status.set_status(media_id=job.media_id, status="failed", error=str(exc))
             return "failed"
-        if segments:
-            await self._index.index(
-                media_id=job.media_id, model=self._embedder.model_name, dim=self._embedder.dim, segments=segments
-            )
+        await self._index.index(
+            media_id=job.media_id, model=self._embedder.model_name, dim=self._embedder.dim, segments=segments
+        )
         await self._status.set_status(media_id=job.media_id, status="completed")
         return "completed"
 
-    async def _segments_for(self, job: AnalyzeMediaArgs) -> list[IndexedSegment]:
-        if job.kind != "image":
-            return []  # other kinds get their stages in later versions; they complete with nothing to search
+    async def _segments(self, job: AnalyzeMediaArgs) -> list[IndexedSegment]:
         path = self._store.local_path(job.storage_key)
+        probed = await self._stage(job, "probe", PROBE_PROVIDER, lambda: self._prober(path))
+        await self._check_duration(probed)
+        texts = await self._kind_stages(job, path, probed)
+        if words := describe.spoken_and_written(texts):
+            await self._stage(job, "text", self._text.provider, lambda: self._text.analyze(words))
+        if not texts:
+            return []
+        started = time.perf_counter()
+        vectors = await self._embedder.embed([t.text for t in texts])
+        await self._save(job, "embedding", f"local/{self._embedder.model_name}", {"segments": len(texts)}, started)
+        return [
+            IndexedSegment(kind=t.kind, start_s=t.start_s, end_s=t.end_s, text=t.text, vector=v, page=t.page)
+            for t, v in zip(texts, vectors, strict=True)
+        ]
+
+    async def _kind_stages(self, job: AnalyzeMediaArgs, path: Path, probed: Facts) -> list[SegmentText]:
+        kind = probed["kind"]
+        if job.kind == "video" and kind != "video":
+            raise MediaError("the file was uploaded as a video but has no video stream")
+        if kind == "image":
+            facts = await self._stage(job, "image", self._vision.provider, self._with_thumbnail(job, path, "image"))
+            return describe.image_segments(facts)
+        if kind == "video":
+            facts = await self._stage(job, "video", self._vision.provider, self._with_thumbnail(job, path, "video"))
+            texts = describe.scene_segments(facts)
+            if probed.get("has_audio"):
+                texts += await self._speech(job, path)
+            return texts
+        if kind == "audio":
+            return await self._speech(job, path)
+        if kind == "document":
+            facts = await self._stage(
+                job, "document", self._vision.provider, self._with_thumbnail(job, path, "document")
+            )
+            return describe.page_segments(facts)
+        raise MediaError(f"files of kind {kind!r} cannot be analysed")
+
+    async def _speech(self, job: AnalyzeMediaArgs, path: Path) -> list[SegmentText]:
+        transcript = await self._stage(
+            job, "transcription", self._transcriber.provider, lambda: self._transcriber.transcribe(path)
+        )
+        return describe.speech_segments(transcript)
+
+    def _with_thumbnail(self, job: AnalyzeMediaArgs, path: Path, kind: str) -> Callable[[], Awaitable[Facts]]:
+        analyze = {
+            "image": self._vision.analyze_image,
+            "video": self._vision.analyze_video,
+            "document": self._vision.analyze_document,
+        }[kind]
+
+        async def run() -> Facts:
+            facts, thumbnail = await analyze(path)
+            self._store.put(thumbnail_key(job.storage_key), thumbnail)
+            return facts
+
+        return run
+
+    async def _check_duration(self, probed: Facts) -> None:
+        duration_s = probed.get("duration_s") or 0.0
+        limit_s = await self._accounts.max_media_duration_s()
+        if duration_s > limit_s:
+            raise MediaError(
+                f"the media is {duration_s / 60:.1f} minutes long; your tier allows {limit_s / 60:.1f} minutes"
+            )
+
+    async def _stage(
+        self, job: AnalyzeMediaArgs, stage: str, provider: str, compute: Callable[[], Awaitable[Facts]]
+    ) -> Facts:
+        """The stage's stored result, or compute it, report its cost and store it."""
+        async with user_transaction(self._pool, job.user_id) as conn:
+            stored = await repo.succeeded_result(conn, media_id=job.media_id, stage=stage, provider=provider)
+        if stored is not None:
+            return stored
         started = time.perf_counter()
         try:
-            image = await self._vision.analyze_image(path)
+            result = await compute()
         except MediaError as exc:
-            await self._record(job, stage="image", provider=self._vision.provider, started=started, error=str(exc))
+            await self._save(job, stage, provider, {}, started, error=str(exc))
             raise
-        await self._record(job, stage="image", provider=self._vision.provider, started=started, result=asdict(image))
-        started = time.perf_counter()
-        vectors = await self._embedder.embed([image.description])
-        await self._record(
-            job,
-            stage="embedding",
-            provider=f"local/{self._embedder.model_name}",
-            started=started,
-            result={"segments": 1, "dim": self._embedder.dim},
+        await self._accounts.record_cost(
+            key=f"{job.media_id}:{stage}:{provider}",
+            media_id=job.media_id,
+            stage=stage,
+            compute_s=time.perf_counter() - started,
         )
-        return [IndexedSegment(kind="image", start_s=0.0, end_s=0.0, text=image.description, vector=vectors[0])]
+        await self._save(job, stage, provider, result, started)
+        return result
 
-    async def _record(
+    async def _save(
         self,
         job: AnalyzeMediaArgs,
-        *,
         stage: str,
         provider: str,
+        result: dict[str, Any],
         started: float,
-        result: dict[str, object] | None = None,
+        *,
         error: str = "",
     ) -> None:
         async with user_transaction(self._pool, job.user_id) as conn:
@@ -100,29 +195,7 @@ class Pipeline:
                 stage=stage,
                 provider=provider,
                 status="failed" if error else "succeeded",
-                result=result or {},
+                result=result,
                 error=error,
                 duration_s=time.perf_counter() - started,
             )
-
-
-class Analyses:
-    """What the pipeline saw, for the calling user."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    async def get(self, *, user_id: str, media_id: str) -> list[StageResult]:
-        async with user_transaction(self._pool, user_id) as conn:
-            return await repo.stages(conn, media_id=_media_uuid(media_id))
-
-    async def delete(self, *, user_id: str, media_id: str) -> None:
-        async with user_transaction(self._pool, user_id) as conn:
-            await repo.delete_media(conn, media_id=_media_uuid(media_id))
-
-
-def _media_uuid(media_id: str) -> str:
-    try:
-        return str(uuid.UUID(media_id))
-    except ValueError:
-        raise InvalidArgumentError("media_id must be a UUID") from None

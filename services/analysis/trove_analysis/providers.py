@@ -1,15 +1,21 @@
-"""The plug points of the pipeline: each stage talks to a provider through one of these protocols."""
+"""The plug points of the pipeline: each stage talks to its provider through one of these protocols.
+
+Results are plain JSON values (dicts of lists, strings and numbers), so a stage's result can be stored in
+`analysis.stage_results` and reused on a retry instead of being computed again.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from trove_analysis.models import ImageAnalysis, IndexedSegment
+from trove_analysis.models import IndexedSegment
+
+Facts = dict[str, Any]
 
 
 class ObjectStore(Protocol):
@@ -17,11 +23,35 @@ class ObjectStore(Protocol):
         """A readable local file with the object's bytes."""
         ...
 
+    def put(self, key: str, data: bytes) -> None: ...
+
 
 class VisionAnalyzer(Protocol):
-    provider: str  # name and version; part of the stage result key
+    provider: str  # name and version: part of the stage-result key, so a new version re-runs the stage
 
-    async def analyze_image(self, path: Path) -> ImageAnalysis: ...
+    async def analyze_image(self, path: Path) -> tuple[Facts, bytes]:
+        """Facts about a picture, and a JPEG thumbnail."""
+        ...
+
+    async def analyze_video(self, path: Path) -> tuple[Facts, bytes]:
+        """Scenes with their spans and facts about each keyframe, and a JPEG poster."""
+        ...
+
+    async def analyze_document(self, path: Path) -> tuple[Facts, bytes]:
+        """Pages with their text, and a JPEG of the first page."""
+        ...
+
+
+class Transcriber(Protocol):
+    provider: str
+
+    async def transcribe(self, path: Path) -> Facts: ...
+
+
+class TextAnalyzer(Protocol):
+    provider: str
+
+    async def analyze(self, text: str) -> Facts: ...
 
 
 class Embedder(Protocol):
@@ -31,7 +61,11 @@ class Embedder(Protocol):
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
 
 
-class StatusSink(Protocol):
+class Prober(Protocol):
+    async def __call__(self, path: Path) -> Facts: ...
+
+
+class MediaStatus(Protocol):
     """Where media status goes (ingest)."""
 
     async def set_status(self, *, media_id: str, status: str, error: str = "") -> None: ...
@@ -41,3 +75,11 @@ class SegmentIndex(Protocol):
     """Where searchable segments go (search)."""
 
     async def index(self, *, media_id: str, model: str, dim: int, segments: list[IndexedSegment]) -> None: ...
+
+
+class Accounts(Protocol):
+    """The uploader's limits and the cost ledger (billing)."""
+
+    async def max_media_duration_s(self) -> float: ...
+
+    async def record_cost(self, *, key: str, media_id: str, stage: str, compute_s: float) -> None: ...

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import grpc
+from google.protobuf import struct_pb2
 
-from trove_analysis.pipeline import Analyses
+from trove_analysis.views import Analyses, details
 from trove_common.context import user_id_var
 from trove_protos.analysis.v1 import analysis_pb2, analysis_pb2_grpc
 
@@ -17,25 +18,20 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         self, request: analysis_pb2.GetAnalysisRequest, context: grpc.aio.ServicerContext
     ) -> analysis_pb2.Analysis:
         stages = await self._analyses.get(user_id=user_id_var.get(), media_id=request.media_id)
+        view = details(stages)
         response = analysis_pb2.Analysis(media_id=request.media_id)
-        for stage in stages:
-            response.stages.append(
-                analysis_pb2.StageResult(
-                    stage=stage.stage,
-                    provider=stage.provider,
-                    status=stage.status,
-                    error=stage.error,
-                    finished_at=stage.finished_at,
-                )
+        response.stages.extend(
+            analysis_pb2.StageResult(
+                stage=s.stage, provider=s.provider, status=s.status, error=s.error, finished_at=s.finished_at
             )
-            if stage.stage == "image" and stage.status == "succeeded":
-                labels = stage.result.get("labels", [])
-                assert isinstance(labels, list)
-                response.labels.extend(
-                    analysis_pb2.Label(name=str(x["name"]), wnid=str(x["wnid"]), score=float(x["score"]))
-                    for x in labels
-                )
-                response.description = str(stage.result.get("description", ""))
+            for s in stages
+        )
+        picture = view.get("picture") or (view.get("scenes") or [{}])[0]
+        response.labels.extend(analysis_pb2.Label(name=x["name"], score=x["score"]) for x in picture.get("labels", []))
+        response.description = picture.get("description", "")
+        struct = struct_pb2.Struct()
+        struct.update(view)
+        response.details.CopyFrom(struct)
         return response
 
     async def DeleteAnalysis(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
@@ -35,3 +37,9 @@ class Settings(BaseSettings):
     job_timeout_s: int = Field(default=1800, ge=10)
     max_tries: int = Field(default=5, ge=1, le=50)
     max_image_pixels: int = Field(default=100_000_000, ge=1_000_000, description="larger images are refused")
+    max_pdf_pages: int = Field(default=200, ge=1, description="pages read per PDF; the rest are skipped")
+    model_dir: Path = Field(
+        default=Path.home() / ".cache" / "trove" / "models",
+        description="model folders assembled at install time by scripts/models.sh (whisper-base/)",
+    )
+    wordnet_dir: Path = Field(default=Path("/usr/share/wordnet"), description="WordNet 3.0 (Debian's wordnet-base)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -12,10 +13,11 @@ from arq.worker import func
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
-from trove_analysis.clients import IngestStatusSink, LocalObjectStore, SearchSegmentIndex
+from trove_analysis.clients import BillingAccounts, IngestMediaStatus, LocalObjectStore, SearchSegmentIndex
+from trove_analysis.local import LocalTextAnalyzer, LocalTranscriber, LocalVisionAnalyzer, probe_file
 from trove_analysis.pipeline import Pipeline
+from trove_analysis.providers import Facts
 from trove_analysis.settings import Settings
-from trove_analysis.vision import LocalVisionAnalyzer
 from trove_common.blobstore import LocalBlobStore
 from trove_common.context import request_id_var, user_id_var
 from trove_common.db import create_pool
@@ -25,6 +27,7 @@ from trove_common.jobs import ANALYSIS_QUEUE, ANALYZE_MEDIA, AnalyzeMediaArgs
 from trove_common.offload import ModelExecutor
 from trove_ml import limit_torch_threads
 from trove_ml.offloaded import OffloadedTextEmbedder
+from trove_protos.billing.v1 import billing_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2_grpc
 from trove_protos.search.v1 import search_pb2_grpc
 
@@ -75,20 +78,38 @@ async def analyze_media(ctx: dict[str, Any], **kwargs: Any) -> str:
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
-    store = LocalBlobStore(root=settings.storage.root, signing_key=settings.storage.signing_key.get_secret_value())
     limit_torch_threads(settings.torch_threads)
     executor = ModelExecutor(threads=settings.model_threads, name="analysis-model")
-    ingest_channel = make_channel(settings.ingest_addr)
-    search_channel = make_channel(settings.search_addr)
+    channels = {
+        name: make_channel(addr)
+        for name, addr in (
+            ("ingest", settings.ingest_addr),
+            ("search", settings.search_addr),
+            ("billing", settings.billing_addr),
+        )
+    }
     pool = await create_pool(settings.postgres)
-    ctx.update(executor=executor, channels=[ingest_channel, search_channel], pool=pool)
+    ctx.update(executor=executor, channels=list(channels.values()), pool=pool)
+    store = LocalBlobStore(root=settings.storage.root, signing_key=settings.storage.signing_key.get_secret_value())
+
+    async def prober(path: Path) -> Facts:
+        return await probe_file(executor, path, max_pixels=settings.max_image_pixels)
+
     ctx["pipeline"] = Pipeline(
         pool=pool,
         store=LocalObjectStore(store),
-        vision=LocalVisionAnalyzer(executor=executor, max_pixels=settings.max_image_pixels),
+        prober=prober,
+        vision=LocalVisionAnalyzer(
+            executor=executor, wordnet_dir=settings.wordnet_dir, max_pdf_pages=settings.max_pdf_pages
+        ),
+        transcriber=LocalTranscriber(
+            executor=executor, model_dir=settings.model_dir / "whisper-base", threads=settings.torch_threads
+        ),
+        text=LocalTextAnalyzer(executor=executor),
         embedder=OffloadedTextEmbedder(executor),
-        status=IngestStatusSink(ingest_pb2_grpc.IngestServiceStub(ingest_channel)),
-        index=SearchSegmentIndex(search_pb2_grpc.SearchServiceStub(search_channel)),
+        status=IngestMediaStatus(ingest_pb2_grpc.IngestServiceStub(channels["ingest"])),
+        index=SearchSegmentIndex(search_pb2_grpc.SearchServiceStub(channels["search"])),
+        accounts=BillingAccounts(billing_pb2_grpc.BillingServiceStub(channels["billing"])),
     )
 
 

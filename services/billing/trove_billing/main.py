@@ -17,7 +17,8 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 async def run(settings: Settings) -> None:
     pool = await open_database(settings.postgres, schema="billing", migrations_dir=MIGRATIONS)
-    servicer = BillingServicer(Billing(pool))
+    billing = Billing(pool=pool, tiers=settings.tiers, prices=settings.prices, currency=settings.currency)
+    servicer = BillingServicer(billing)
     await serve(
         settings=settings.grpc,
         service_names=["trove.billing.v1.BillingService"],

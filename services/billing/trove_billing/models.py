@@ -13,3 +13,23 @@ class User:
     email: str
     tier: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """One provider call's cost, as the ledger records it."""
+
+    idempotency_key: str
+    media_id: str | None
+    stage: str
+    service: str
+    units: float
+    unit_price: float
+    amount: float
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_media_duration_s: float
+    max_file_bytes: int

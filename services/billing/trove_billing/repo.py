@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from trove_billing.models import User
+from trove_billing.models import Cost, User
 
 _COLUMNS = "user_id::text, firebase_uid, email, tier, created_at"
 
@@ -42,3 +42,24 @@ async def upsert_user(conn: asyncpg.Connection, *, firebase_uid: str, email: str
 async def get_user(conn: asyncpg.Connection, *, user_id: str) -> User | None:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM billing.users WHERE user_id = $1::uuid", user_id)
     return _user(row) if row else None
+
+
+async def insert_cost(conn: asyncpg.Connection, *, user_id: str, cost: Cost) -> bool:
+    """Add a ledger row for this month; False when the idempotency key was recorded before."""
+    inserted = await conn.fetchval(
+        """INSERT INTO billing.cost_tracking
+               (user_id, idempotency_key, media_id, stage, service, units, unit_price, amount, currency, billing_period)
+           VALUES ($1::uuid, $2, $3::uuid, $4, $5, $6, $7, $8, $9, date_trunc('month', now())::date)
+           ON CONFLICT (user_id, idempotency_key) DO NOTHING
+           RETURNING true""",
+        user_id,
+        cost.idempotency_key,
+        cost.media_id,
+        cost.stage,
+        cost.service,
+        cost.units,
+        cost.unit_price,
+        cost.amount,
+        cost.currency,
+    )
+    return bool(inserted)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from google.protobuf import json_format
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from trove_common.blobstore import thumbnail_key
 from trove_common.context import user_id_var
+from trove_common.errors import NotFoundError
 from trove_gateway.bodies import CreateUploadBody, int_param, parse_body
 from trove_gateway.state import GatewayState
 from trove_protos.analysis.v1 import analysis_pb2
@@ -41,8 +44,9 @@ def media_json(media: ingest_pb2.Media) -> dict[str, Any]:
 
 def analysis_json(analysis: analysis_pb2.Analysis) -> dict[str, Any]:
     return {
-        "labels": [{"name": x.name, "wnid": x.wnid, "score": round(x.score, 4)} for x in analysis.labels],
+        "labels": [{"name": x.name, "score": round(x.score, 4)} for x in analysis.labels],
         "description": analysis.description,
+        **json_format.MessageToDict(analysis.details),
         "stages": [
             {
                 "stage": s.stage,
@@ -102,6 +106,16 @@ async def get_media(request: Request) -> Response:
     return JSONResponse({**media_json(media), "analysis": analysis_json(analysis)})
 
 
+async def thumbnail(request: Request) -> Response:
+    """The media's thumbnail (a video's poster, a document's first page) as JPEG; 404 until analysis made one."""
+    state = await _signed_in(request)
+    media = await state.backends.ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=request.path_params["media_id"]))
+    path = state.store.path(thumbnail_key(media.storage_key))
+    if not await asyncio.to_thread(path.is_file):
+        raise NotFoundError("this media has no thumbnail (yet)")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
 async def delete_media(request: Request) -> Response:
     state = await _signed_in(request)
     media_id = request.path_params["media_id"]
@@ -134,6 +148,7 @@ async def search(request: Request) -> Response:
                 "start_s": hit.segment.start_s,
                 "end_s": hit.segment.end_s,
                 "text": hit.segment.text,
+                "page": hit.segment.page,
             },
         }
         for hit in response.hits
@@ -146,6 +161,7 @@ ROUTES = [
     Route("/api/v1/uploads/{upload_id}/complete", complete_upload, methods=["POST"]),
     Route("/api/v1/media", list_media, methods=["GET"]),
     Route("/api/v1/media/{media_id}", get_media, methods=["GET"]),
+    Route("/api/v1/media/{media_id}/thumbnail", thumbnail, methods=["GET"]),
     Route("/api/v1/media/{media_id}", delete_media, methods=["DELETE"]),
     Route("/api/v1/search", search, methods=["GET"]),
 ]

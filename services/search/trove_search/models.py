@@ -17,6 +17,7 @@ class Segment:
     end_s: float
     text: str
     vector: npt.NDArray[np.float32]
+    page: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class Hit:
     start_s: float
     end_s: float
     text: str
+    page: int = 0
 
 
 @dataclass(frozen=True, slots=True)

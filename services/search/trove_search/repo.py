@@ -16,14 +16,15 @@ async def replace_segments(
     await conn.execute("DELETE FROM search.media_text WHERE media_id = $1::uuid", media_id)
     for seg in segments:
         segment_id = await conn.fetchval(
-            """INSERT INTO search.media_text (user_id, media_id, kind, start_s, end_s, text)
-               VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6) RETURNING segment_id""",
+            """INSERT INTO search.media_text (user_id, media_id, kind, start_s, end_s, text, page)
+               VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7) RETURNING segment_id""",
             user_id,
             media_id,
             seg.kind,
             seg.start_s,
             seg.end_s,
             seg.text,
+            seg.page,
         )
         await conn.execute(
             """INSERT INTO search.media_embeddings (segment_id, space, user_id, media_id, embedding)
@@ -47,7 +48,7 @@ async def nearest(
     await conn.execute("SELECT set_config('hnsw.ef_search', $1, true)", str(ef_search))
     await conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
     rows = await conn.fetch(
-        f"""SELECT e.media_id::text AS media_id, t.kind, t.start_s, t.end_s, t.text,
+        f"""SELECT e.media_id::text AS media_id, t.kind, t.start_s, t.end_s, t.text, t.page,
                    (e.embedding::vector({int(dim)}) <=> $1) AS distance
             FROM search.media_embeddings e JOIN search.media_text t USING (segment_id)
             WHERE e.space = $2
@@ -65,6 +66,7 @@ async def nearest(
             start_s=r["start_s"],
             end_s=r["end_s"],
             text=r["text"],
+            page=r["page"],
         )
         for r in rows
     ]

@@ -66,6 +66,8 @@ def _check_segments(segments: list[Segment], dim: int) -> None:
     for i, seg in enumerate(segments):
         if seg.kind not in SEGMENT_KINDS:
             raise InvalidArgumentError(f"segments[{i}].kind must be one of {', '.join(SEGMENT_KINDS)}")
+        if seg.page < 0:
+            raise InvalidArgumentError(f"segments[{i}].page must be >= 0")
         if not 0 <= seg.start_s <= seg.end_s:
             raise InvalidArgumentError(f"segments[{i}] must have 0 <= start_s <= end_s")
         if seg.vector.shape != (dim,) or not np.isfinite(seg.vector).all():

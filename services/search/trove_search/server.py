@@ -25,6 +25,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                 end_s=s.end_s,
                 text=s.text,
                 vector=np.asarray(s.vector, dtype=np.float32),
+                page=s.page,
             )
             for s in request.segments
         ]
@@ -45,7 +46,9 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             search_pb2.SearchHit(
                 media_id=r.hit.media_id,
                 score=r.hit.score,
-                segment=search_pb2.Segment(kind=r.hit.kind, start_s=r.hit.start_s, end_s=r.hit.end_s, text=r.hit.text),
+                segment=search_pb2.Segment(
+                    kind=r.hit.kind, start_s=r.hit.start_s, end_s=r.hit.end_s, text=r.hit.text, page=r.hit.page
+                ),
                 filename=r.media.filename,
                 media_kind=r.media.kind,
                 content_type=r.media.content_type,
