@@ -32,10 +32,11 @@ node:
 
 venv: $(VENV_STAMP)
 
+# requirements.txt is a complete freeze (pip freeze), so --no-deps skips dependency resolution, the slow part.
 $(VENV_STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
 	@echo "installing Python packages into $(VENV) (pip cache: ~/.cache/pip)"
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.txt
 	@site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
 	  for p in $(PATHS); do echo "$(CURDIR)/$$p"; done > "$$site/trove.pth"
 	@touch $@

@@ -26,6 +26,7 @@ class AnalyzeMediaArgs:
     storage_key: str
     content_type: str
     kind: str
+    uploaded_at: str = ""  # RFC 3339
     request_id: str = ""
     traceparent: str = ""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 from pathlib import Path
 
@@ -18,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 def start_process(*, service: str, otel: OtelSettings, log_level: str) -> None:
     """Logging and tracing for one service process; call first thing in main."""
+    # A crash inside a native library (a model runtime, a decoder) then leaves a Python traceback in the log.
+    faulthandler.enable()
     configure_logging(service=service, level=log_level)
     setup_telemetry(service=service, settings=otel)
     logger.info("starting", extra={"service_name": service})

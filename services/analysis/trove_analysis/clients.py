@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from trove_analysis.models import IndexedSegment
+from trove_analysis.models import IndexedSegment, MediaFacts
 from trove_common.blobstore import LocalBlobStore
 from trove_common.errors import NotFoundError
 from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
@@ -27,14 +27,30 @@ class SearchSegmentIndex:
     def __init__(self, stub: search_pb2_grpc.SearchServiceStub) -> None:
         self._stub = stub
 
-    async def index(self, *, media_id: str, model: str, dim: int, segments: list[IndexedSegment]) -> None:
+    async def index(
+        self, *, media_id: str, model: str, dim: int, segments: list[IndexedSegment], facts: MediaFacts
+    ) -> None:
         request = search_pb2.IndexSegmentsRequest(
             media_id=media_id,
             model=model,
             dim=dim,
+            facts=search_pb2.MediaFacts(
+                kind=facts.kind,
+                taken_at=facts.taken_at,
+                uploaded_at=facts.uploaded_at,
+                duration_s=facts.duration_s,
+                has_faces=facts.has_faces,
+                language=facts.language,
+            ),
             segments=[
                 search_pb2.Segment(
-                    kind=s.kind, start_s=s.start_s, end_s=s.end_s, text=s.text, vector=s.vector.tolist(), page=s.page
+                    kind=s.kind,
+                    start_s=s.start_s,
+                    end_s=s.end_s,
+                    text=s.text,
+                    vector=s.vector.tolist(),
+                    page=s.page,
+                    keywords=s.keywords,
                 )
                 for s in segments
             ],

@@ -45,13 +45,24 @@ def picture_text(facts: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def picture_keywords(facts: dict[str, Any]) -> str:
+    """Every name and broader term of the kept labels, for full-text search only (too many would blur a vector)."""
+    kept = [label for i, label in enumerate(facts.get("labels", [])) if i == 0 or label["score"] >= MIN_LABEL_SCORE]
+    words: list[str] = []
+    for label in kept:
+        words += [name.strip() for name in label["name"].split(",")] + list(label.get("broader", []))
+    return " ".join(dict.fromkeys(w for w in words if w))
+
+
 def _ocr_text(facts: dict[str, Any]) -> str:
     text = str(facts.get("ocr", {}).get("text", "")).strip()
     return text[:MAX_TEXT_CHARS] if len(text.split()) >= MIN_OCR_WORDS else ""
 
 
 def image_segments(facts: dict[str, Any]) -> list[SegmentText]:
-    segments = [SegmentText(kind="image", start_s=0.0, end_s=0.0, text=picture_text(facts))]
+    segments = [
+        SegmentText(kind="image", start_s=0.0, end_s=0.0, text=picture_text(facts), keywords=picture_keywords(facts))
+    ]
     if text := _ocr_text(facts):
         segments.append(SegmentText(kind="text", start_s=0.0, end_s=0.0, text=text))
     return segments
@@ -63,7 +74,15 @@ def scene_segments(facts: dict[str, Any]) -> list[SegmentText]:
         text = picture_text(scene)
         if on_screen := _ocr_text(scene):
             text = f"{text}; text on screen: {on_screen}"
-        segments.append(SegmentText(kind="scene", start_s=scene["start_s"], end_s=scene["end_s"], text=text))
+        segments.append(
+            SegmentText(
+                kind="scene",
+                start_s=scene["start_s"],
+                end_s=scene["end_s"],
+                text=text,
+                keywords=picture_keywords(scene),
+            )
+        )
     return segments
 
 
@@ -86,3 +105,8 @@ def page_segments(document: dict[str, Any]) -> list[SegmentText]:
 def spoken_and_written(segments: list[SegmentText]) -> str:
     """The words people said or wrote (not our own descriptions), for entity and key-phrase analysis."""
     return "\n".join(s.text for s in segments if s.kind in ("speech", "text", "page"))
+
+
+def has_faces(facts: dict[str, Any]) -> bool:
+    """Whether a picture, or any scene of a video, shows a face."""
+    return bool(facts.get("faces")) or any(scene.get("faces") for scene in facts.get("scenes", []))

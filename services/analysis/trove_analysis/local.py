@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,9 @@ class LocalVisionAnalyzer:
         self._reader = TextReader()
         self._faces = FaceFinder()
         self._max_pdf_pages = max_pdf_pages
+        # dlib's detectors and the OCR pipeline are not safe to call from two threads at once (two concurrent
+        # jobs crashed a worker with SIGSEGV); one picture at a time, other stages still run alongside.
+        self._looking = threading.Lock()
 
     async def analyze_image(self, path: Path) -> tuple[dict[str, Any], bytes]:
         """What the picture shows, and its thumbnail."""
@@ -89,6 +93,10 @@ class LocalVisionAnalyzer:
         return await self._executor.run(run)
 
     def _look(self, image: Image.Image) -> dict[str, Any]:
+        with self._looking:
+            return self._look_unlocked(image)
+
+    def _look_unlocked(self, image: Image.Image) -> dict[str, Any]:
         labels = []
         for label in self._classifier.classify(image, top_k=TOP_LABELS):
             terms = self._wordnet.terms(label.wnid)

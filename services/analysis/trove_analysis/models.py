@@ -19,6 +19,7 @@ class IndexedSegment:
     text: str
     vector: npt.NDArray[np.float32]
     page: int = 0
+    keywords: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,19 @@ class SegmentText:
     end_s: float
     text: str
     page: int = 0
+    keywords: str = ""  # extra full-text terms, not embedded or shown
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFacts:
+    """What searches filter and sort on."""
+
+    kind: str
+    taken_at: str
+    uploaded_at: str
+    duration_s: float
+    has_faces: bool
+    language: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 
 from trove_analysis import describe, repo
-from trove_analysis.models import IndexedSegment, SegmentText
+from trove_analysis.models import IndexedSegment, MediaFacts, SegmentText
 from trove_analysis.providers import (
     Accounts,
     Embedder,
@@ -77,12 +77,17 @@ class Pipeline:
             return "deleted"
         try:
             segments = await self._segments(job)
+            facts = await self._facts(job)
         except MediaError as exc:
             logger.warning("media cannot be analysed", extra={"media_id": job.media_id, "reason": str(exc)})
             await self._status.set_status(media_id=job.media_id, status="failed", error=str(exc))
             return "failed"
         await self._index.index(
-            media_id=job.media_id, model=self._embedder.model_name, dim=self._embedder.dim, segments=segments
+            media_id=job.media_id,
+            model=self._embedder.model_name,
+            dim=self._embedder.dim,
+            segments=segments,
+            facts=facts,
         )
         await self._status.set_status(media_id=job.media_id, status="completed")
         return "completed"
@@ -100,9 +105,29 @@ class Pipeline:
         vectors = await self._embedder.embed([t.text for t in texts])
         await self._save(job, "embedding", f"local/{self._embedder.model_name}", {"segments": len(texts)}, started)
         return [
-            IndexedSegment(kind=t.kind, start_s=t.start_s, end_s=t.end_s, text=t.text, vector=v, page=t.page)
+            IndexedSegment(
+                kind=t.kind, start_s=t.start_s, end_s=t.end_s, text=t.text, vector=v, page=t.page, keywords=t.keywords
+            )
             for t, v in zip(texts, vectors, strict=True)
         ]
+
+    async def _facts(self, job: AnalyzeMediaArgs) -> MediaFacts:
+        """Facts about the whole file for search filters, from the stored stage results."""
+        async with user_transaction(self._pool, job.user_id) as conn:
+            done = {
+                s.stage: s.result for s in await repo.stages(conn, media_id=job.media_id) if s.status == "succeeded"
+            }
+        probed = done.get("probe", {})
+        pictures = done.get("image") or done.get("video") or {}
+        language = done.get("text", {}).get("language") or done.get("transcription", {}).get("language", "")
+        return MediaFacts(
+            kind=probed.get("kind", job.kind),
+            taken_at=probed.get("taken_at") or "",
+            uploaded_at=job.uploaded_at,
+            duration_s=probed.get("duration_s") or 0.0,
+            has_faces=describe.has_faces(pictures),
+            language=language,
+        )
 
     async def _kind_stages(self, job: AnalyzeMediaArgs, path: Path, probed: Facts) -> list[SegmentText]:
         kind = probed["kind"]

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from trove_analysis.models import IndexedSegment
+from trove_analysis.models import IndexedSegment, MediaFacts
 
 Facts = dict[str, Any]
 
@@ -74,7 +74,9 @@ class MediaStatus(Protocol):
 class SegmentIndex(Protocol):
     """Where searchable segments go (search)."""
 
-    async def index(self, *, media_id: str, model: str, dim: int, segments: list[IndexedSegment]) -> None: ...
+    async def index(
+        self, *, media_id: str, model: str, dim: int, segments: list[IndexedSegment], facts: MediaFacts
+    ) -> None: ...
 
 
 class Accounts(Protocol):

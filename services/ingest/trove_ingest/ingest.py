@@ -137,6 +137,7 @@ class Ingest:
                     user_id=user_id,
                     storage_key=media.storage_key,
                     content_type=media.content_type,
+                    uploaded_at=media.created_at.isoformat(),
                     kind=media.kind,
                 )
             )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from redis.asyncio import Redis
+
 from trove_common.grpc_client import make_channel
 from trove_common.grpc_server import serve
 from trove_common.offload import ModelExecutor
@@ -13,6 +15,8 @@ from trove_ml import limit_torch_threads
 from trove_ml.offloaded import OffloadedTextEmbedder
 from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from trove_protos.search.v1 import search_pb2_grpc
+from trove_search.cache import SearchCache
+from trove_search.history import HistoryWriter
 from trove_search.models import MediaInfo
 from trove_search.search import LookupMedia, Search
 from trove_search.server import SearchServicer
@@ -41,8 +45,13 @@ async def run(settings: Settings) -> None:
     channel = make_channel(settings.ingest_addr)
     limit_torch_threads(settings.torch_threads)
     executor = ModelExecutor(threads=settings.model_threads, name="query-embedder")
+    redis = Redis.from_url(settings.redis.dsn.get_secret_value())
+    history = HistoryWriter(pool)
+    history.start()
     search = Search(
         pool=pool,
+        cache=SearchCache(redis, ttl_s=settings.cache_ttl_s),
+        history=history,
         encoder=OffloadedTextEmbedder(executor),
         lookup=ingest_lookup(ingest_pb2_grpc.IngestServiceStub(channel)),
         ef_search=settings.hnsw_ef_search,
@@ -50,6 +59,8 @@ async def run(settings: Settings) -> None:
     servicer = SearchServicer(search)
 
     async def close() -> None:
+        await history.stop()
+        await redis.aclose()
         await channel.close()
         executor.shutdown()
         await pool.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
 
 SEGMENT_KINDS = ("image", "scene", "speech", "text", "page")
+MEDIA_KINDS = ("image", "video", "audio", "document")
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,19 +20,88 @@ class Segment:
     text: str
     vector: npt.NDArray[np.float32]
     page: int = 0
+    keywords: str = ""
 
 
 @dataclass(frozen=True, slots=True)
-class Hit:
-    """The best-matching segment of one media file."""
+class MediaFacts:
+    kind: str
+    taken_at: datetime | None
+    uploaded_at: datetime | None
+    duration_s: float | None
+    has_faces: bool
+    language: str
 
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    kinds: tuple[str, ...] = ()
+    date_field: str = "uploaded"  # "taken" or "uploaded"
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    has_faces: bool | None = None
+    language: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        """The filters a user set, for search history."""
+        out: dict[str, object] = {}
+        if self.kinds:
+            out["kinds"] = list(self.kinds)
+        if self.date_from or self.date_to:
+            out["date_field"] = self.date_field
+        if self.date_from:
+            out["from"] = self.date_from.isoformat()
+        if self.date_to:
+            out["to"] = self.date_to.isoformat()
+        if self.has_faces is not None:
+            out["has_faces"] = self.has_faces
+        if self.language:
+            out["language"] = self.language
+        return out
+
+
+NO_FILTERS = Filters()
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One segment found by vector or full-text retrieval, with its media's facts."""
+
+    segment_id: int
     media_id: str
-    score: float
     kind: str
     start_s: float
     end_s: float
     text: str
-    page: int = 0
+    page: int
+    taken_at: datetime | None
+    uploaded_at: datetime | None
+    duration_s: float | None
+    similarity: float = 0.0  # cosine similarity to the query, 0 when not computed
+    text_rank: float = 0.0  # full-text rank, 0 when the text does not match
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    kind: str
+    start_s: float
+    end_s: float
+    text: str
+    snippet: str
+    page: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One media file in the results: its best moment first, then other matching moments."""
+
+    media_id: str
+    score: float
+    best: Moment
+    moments: list[Moment] = field(default_factory=list)
+    taken_at: datetime | None = None
+    uploaded_at: datetime | None = None
+    duration_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +110,15 @@ class MediaInfo:
     kind: str
     content_type: str
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    query: str
+    filters: dict[str, object]
+    result_count: int
+    latency_ms: float
+    created_at: datetime | None = None
 
 
 def space_name(model: str, dim: int) -> str:

@@ -1,23 +1,77 @@
-"""SQL for the segment index; every function runs inside a user transaction (RLS)."""
+"""SQL for the segment index and search history; every function runs inside a user transaction (RLS)."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import asyncpg
 import numpy as np
 import numpy.typing as npt
 
-from trove_search.models import Hit, Segment
+from trove_search.models import NO_FILTERS, Candidate, Filters, HistoryEntry, MediaFacts, Segment
+
+# The OR of the query's stemmed words: natural-language queries ("what soups are on the lunch menu") rarely
+# contain every word of the text they should find; ranking rewards segments that match more of them. The
+# lexemes come out of to_tsvector quoted, so no user input reaches to_tsquery's operator syntax.
+_OR_QUERY = """to_tsquery('simple', coalesce(nullif(array_to_string(ARRAY(
+    SELECT quote_literal(lexeme) FROM unnest(to_tsvector('english', $1::text))), ' | '), ''), 'x_no_words_x'))"""
+
+_CANDIDATE = """t.segment_id, t.media_id::text AS media_id, t.kind, t.start_s, t.end_s, t.text, t.page,
+    m.taken_at, m.uploaded_at, m.duration_s"""
+
+
+def _filters(filters: Filters, first: int) -> tuple[str, list[Any]]:
+    """SQL conditions on `m` (search.media) for the filters, numbering parameters from `first`."""
+    clauses: list[str] = []
+    args: list[Any] = []
+
+    def param(value: Any) -> str:
+        args.append(value)
+        return f"${first + len(args) - 1}"
+
+    if filters.kinds:
+        clauses.append(f"m.kind = ANY({param(list(filters.kinds))}::text[])")
+    column = "m.taken_at" if filters.date_field == "taken" else "m.uploaded_at"
+    if filters.date_from:
+        clauses.append(f"{column} >= {param(filters.date_from)}")
+    if filters.date_to:
+        clauses.append(f"{column} <= {param(filters.date_to)}")
+    if filters.has_faces is not None:
+        clauses.append(f"m.has_faces = {param(filters.has_faces)}")
+    if filters.language:
+        clauses.append(f"m.language = {param(filters.language)}")
+    return (" AND " + " AND ".join(clauses)) if clauses else "", args
+
+
+def _candidate(row: asyncpg.Record) -> Candidate:
+    return Candidate(**dict(row))
 
 
 async def replace_segments(
-    conn: asyncpg.Connection, *, user_id: str, media_id: str, space: str, segments: list[Segment]
+    conn: asyncpg.Connection, *, user_id: str, media_id: str, space: str, segments: list[Segment], facts: MediaFacts
 ) -> None:
     """Make `segments` the whole index of one media file (a re-run replaces, never duplicates)."""
+    await conn.execute(
+        """INSERT INTO search.media (media_id, user_id, kind, taken_at, uploaded_at, duration_s, has_faces, language)
+           VALUES ($1::uuid, $2::uuid, $3, $4, coalesce($5, now()), $6, $7, $8)
+           ON CONFLICT (media_id) DO UPDATE SET kind = EXCLUDED.kind, taken_at = EXCLUDED.taken_at,
+               uploaded_at = EXCLUDED.uploaded_at, duration_s = EXCLUDED.duration_s,
+               has_faces = EXCLUDED.has_faces, language = EXCLUDED.language""",
+        media_id,
+        user_id,
+        facts.kind,
+        facts.taken_at,
+        facts.uploaded_at,
+        facts.duration_s,
+        facts.has_faces,
+        facts.language,
+    )
     await conn.execute("DELETE FROM search.media_text WHERE media_id = $1::uuid", media_id)
     for seg in segments:
         segment_id = await conn.fetchval(
-            """INSERT INTO search.media_text (user_id, media_id, kind, start_s, end_s, text, page)
-               VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7) RETURNING segment_id""",
+            """INSERT INTO search.media_text (user_id, media_id, kind, start_s, end_s, text, page, keywords)
+               VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8) RETURNING segment_id""",
             user_id,
             media_id,
             seg.kind,
@@ -25,6 +79,7 @@ async def replace_segments(
             seg.end_s,
             seg.text,
             seg.page,
+            seg.keywords,
         )
         await conn.execute(
             """INSERT INTO search.media_embeddings (segment_id, space, user_id, media_id, embedding)
@@ -37,42 +92,125 @@ async def replace_segments(
         )
 
 
-async def nearest(
-    conn: asyncpg.Connection, *, space: str, dim: int, vector: npt.NDArray[np.float32], limit: int, ef_search: int
-) -> list[Hit]:
-    """The `limit` segments closest to `vector` by cosine distance, through the space's HNSW index.
-
-    Iterative index scans keep reading the index until enough rows survive the row-level-security filter,
-    so one user's search is not starved by other users' vectors.
-    """
+async def _tune_hnsw(conn: asyncpg.Connection, ef_search: int) -> None:
+    # Iterative index scans keep reading the index until enough rows survive row-level security and the
+    # filters, so one user's filtered search is not starved by other users' vectors.
     await conn.execute("SELECT set_config('hnsw.ef_search', $1, true)", str(ef_search))
     await conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+
+
+async def nearest(
+    conn: asyncpg.Connection,
+    *,
+    space: str,
+    dim: int,
+    vector: npt.NDArray[np.float32],
+    limit: int,
+    ef_search: int,
+    filters: Filters = NO_FILTERS,
+    exclude_media: str | None = None,
+) -> list[Candidate]:
+    """The `limit` segments closest to `vector` (cosine), through the space's HNSW index."""
+    await _tune_hnsw(conn, ef_search)
+    where, args = _filters(filters, first=5)
     rows = await conn.fetch(
-        f"""SELECT e.media_id::text AS media_id, t.kind, t.start_s, t.end_s, t.text, t.page,
-                   (e.embedding::vector({int(dim)}) <=> $1) AS distance
-            FROM search.media_embeddings e JOIN search.media_text t USING (segment_id)
-            WHERE e.space = $2
+        f"""SELECT {_CANDIDATE}, 1 - (e.embedding::vector({int(dim)}) <=> $1) AS similarity
+            FROM search.media_embeddings e
+            JOIN search.media_text t USING (segment_id)
+            JOIN search.media m ON m.media_id = e.media_id
+            WHERE e.space = $2 AND e.media_id IS DISTINCT FROM $4::uuid {where}
             ORDER BY e.embedding::vector({int(dim)}) <=> $1
             LIMIT $3""",
         vector,
         space,
         limit,
+        exclude_media,
+        *args,
     )
-    return [
-        Hit(
-            media_id=r["media_id"],
-            score=max(0.0, 1.0 - float(r["distance"])),
-            kind=r["kind"],
-            start_s=r["start_s"],
-            end_s=r["end_s"],
-            text=r["text"],
-            page=r["page"],
-        )
-        for r in rows
-    ]
+    return [_candidate(r) for r in rows]
+
+
+async def text_matches(
+    conn: asyncpg.Connection,
+    *,
+    query: str,
+    space: str,
+    dim: int,
+    vector: npt.NDArray[np.float32],
+    limit: int,
+    filters: Filters = NO_FILTERS,
+) -> list[Candidate]:
+    """The `limit` segments whose text best matches the query's words, with their similarity to the query too."""
+    where, args = _filters(filters, first=5)
+    rows = await conn.fetch(
+        f"""WITH q AS (SELECT {_OR_QUERY} AS tsq)
+            SELECT {_CANDIDATE}, ts_rank_cd(t.tsv, q.tsq, 32) AS text_rank,
+                   coalesce(1 - (e.embedding::vector({int(dim)}) <=> $2), 0) AS similarity
+            FROM q, search.media_text t
+            JOIN search.media m ON m.media_id = t.media_id
+            LEFT JOIN search.media_embeddings e ON e.segment_id = t.segment_id AND e.space = $3
+            WHERE t.tsv @@ q.tsq {where}
+            ORDER BY text_rank DESC
+            LIMIT $4""",
+        query,
+        vector,
+        space,
+        limit,
+        *args,
+    )
+    return [_candidate(r) for r in rows]
+
+
+async def media_vector(
+    conn: asyncpg.Connection, *, media_id: str, space: str, dim: int
+) -> npt.NDArray[np.float32] | None:
+    """The mean of one media file's segment vectors: what the whole file is about."""
+    value = await conn.fetchval(
+        f"""SELECT avg(embedding::vector({int(dim)})) FROM search.media_embeddings
+            WHERE media_id = $1::uuid AND space = $2""",
+        media_id,
+        space,
+    )
+    return None if value is None else np.asarray(value, dtype=np.float32)
 
 
 async def delete_media(conn: asyncpg.Connection, *, media_id: str) -> int:
     """Removes every segment (and, by cascade, vector) of one media file; returns how many."""
     result: str = await conn.execute("DELETE FROM search.media_text WHERE media_id = $1::uuid", media_id)
+    await conn.execute("DELETE FROM search.media WHERE media_id = $1::uuid", media_id)
+    return int(result.split()[-1])
+
+
+async def add_history(conn: asyncpg.Connection, *, user_id: str, entry: HistoryEntry) -> None:
+    await conn.execute(
+        """INSERT INTO search.search_history (user_id, query, filters, result_count, latency_ms)
+           VALUES ($1::uuid, $2, $3::jsonb, $4, $5)""",
+        user_id,
+        entry.query,
+        json.dumps(entry.filters),
+        entry.result_count,
+        entry.latency_ms,
+    )
+
+
+async def history(conn: asyncpg.Connection, *, limit: int) -> list[HistoryEntry]:
+    rows = await conn.fetch(
+        """SELECT query, filters, result_count, latency_ms, created_at FROM search.search_history
+           ORDER BY created_at DESC, search_id DESC LIMIT $1""",
+        limit,
+    )
+    return [
+        HistoryEntry(
+            query=r["query"],
+            filters=json.loads(r["filters"]),
+            result_count=r["result_count"],
+            latency_ms=r["latency_ms"],
+            created_at=r["created_at"],
+        )
+        for r in rows
+    ]
+
+
+async def delete_history(conn: asyncpg.Connection) -> int:
+    result: str = await conn.execute("DELETE FROM search.search_history")
     return int(result.split()[-1])

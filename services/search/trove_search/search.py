@@ -1,12 +1,16 @@
-"""Search rules: what may be indexed, how a query is validated, ranked, grouped by media and enriched."""
+"""Search rules: what may be indexed, how a query is validated, retrieved, ranked, cached, paged and enriched."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 import asyncpg
@@ -14,17 +18,32 @@ import numpy as np
 import numpy.typing as npt
 
 from trove_common.db import user_transaction
-from trove_common.errors import InvalidArgumentError
-from trove_search import repo
-from trove_search.models import SEGMENT_KINDS, Hit, MediaInfo, Segment, space_name
+from trove_common.errors import InvalidArgumentError, NotFoundError
+from trove_search import ranking, repo
+from trove_search.cache import SearchCache, digest
+from trove_search.codec import hits_from_json, hits_to_json
+from trove_search.history import HistoryWriter
+from trove_search.models import (
+    MEDIA_KINDS,
+    NO_FILTERS,
+    SEGMENT_KINDS,
+    Filters,
+    HistoryEntry,
+    Hit,
+    MediaFacts,
+    MediaInfo,
+    Segment,
+    space_name,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 512
 MAX_LIMIT = 100
 MAX_SEGMENTS = 10_000
-# Segments fetched per result wanted: several segments of one media collapse into one result.
-OVERFETCH = 5
+CANDIDATES = 100  # segments fetched from each retriever before fusion
+MAX_RESULTS = 200  # media kept per query; pages are cut from this list
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 # Metadata of the caller's media among the given ids; media the caller no longer has are absent.
 LookupMedia = Callable[[list[str]], Awaitable[dict[str, MediaInfo]]]
@@ -47,17 +66,73 @@ class Result:
 class Results:
     results: list[Result]
     took_ms: float
+    next_cursor: str = ""
+    cached: bool = False
 
 
-def check_query(query: str, limit: int) -> str:
-    text = query.strip()
+@dataclass(frozen=True, slots=True)
+class Query:
+    text: str
+    limit: int
+    cursor: str = ""
+    filters: Filters = NO_FILTERS
+    sort: str = "relevance"
+
+
+def check_query(query: Query) -> str:
+    text = query.text.strip()
     if not text:
         raise InvalidArgumentError("q must not be empty")
-    if len(query) > MAX_QUERY_CHARS:
+    if len(query.text) > MAX_QUERY_CHARS:
         raise InvalidArgumentError(f"q must be at most {MAX_QUERY_CHARS} characters")
+    _check_limit(query.limit)
+    if query.sort not in ("relevance", "date"):
+        raise InvalidArgumentError("sort must be relevance or date")
+    return text
+
+
+def _when(value: str, name: str, *, end_of_day: bool) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgumentError(f"{name} must be an ISO 8601 date or time, like 2024-05-31") from None
+    if end_of_day and len(value) == 10:  # a plain date: the whole day counts
+        parsed = parsed.replace(hour=23, minute=59, second=59, microsecond=999_999)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_filters(
+    *, kinds: Sequence[str], date_field: str, date_from: str, date_to: str, has_faces: str, language: str
+) -> Filters:
+    """Filters from request strings; a bad value is an InvalidArgumentError naming the parameter."""
+    for kind in kinds:
+        if kind not in MEDIA_KINDS:
+            raise InvalidArgumentError(f"kind must be one of {', '.join(MEDIA_KINDS)}")
+    if date_field not in ("", "taken", "uploaded"):
+        raise InvalidArgumentError("date_field must be taken or uploaded")
+    if has_faces not in ("", "true", "false"):
+        raise InvalidArgumentError("has_faces must be true or false")
+    if language and not (len(language) == 2 and language.isalpha()):
+        raise InvalidArgumentError("language must be a two-letter ISO 639-1 code, like en")
+    start = _when(date_from, "from", end_of_day=False)
+    end = _when(date_to, "to", end_of_day=True)
+    if start and end and start > end:
+        raise InvalidArgumentError("from must not be after to")
+    return Filters(
+        kinds=tuple(sorted(set(kinds))),
+        date_field=date_field or "uploaded",
+        date_from=start,
+        date_to=end,
+        has_faces=None if not has_faces else has_faces == "true",
+        language=language.lower(),
+    )
+
+
+def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidArgumentError(f"limit must be between 1 and {MAX_LIMIT}")
-    return text
 
 
 def _check_segments(segments: list[Segment], dim: int) -> None:
@@ -66,60 +141,169 @@ def _check_segments(segments: list[Segment], dim: int) -> None:
     for i, seg in enumerate(segments):
         if seg.kind not in SEGMENT_KINDS:
             raise InvalidArgumentError(f"segments[{i}].kind must be one of {', '.join(SEGMENT_KINDS)}")
-        if seg.page < 0:
-            raise InvalidArgumentError(f"segments[{i}].page must be >= 0")
-        if not 0 <= seg.start_s <= seg.end_s:
-            raise InvalidArgumentError(f"segments[{i}] must have 0 <= start_s <= end_s")
+        if seg.page < 0 or not 0 <= seg.start_s <= seg.end_s:
+            raise InvalidArgumentError(f"segments[{i}] must have 0 <= start_s <= end_s and page >= 0")
         if seg.vector.shape != (dim,) or not np.isfinite(seg.vector).all():
             raise InvalidArgumentError(f"segments[{i}].vector must have {dim} finite values")
+
+
+def _cursor(offset: int, request_key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset, "k": request_key}).encode()).decode().rstrip("=")
+
+
+def _offset(cursor: str, request_key: str) -> int:
+    if not cursor:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset = data["o"]
+        key = data["k"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise InvalidArgumentError("cursor is malformed") from None
+    if not isinstance(offset, int) or offset < 0 or key != request_key:
+        raise InvalidArgumentError("cursor does not belong to this search")
+    return offset
 
 
 class Search:
     """The calling user's segment index."""
 
-    def __init__(self, *, pool: asyncpg.Pool, encoder: QueryEncoder, lookup: LookupMedia, ef_search: int) -> None:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        encoder: QueryEncoder,
+        lookup: LookupMedia,
+        cache: SearchCache,
+        history: HistoryWriter,
+        ef_search: int,
+    ) -> None:
         self._pool = pool
         self._encoder = encoder
         self._lookup = lookup
+        self._cache = cache
+        self._history = history
         self._ef_search = ef_search
+        self._space = space_name(encoder.model_name, encoder.dim)
 
-    async def index(self, *, user_id: str, media_id: str, model: str, dim: int, segments: list[Segment]) -> int:
+    async def index(
+        self, *, user_id: str, media_id: str, model: str, dim: int, segments: list[Segment], facts: MediaFacts
+    ) -> int:
         media_id = _media_uuid(media_id)
         if not model or not 1 <= dim <= 4096:
             raise InvalidArgumentError("model must be named and dim must be between 1 and 4096")
         _check_segments(segments, dim)
         async with user_transaction(self._pool, user_id) as conn:
             await repo.replace_segments(
-                conn, user_id=user_id, media_id=media_id, space=space_name(model, dim), segments=segments
+                conn,
+                user_id=user_id,
+                media_id=media_id,
+                space=space_name(model, dim),
+                segments=segments,
+                facts=facts,
             )
+        await self._cache.bump(user_id)
         return len(segments)
 
-    async def search(self, *, user_id: str, query: str, limit: int) -> Results:
+    async def search(self, *, user_id: str, query: Query) -> Results:
         started = time.perf_counter()
-        text = check_query(query, limit)
-        vector = (await self._encoder.embed([text]))[0]
-        async with user_transaction(self._pool, user_id) as conn:
-            hits = await repo.nearest(
-                conn,
-                space=space_name(self._encoder.model_name, self._encoder.dim),
-                dim=self._encoder.dim,
-                vector=vector,
-                limit=limit * OVERFETCH,
-                ef_search=max(self._ef_search, limit * OVERFETCH),
-            )
-        best: dict[str, Hit] = {}
-        for hit in hits:  # already best first
-            best.setdefault(hit.media_id, hit)
-        media = await self._lookup(list(best)) if best else {}
-        results = [Result(hit=h, media=media[h.media_id]) for h in best.values() if h.media_id in media][:limit]
+        text = check_query(query)
+        request_key = digest(text, json.dumps(query.filters.as_json(), sort_keys=True), query.sort)
+        offset = _offset(query.cursor, request_key)
+        version = await self._cache.version(user_id)
+        cached = await self._cache.results(user_id, version, request_key)
+        if cached is not None:
+            hits = hits_from_json(cached)
+        else:
+            hits = await self._rank(user_id=user_id, text=text, query=query)
+            await self._cache.keep_results(user_id, version, request_key, hits_to_json(hits))
+        results, more = await self._page(hits, offset=offset, limit=query.limit)
         took_ms = 1000 * (time.perf_counter() - started)
-        logger.info("search", extra={"results": len(results), "took_ms": round(took_ms, 1)})
-        return Results(results=results, took_ms=took_ms)
+        if offset == 0:
+            self._history.record(
+                user_id,
+                HistoryEntry(query=text, filters=query.filters.as_json(), result_count=len(hits), latency_ms=took_ms),
+            )
+        logger.info("search", extra={"results": len(hits), "cached": cached is not None, "took_ms": round(took_ms, 1)})
+        return Results(
+            results=results,
+            took_ms=took_ms,
+            cached=cached is not None,
+            next_cursor=_cursor(offset + query.limit, request_key) if more else "",
+        )
+
+    async def _rank(self, *, user_id: str, text: str, query: Query) -> list[Hit]:
+        vector = await self._query_vector(text)
+        dim = self._encoder.dim
+        async with user_transaction(self._pool, user_id) as conn:
+            by_vector = await repo.nearest(
+                conn,
+                space=self._space,
+                dim=dim,
+                vector=vector,
+                limit=CANDIDATES,
+                ef_search=max(self._ef_search, CANDIDATES),
+                filters=query.filters,
+            )
+            by_text = await repo.text_matches(
+                conn, query=text, space=self._space, dim=dim, vector=vector, limit=CANDIDATES, filters=query.filters
+            )
+        hits = ranking.group(ranking.merge(by_vector, by_text), query=text)[:MAX_RESULTS]
+        if query.sort == "date":
+            hits.sort(key=lambda h: (h.taken_at or h.uploaded_at or _EPOCH, h.score), reverse=True)
+        return hits
+
+    async def _query_vector(self, text: str) -> npt.NDArray[np.float32]:
+        vector = await self._cache.query_vector(self._encoder.model_name, text)
+        if vector is None or vector.shape != (self._encoder.dim,):
+            vector = (await self._encoder.embed([text]))[0]
+            await self._cache.keep_query_vector(self._encoder.model_name, text, vector)
+        return vector
+
+    async def _page(self, hits: list[Hit], *, offset: int, limit: int) -> tuple[list[Result], bool]:
+        """One page of results enriched from ingest; media the user no longer has are skipped."""
+        page = hits[offset : offset + limit]
+        media = await self._lookup([h.media_id for h in page]) if page else {}
+        return [Result(hit=h, media=media[h.media_id]) for h in page if h.media_id in media], len(hits) > offset + limit
+
+    async def similar(self, *, user_id: str, media_id: str, limit: int) -> Results:
+        """Other media whose segments lie closest to this one's average vector."""
+        started = time.perf_counter()
+        media_id = _media_uuid(media_id)
+        _check_limit(limit)
+        async with user_transaction(self._pool, user_id) as conn:
+            center = await repo.media_vector(conn, media_id=media_id, space=self._space, dim=self._encoder.dim)
+            if center is None:
+                raise NotFoundError("media not found, or not analysed yet")
+            found = await repo.nearest(
+                conn,
+                space=self._space,
+                dim=self._encoder.dim,
+                vector=center,
+                limit=CANDIDATES,
+                ef_search=max(self._ef_search, CANDIDATES),
+                exclude_media=media_id,
+            )
+        hits = ranking.group(((c, 0.0) for c in found), query="")
+        results, _ = await self._page(hits, offset=0, limit=limit)
+        return Results(results=results, took_ms=1000 * (time.perf_counter() - started))
 
     async def delete_media(self, *, user_id: str, media_id: str) -> int:
         media_id = _media_uuid(media_id)
         async with user_transaction(self._pool, user_id) as conn:
-            return await repo.delete_media(conn, media_id=media_id)
+            deleted = await repo.delete_media(conn, media_id=media_id)
+        await self._cache.bump(user_id)
+        return deleted
+
+    async def history(self, *, user_id: str, limit: int) -> list[HistoryEntry]:
+        _check_limit(limit)
+        async with user_transaction(self._pool, user_id) as conn:
+            return await repo.history(conn, limit=limit)
+
+    async def delete_history(self, *, user_id: str) -> int:
+        await self._history.flush()
+        async with user_transaction(self._pool, user_id) as conn:
+            return await repo.delete_history(conn)
 
 
 def _media_uuid(media_id: str) -> str:

@@ -2,13 +2,55 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 import grpc
 import numpy as np
 
 from trove_common.context import user_id_var
 from trove_protos.search.v1 import search_pb2, search_pb2_grpc
-from trove_search.models import Segment
-from trove_search.search import Search
+from trove_search.models import MediaFacts, Moment, Segment
+from trove_search.search import Query, Results, Search, parse_filters
+
+
+def _when(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _moment_pb(moment: Moment) -> search_pb2.Segment:
+    return search_pb2.Segment(
+        kind=moment.kind,
+        start_s=moment.start_s,
+        end_s=moment.end_s,
+        text=moment.text,
+        page=moment.page,
+        snippet=moment.snippet,
+    )
+
+
+def _response(found: Results) -> search_pb2.SearchResponse:
+    hits = [
+        search_pb2.SearchHit(
+            media_id=r.hit.media_id,
+            score=r.hit.score,
+            segment=_moment_pb(r.hit.best),
+            moments=[_moment_pb(m) for m in r.hit.moments],
+            filename=r.media.filename,
+            media_kind=r.media.kind,
+            content_type=r.media.content_type,
+            created_at=r.media.created_at,
+            taken_at=r.hit.taken_at.isoformat() if r.hit.taken_at else "",
+            duration_s=r.hit.duration_s or 0.0,
+        )
+        for r in found.results
+    ]
+    return search_pb2.SearchResponse(
+        hits=hits, took_ms=found.took_ms, next_cursor=found.next_cursor, cached=found.cached
+    )
 
 
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):
@@ -24,42 +66,81 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                 start_s=s.start_s,
                 end_s=s.end_s,
                 text=s.text,
-                vector=np.asarray(s.vector, dtype=np.float32),
                 page=s.page,
+                keywords=s.keywords,
+                vector=np.asarray(s.vector, dtype=np.float32),
             )
             for s in request.segments
         ]
+        f = request.facts
+        facts = MediaFacts(
+            kind=f.kind,
+            taken_at=_when(f.taken_at),
+            uploaded_at=_when(f.uploaded_at),
+            duration_s=f.duration_s or None,
+            has_faces=f.has_faces,
+            language=f.language,
+        )
         indexed = await self._search.index(
             user_id=user_id_var.get(),
             media_id=request.media_id,
             model=request.model,
             dim=request.dim,
             segments=segments,
+            facts=facts,
         )
         return search_pb2.IndexSegmentsResponse(indexed=indexed)
 
     async def Search(
         self, request: search_pb2.SearchRequest, context: grpc.aio.ServicerContext
     ) -> search_pb2.SearchResponse:
-        found = await self._search.search(user_id=user_id_var.get(), query=request.query, limit=request.limit)
-        hits = [
-            search_pb2.SearchHit(
-                media_id=r.hit.media_id,
-                score=r.hit.score,
-                segment=search_pb2.Segment(
-                    kind=r.hit.kind, start_s=r.hit.start_s, end_s=r.hit.end_s, text=r.hit.text, page=r.hit.page
-                ),
-                filename=r.media.filename,
-                media_kind=r.media.kind,
-                content_type=r.media.content_type,
-                created_at=r.media.created_at,
-            )
-            for r in found.results
-        ]
-        return search_pb2.SearchResponse(hits=hits, took_ms=found.took_ms)
+        filters = parse_filters(
+            kinds=list(request.kinds),
+            date_field=request.date_field,
+            date_from=request.date_from,
+            date_to=request.date_to,
+            has_faces=request.has_faces,
+            language=request.language,
+        )
+        query = Query(
+            text=request.query,
+            limit=request.limit,
+            cursor=request.cursor,
+            filters=filters,
+            sort=request.sort or "relevance",
+        )
+        return _response(await self._search.search(user_id=user_id_var.get(), query=query))
+
+    async def Similar(
+        self, request: search_pb2.SimilarRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.SearchResponse:
+        found = await self._search.similar(user_id=user_id_var.get(), media_id=request.media_id, limit=request.limit)
+        return _response(found)
 
     async def DeleteMedia(
         self, request: search_pb2.DeleteMediaRequest, context: grpc.aio.ServicerContext
     ) -> search_pb2.DeleteMediaResponse:
         deleted = await self._search.delete_media(user_id=user_id_var.get(), media_id=request.media_id)
         return search_pb2.DeleteMediaResponse(deleted=deleted)
+
+    async def ListHistory(
+        self, request: search_pb2.ListHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.ListHistoryResponse:
+        entries = await self._search.history(user_id=user_id_var.get(), limit=request.limit)
+        return search_pb2.ListHistoryResponse(
+            entries=[
+                search_pb2.HistoryEntry(
+                    query=e.query,
+                    filters_json=json.dumps(e.filters),
+                    result_count=e.result_count,
+                    latency_ms=e.latency_ms,
+                    created_at=e.created_at.isoformat() if e.created_at else "",
+                )
+                for e in entries
+            ]
+        )
+
+    async def DeleteHistory(
+        self, request: search_pb2.DeleteHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.DeleteHistoryResponse:
+        return search_pb2.DeleteHistoryResponse(deleted=await self._search.delete_history(user_id=user_id_var.get()))

@@ -28,3 +28,4 @@ class Settings(BaseSettings):
     model_threads: int = Field(default=2, ge=1, le=32, description="threads running the query embedder")
     torch_threads: int = Field(default=1, ge=1, le=64, description="torch intra-op threads per inference")
     hnsw_ef_search: int = Field(default=100, ge=10, le=1000)
+    cache_ttl_s: int = Field(default=300, ge=1, description="how long query embeddings and result lists are kept")

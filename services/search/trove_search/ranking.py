@@ -1,0 +1,140 @@
+"""Turning retrieved segments into results: scores people can read, fusion, a relevance cut-off, snippets.
+
+A segment's score combines two pieces of evidence, each mapped to 0-1: how close its vector is to the query's
+(cosine similarity, calibrated between SIM_FLOOR, where unrelated text sits for this model, and SIM_CEIL, a
+near paraphrase) and how well its words match (full-text rank). They are combined as a noisy OR, so either
+can carry a result and both together rank it higher.
+
+The cut-off has two tiers, calibrated on the dev corpus: a query returns nothing unless its best match scores
+at least MIN_TOP_SCORE (nonsense and unrelated queries peak around 0.1-0.2, real matches at 0.75 and more), and
+then every media scoring at least MIN_SCORE is listed, so a weakly labelled but relevant picture can still
+appear below the convincing ones.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from trove_search.models import Candidate, Hit, Moment
+
+SIM_FLOOR = 0.15
+SIM_CEIL = 0.65
+TEXT_CEIL = 0.1  # ts_rank_cd (normalisation 32) of a strong word match
+TEXT_WEIGHT = 0.6
+MIN_TOP_SCORE = 0.25
+MIN_SCORE = 0.05
+RRF_K = 60
+MAX_MOMENTS = 3
+SNIPPET_CHARS = 240
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOPWORDS = frozenset(
+    "a an and are as at be by for from has have how i in is it its of on or that the this to was were what when "
+    "where which who whom why will with you your me my we our us do does did can".split()
+)
+
+
+def score(candidate: Candidate) -> float:
+    vector = min(1.0, max(0.0, (candidate.similarity - SIM_FLOOR) / (SIM_CEIL - SIM_FLOOR)))
+    text = min(1.0, candidate.text_rank / TEXT_CEIL)
+    return 1.0 - (1.0 - vector) * (1.0 - TEXT_WEIGHT * text)
+
+
+def merge(vector_hits: list[Candidate], text_hits: list[Candidate]) -> list[tuple[Candidate, float]]:
+    """One entry per segment (its full-text rank and similarity together), with its reciprocal-rank fusion."""
+    fused: dict[int, float] = {}
+    merged: dict[int, Candidate] = {}
+    for hits in (vector_hits, text_hits):
+        for rank, hit in enumerate(hits, start=1):
+            fused[hit.segment_id] = fused.get(hit.segment_id, 0.0) + 1.0 / (RRF_K + rank)
+            seen = merged.get(hit.segment_id)
+            if seen is None or hit.text_rank > seen.text_rank:
+                merged[hit.segment_id] = hit
+    return [(merged[sid], fused[sid]) for sid in merged]
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    candidate: Candidate
+    score: float
+    fused: float
+
+
+def group(candidates: Iterable[tuple[Candidate, float]], *, query: str, order: str = "score") -> list[Hit]:
+    """Results grouped by media (best moment first), cut at MIN_SCORE, ordered by score or by fusion."""
+    by_media: dict[str, list[_Scored]] = {}
+    for candidate, fused in candidates:
+        scored = _Scored(candidate, score(candidate), fused)
+        if scored.score >= MIN_SCORE:
+            by_media.setdefault(candidate.media_id, []).append(scored)
+    terms = query_terms(query)
+    hits: list[tuple[float, Hit]] = []
+    for media_id, found in by_media.items():
+        found.sort(key=lambda s: s.score, reverse=True)
+        best = found[0]
+        moments = [_moment(s.candidate, terms) for s in found[1 : 1 + MAX_MOMENTS]]
+        key = best.score if order == "score" else max(s.fused for s in found)
+        first = best.candidate
+        hits.append(
+            (
+                key,
+                Hit(
+                    media_id=media_id,
+                    score=round(best.score, 4),
+                    best=_moment(first, terms),
+                    moments=moments,
+                    taken_at=first.taken_at,
+                    uploaded_at=first.uploaded_at,
+                    duration_s=first.duration_s,
+                ),
+            )
+        )
+    hits.sort(key=lambda pair: pair[0], reverse=True)
+    if not hits or max(hit.score for _, hit in hits) < MIN_TOP_SCORE:
+        return []
+    return [hit for _, hit in hits]
+
+
+def query_terms(query: str) -> list[str]:
+    return [w for w in (m.group().lower() for m in _WORD.finditer(query)) if w not in _STOPWORDS and len(w) > 1]
+
+
+def _matches(word: str, terms: list[str]) -> bool:
+    # A crude stemmer is enough to highlight "soups" for "soup" or "raining" for "rain".
+    lowered = word.lower()
+    return any(lowered.startswith(t[: max(3, len(t) - 2)]) if len(t) > 4 else lowered == t for t in terms)
+
+
+def snippet(text: str, terms: list[str]) -> str:
+    """`text` HTML-escaped and cut around the first matching word, with matching words wrapped in <mark>."""
+    words = list(_WORD.finditer(text))
+    first = next((m for m in words if _matches(m.group(), terms)), None)
+    start = 0
+    if first is not None and first.start() > SNIPPET_CHARS // 3:
+        start = text.rfind(" ", 0, first.start() - SNIPPET_CHARS // 3) + 1
+    end = min(len(text), start + SNIPPET_CHARS)
+    piece = text[start:end]
+    out: list[str] = ["…" if start else ""]
+    cursor = 0
+    for match in _WORD.finditer(piece):
+        if _matches(match.group(), terms):
+            out.append(html.escape(piece[cursor : match.start()]))
+            out.append(f"<mark>{html.escape(match.group())}</mark>")
+            cursor = match.end()
+    out.append(html.escape(piece[cursor:]))
+    out.append("…" if end < len(text) else "")
+    return "".join(out)
+
+
+def _moment(candidate: Candidate, terms: list[str]) -> Moment:
+    return Moment(
+        kind=candidate.kind,
+        start_s=candidate.start_s,
+        end_s=candidate.end_s,
+        text=candidate.text,
+        snippet=snippet(candidate.text, terms),
+        page=candidate.page,
+    )
