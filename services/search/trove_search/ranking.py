@@ -63,8 +63,10 @@ class _Scored:
     fused: float
 
 
-def group(candidates: Iterable[tuple[Candidate, float]], *, query: str, order: str = "score") -> list[Hit]:
-    """Results grouped by media (best moment first), cut at MIN_SCORE, ordered by score or by fusion."""
+def group(
+    candidates: Iterable[tuple[Candidate, float]], *, query: str, order: str = "score", min_top: float = MIN_TOP_SCORE
+) -> list[Hit]:
+    """Results grouped by media (best moment first), cut off as described above, ordered by score or by fusion."""
     by_media: dict[str, list[_Scored]] = {}
     for candidate, fused in candidates:
         scored = _Scored(candidate, score(candidate), fused)
@@ -93,7 +95,7 @@ def group(candidates: Iterable[tuple[Candidate, float]], *, query: str, order: s
             )
         )
     hits.sort(key=lambda pair: pair[0], reverse=True)
-    if not hits or max(hit.score for _, hit in hits) < MIN_TOP_SCORE:
+    if not hits or max(hit.score for _, hit in hits) < min_top:
         return []
     return [hit for _, hit in hits]
 

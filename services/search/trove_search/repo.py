@@ -171,7 +171,7 @@ async def media_vector(
         media_id,
         space,
     )
-    return None if value is None else np.asarray(value, dtype=np.float32)
+    return None if value is None else np.asarray(value.to_numpy(), dtype=np.float32)
 
 
 async def delete_media(conn: asyncpg.Connection, *, media_id: str) -> int:

@@ -284,7 +284,8 @@ class Search:
                 ef_search=max(self._ef_search, CANDIDATES),
                 exclude_media=media_id,
             )
-        hits = ranking.group(((c, 0.0) for c in found), query="")
+        # Neighbours are what "more like this" asks for: no query to calibrate a top cut-off against.
+        hits = ranking.group(((c, 0.0) for c in found), query="", min_top=0.0)
         results, _ = await self._page(hits, offset=0, limit=limit)
         return Results(results=results, took_ms=1000 * (time.perf_counter() - started))
 
