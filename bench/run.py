@@ -18,8 +18,9 @@ import httpx
 from pgvector.asyncpg import register_vector
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]
 
+import stages  # noqa: E402
 from support import DEV_MEDIA, Api, sign_up  # noqa: E402
 
 from trove_ml import TextEmbedder  # noqa: E402
@@ -121,14 +122,27 @@ async def measure(infra: Infra) -> dict[str, object]:
     }
 
 
+def _peak_rss_mb(pid_file: Path) -> float:
+    """The high-water mark of a process's resident memory (VmHWM), in MiB."""
+    pid = pid_file.read_text().split()[0]
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
 def main() -> None:
+    figures: dict[str, object] = {}
     with running_infra() as infra, running_services(infra):
         deadline = time.monotonic() + 120
         while httpx.get(f"{infra.config.gateway_url}/readyz", timeout=5).status_code != 200:
             if time.monotonic() > deadline:
                 raise SystemExit("the gateway did not become ready")
             time.sleep(0.5)
-        print(json.dumps(asyncio.run(measure(infra)), indent=2))
+        figures.update(asyncio.run(measure(infra)))
+        figures["analysis_worker_peak_rss_mb"] = _peak_rss_mb(infra.config.pid_path("analysis-worker"))
+    figures["stages"] = asyncio.run(stages.measure())
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
