@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import asyncpg
@@ -10,7 +9,7 @@ import asyncpg
 from trove_analysis import describe, repo
 from trove_analysis.models import StageResult
 from trove_common.db import user_transaction
-from trove_common.errors import InvalidArgumentError
+from trove_common.ids import parse_id
 
 
 def _picture(facts: dict[str, Any]) -> dict[str, Any]:
@@ -67,15 +66,8 @@ class Analyses:
 
     async def get(self, *, user_id: str, media_id: str) -> list[StageResult]:
         async with user_transaction(self._pool, user_id) as conn:
-            return await repo.stages(conn, media_id=_media_uuid(media_id))
+            return await repo.stages(conn, media_id=parse_id(media_id, what="media_id"))
 
     async def delete(self, *, user_id: str, media_id: str) -> None:
         async with user_transaction(self._pool, user_id) as conn:
-            await repo.delete_media(conn, media_id=_media_uuid(media_id))
-
-
-def _media_uuid(media_id: str) -> str:
-    try:
-        return str(uuid.UUID(media_id))
-    except ValueError:
-        raise InvalidArgumentError("media_id must be a UUID") from None
+            await repo.delete_media(conn, media_id=parse_id(media_id, what="media_id"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import json_format
@@ -20,7 +21,7 @@ from trove_protos.ingest.v1 import ingest_pb2
 from trove_protos.search.v1 import search_pb2
 
 
-async def _signed_in(request: Request) -> GatewayState:
+async def signed_in(request: Request) -> GatewayState:
     """Verify the caller's Firebase token, resolve their Trove user id into the request context."""
     state: GatewayState = request.app.state.gateway
     identity = await state.verifier.verify(request)
@@ -61,7 +62,7 @@ def analysis_json(analysis: analysis_pb2.Analysis) -> dict[str, Any]:
 
 
 async def create_upload(request: Request) -> Response:
-    state = await _signed_in(request)
+    state = await signed_in(request)
     body = await parse_body(request, CreateUploadBody)
     ticket = await state.backends.ingest.CreateUpload(
         ingest_pb2.CreateUploadRequest(
@@ -81,7 +82,7 @@ async def create_upload(request: Request) -> Response:
 
 
 async def complete_upload(request: Request) -> Response:
-    state = await _signed_in(request)
+    state = await signed_in(request)
     media = await state.backends.ingest.CompleteUpload(
         ingest_pb2.CompleteUploadRequest(upload_id=request.path_params["upload_id"])
     )
@@ -89,7 +90,7 @@ async def complete_upload(request: Request) -> Response:
 
 
 async def list_media(request: Request) -> Response:
-    state = await _signed_in(request)
+    state = await signed_in(request)
     page = await state.backends.ingest.ListMedia(
         ingest_pb2.ListMediaRequest(
             limit=int_param(request.query_params, "limit", default=50), cursor=request.query_params.get("cursor", "")
@@ -99,7 +100,7 @@ async def list_media(request: Request) -> Response:
 
 
 async def get_media(request: Request) -> Response:
-    state = await _signed_in(request)
+    state = await signed_in(request)
     media_id = request.path_params["media_id"]
     media = await state.backends.ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=media_id))
     analysis = await state.backends.analysis.GetAnalysis(analysis_pb2.GetAnalysisRequest(media_id=media.media_id))
@@ -108,7 +109,7 @@ async def get_media(request: Request) -> Response:
 
 async def thumbnail(request: Request) -> Response:
     """The media's thumbnail (a video's poster, a document's first page) as JPEG; 404 until analysis made one."""
-    state = await _signed_in(request)
+    state = await signed_in(request)
     media = await state.backends.ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=request.path_params["media_id"]))
     path = state.store.path(thumbnail_key(media.storage_key))
     if not await asyncio.to_thread(path.is_file):
@@ -116,8 +117,34 @@ async def thumbnail(request: Request) -> Response:
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
+async def content(request: Request) -> Response:
+    """The original file's bytes, with Range support (FileResponse answers 206 for `Range:`)."""
+    state = await signed_in(request)
+    media = await state.backends.ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=request.path_params["media_id"]))
+    path = state.store.path(media.storage_key)
+    if not await asyncio.to_thread(path.is_file):
+        raise NotFoundError("the file's bytes are gone")
+    return FileResponse(
+        path,
+        media_type=media.content_type,
+        filename=media.filename,
+        content_disposition_type="inline",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+async def content_url(request: Request) -> Response:
+    """A short-lived signed GET URL of the original, for <video> and <audio> elements (which cannot send headers)."""
+    state = await signed_in(request)
+    media = await state.backends.ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=request.path_params["media_id"]))
+    ttl_s: int = request.app.state.settings.storage.url_ttl_s
+    signed = state.store.sign(key=media.storage_key, method="GET", ttl_s=ttl_s)
+    expires_at = datetime.fromtimestamp(signed.expires_at, UTC).isoformat()
+    return JSONResponse({"url": signed.url, "expires_at": expires_at}, headers={"Cache-Control": "no-store"})
+
+
 async def delete_media(request: Request) -> Response:
-    state = await _signed_in(request)
+    state = await signed_in(request)
     media_id = request.path_params["media_id"]
     await state.backends.ingest.DeleteMedia(ingest_pb2.DeleteMediaRequest(media_id=media_id))
     # The media record is gone, so search already hides its segments; these remove the leftovers.
@@ -128,40 +155,13 @@ async def delete_media(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def search(request: Request) -> Response:
-    state = await _signed_in(request)
-    response = await state.backends.search.Search(
-        search_pb2.SearchRequest(
-            query=request.query_params.get("q", ""), limit=int_param(request.query_params, "limit", default=20)
-        )
-    )
-    results = [
-        {
-            "media_id": hit.media_id,
-            "filename": hit.filename,
-            "kind": hit.media_kind,
-            "content_type": hit.content_type,
-            "created_at": hit.created_at,
-            "score": round(hit.score, 4),
-            "segment": {
-                "kind": hit.segment.kind,
-                "start_s": hit.segment.start_s,
-                "end_s": hit.segment.end_s,
-                "text": hit.segment.text,
-                "page": hit.segment.page,
-            },
-        }
-        for hit in response.hits
-    ]
-    return JSONResponse({"results": results, "took_ms": round(response.took_ms, 2)})
-
-
 ROUTES = [
     Route("/api/v1/uploads", create_upload, methods=["POST"]),
     Route("/api/v1/uploads/{upload_id}/complete", complete_upload, methods=["POST"]),
     Route("/api/v1/media", list_media, methods=["GET"]),
     Route("/api/v1/media/{media_id}", get_media, methods=["GET"]),
     Route("/api/v1/media/{media_id}/thumbnail", thumbnail, methods=["GET"]),
+    Route("/api/v1/media/{media_id}/content", content, methods=["GET"]),
+    Route("/api/v1/media/{media_id}/content-url", content_url, methods=["GET"]),
     Route("/api/v1/media/{media_id}", delete_media, methods=["DELETE"]),
-    Route("/api/v1/search", search, methods=["GET"]),
 ]

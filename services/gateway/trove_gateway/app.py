@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from trove_common.blobstore import LocalBlobStore
-from trove_gateway import api, blobs, health
+from trove_gateway import api, blobs, health, pages, search_api
 from trove_gateway.auth import TokenVerifier, UserDirectory
 from trove_gateway.backends import Backends
 from trove_gateway.errors import EXCEPTION_HANDLERS
@@ -42,7 +42,7 @@ def create_app(settings: Settings) -> Starlette:
             verifier.close()
 
     app = Starlette(
-        routes=[*health.ROUTES, *api.ROUTES, *blobs.ROUTES],
+        routes=[*health.ROUTES, *api.ROUTES, *search_api.ROUTES, *blobs.ROUTES, *pages.ROUTES],
         middleware=[
             Middleware(RequestContextMiddleware),
             Middleware(
@@ -56,5 +56,7 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    # The web page's routes read /config.json and the Content-Security-Policy from here.
+    app.state.settings = settings
     StarletteInstrumentor.instrument_app(app)
     return app

@@ -17,6 +17,12 @@ class FirebaseSettings(BaseModel):
     project_id: str = "demo-trove"
     # host:port of the Firebase Auth Emulator; empty means real Firebase (tokens checked against Google's keys).
     auth_emulator_host: str = ""
+    # The project's Web API key, which the web page sends with sign-in calls; public by design (it names the
+    # project, it grants nothing). The Auth Emulator accepts any value.
+    api_key: str = "fake-api-key"
+    # Where the browser reaches the Auth REST APIs, when that differs from what the gateway uses (a container's
+    # `auth:9099` is `localhost:9099` to the browser). Empty: http://<auth_emulator_host>, or Google's hosts.
+    web_auth_url: str = ""
 
 
 class Settings(BaseSettings):
@@ -33,3 +39,6 @@ class Settings(BaseSettings):
     search_addr: GrpcAddress = "127.0.0.1:50054"
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call the API from a browser")
     user_cache_ttl_s: float = Field(default=300, ge=0, description="how long a Firebase uid -> user id mapping is kept")
+    # The web page checks files against this before uploading; keep it equal to TROVE_INGEST_MAX_UPLOAD_BYTES,
+    # which is what the server enforces.
+    max_upload_bytes: int = Field(default=2 * 1024**3, gt=0, description="largest file the web page offers to upload")

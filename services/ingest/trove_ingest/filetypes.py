@@ -1,41 +1,10 @@
-"""Which files Trove accepts: the content-type allow-list, media kinds, and sniffing the real type from bytes."""
+"""Which files Trove accepts: media kinds of the shared allow-list, and sniffing the real type from bytes."""
 
 from __future__ import annotations
 
 import filetype
 
-# Declared content type -> media kind. Aliases browsers and tools send for the same format are listed too.
-ALLOWED_TYPES: dict[str, str] = {
-    "image/jpeg": "image",
-    "image/png": "image",
-    "image/gif": "image",
-    "image/webp": "image",
-    "image/bmp": "image",
-    "image/tiff": "image",
-    "image/heic": "image",
-    "image/heif": "image",
-    "video/mp4": "video",
-    "video/quicktime": "video",
-    "video/webm": "video",
-    "video/x-matroska": "video",
-    "video/x-msvideo": "video",
-    "video/mpeg": "video",
-    "audio/mpeg": "audio",
-    "audio/mp3": "audio",
-    "audio/wav": "audio",
-    "audio/x-wav": "audio",
-    "audio/wave": "audio",
-    "audio/vnd.wave": "audio",
-    "audio/mp4": "audio",
-    "audio/x-m4a": "audio",
-    "audio/m4a": "audio",
-    "audio/ogg": "audio",
-    "audio/flac": "audio",
-    "audio/x-flac": "audio",
-    "audio/webm": "audio",
-    "audio/aac": "audio",
-    "application/pdf": "document",
-}
+from trove_common.media_types import ALLOWED_TYPES
 
 # Bytes needed to recognise every allowed format by its magic number.
 SNIFF_BYTES = 8192

@@ -21,6 +21,7 @@ from trove_common.errors import (
     UnprocessableError,
     UnsupportedMediaTypeError,
 )
+from trove_common.ids import parse_id
 from trove_common.jobs import AnalyzeMediaArgs
 from trove_ingest import filetypes, repo
 from trove_ingest.models import STATUSES, Media, MediaPage, UploadTicket
@@ -43,13 +44,6 @@ def _check_filename(filename: str) -> str:
     if "/" in name or "\\" in name or any(unicodedata.category(c) == "Cc" for c in name) or name in (".", ".."):
         raise InvalidArgumentError("filename must be a plain file name without path separators or control characters")
     return name
-
-
-def _check_uuid(value: str, what: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise NotFoundError(f"{what} not found") from None
 
 
 def encode_cursor(media: Media) -> str:
@@ -117,7 +111,7 @@ class Ingest:
 
     async def complete_upload(self, *, user_id: str, upload_id: str) -> Media:
         """Check the stored bytes, create the media record and queue its analysis. Safe to repeat."""
-        upload_id = _check_uuid(upload_id, "upload")
+        upload_id = parse_id(upload_id, what="upload", error=NotFoundError)
         async with user_transaction(self._pool, user_id) as conn:
             upload = await repo.lock_upload(conn, upload_id=upload_id)
             if upload is None:
@@ -160,7 +154,7 @@ class Ingest:
         return sniffed_type, declared_kind
 
     async def get(self, *, user_id: str, media_id: str) -> Media:
-        media_id = _check_uuid(media_id, "media")
+        media_id = parse_id(media_id, what="media", error=NotFoundError)
         async with user_transaction(self._pool, user_id) as conn:
             media = await repo.get_media(conn, media_id=media_id)
         if media is None:
@@ -191,7 +185,7 @@ class Ingest:
     async def set_status(self, *, user_id: str, media_id: str, status: str, error: str) -> Media:
         if status not in STATUSES:
             raise InvalidArgumentError(f"status must be one of {', '.join(STATUSES)}")
-        media_id = _check_uuid(media_id, "media")
+        media_id = parse_id(media_id, what="media", error=NotFoundError)
         async with user_transaction(self._pool, user_id) as conn:
             media = await repo.set_status(conn, media_id=media_id, status=status, error=error[:2000])
         if media is None:
@@ -199,7 +193,7 @@ class Ingest:
         return media
 
     async def delete(self, *, user_id: str, media_id: str) -> Media:
-        media_id = _check_uuid(media_id, "media")
+        media_id = parse_id(media_id, what="media", error=NotFoundError)
         async with user_transaction(self._pool, user_id) as conn:
             media = await repo.delete_media(conn, media_id=media_id)
         if media is None:

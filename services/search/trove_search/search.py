@@ -7,7 +7,6 @@ import binascii
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ import numpy.typing as npt
 
 from trove_common.db import user_transaction
 from trove_common.errors import InvalidArgumentError, NotFoundError
+from trove_common.ids import parse_id
 from trove_search import ranking, repo
 from trove_search.cache import SearchCache, digest
 from trove_search.codec import hits_from_json, hits_to_json
@@ -189,7 +189,7 @@ class Search:
     async def index(
         self, *, user_id: str, media_id: str, model: str, dim: int, segments: list[Segment], facts: MediaFacts
     ) -> int:
-        media_id = _media_uuid(media_id)
+        media_id = parse_id(media_id, what="media_id")
         if not model or not 1 <= dim <= 4096:
             raise InvalidArgumentError("model must be named and dim must be between 1 and 4096")
         _check_segments(segments, dim)
@@ -269,7 +269,7 @@ class Search:
     async def similar(self, *, user_id: str, media_id: str, limit: int) -> Results:
         """Other media whose segments lie closest to this one's average vector."""
         started = time.perf_counter()
-        media_id = _media_uuid(media_id)
+        media_id = parse_id(media_id, what="media_id")
         _check_limit(limit)
         async with user_transaction(self._pool, user_id) as conn:
             center = await repo.media_vector(conn, media_id=media_id, space=self._space, dim=self._encoder.dim)
@@ -290,7 +290,7 @@ class Search:
         return Results(results=results, took_ms=1000 * (time.perf_counter() - started))
 
     async def delete_media(self, *, user_id: str, media_id: str) -> int:
-        media_id = _media_uuid(media_id)
+        media_id = parse_id(media_id, what="media_id")
         async with user_transaction(self._pool, user_id) as conn:
             deleted = await repo.delete_media(conn, media_id=media_id)
         await self._cache.bump(user_id)
@@ -305,10 +305,3 @@ class Search:
         await self._history.flush()
         async with user_transaction(self._pool, user_id) as conn:
             return await repo.delete_history(conn)
-
-
-def _media_uuid(media_id: str) -> str:
-    try:
-        return str(uuid.UUID(media_id))
-    except ValueError:
-        raise InvalidArgumentError("media_id must be a UUID") from None

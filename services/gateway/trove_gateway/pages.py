@@ -1,0 +1,115 @@
+"""The web app: `/` (the page), `/static/…` (its CSS, JS and icons) and `/config.json` (what the page needs to know)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Message, Receive, Scope, Send
+
+from trove_common.media_types import ALLOWED_TYPES
+from trove_gateway.settings import FirebaseSettings, Settings
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+
+
+def auth_urls(firebase: FirebaseSettings) -> tuple[str, str]:
+    """The base URLs of the Identity Toolkit (sign-up, sign-in) and Secure Token (refresh) REST APIs."""
+    if firebase.web_auth_url or firebase.auth_emulator_host:
+        # The emulator serves both APIs under one origin, each behind its real host name as the first path part.
+        base = (firebase.web_auth_url or f"http://{firebase.auth_emulator_host}").rstrip("/")
+        return f"{base}/identitytoolkit.googleapis.com", f"{base}/securetoken.googleapis.com"
+    return "https://identitytoolkit.googleapis.com", "https://securetoken.googleapis.com"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def _sources(*sources: str) -> str:
+    return " ".join(dict.fromkeys(s for s in sources if s))
+
+
+def content_security_policy(settings: Settings) -> str:
+    """No inline script or style anywhere; network only to ourselves, the Auth REST APIs and the blob URLs' origin."""
+    auth = [_origin(url) for url in auth_urls(settings.firebase)]
+    # Signed upload and playback URLs point at the storage's public URL, which may not be where the page is.
+    blobs = _origin(settings.storage.public_url)
+    connect = _sources("'self'", *auth, blobs)
+    media = _sources("'self'", "blob:", blobs)
+    images = _sources("'self'", "blob:", "data:", blobs)
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src {images}",
+            f"media-src {media}",
+            f"connect-src {connect}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def page_config(settings: Settings) -> dict[str, Any]:
+    """What the page reads at start: where to sign in, which files the server takes, which sections exist."""
+    identity_url, token_url = auth_urls(settings.firebase)
+    return {
+        "authBaseUrl": identity_url,
+        "tokenBaseUrl": token_url,
+        "apiKey": settings.firebase.api_key,
+        "projectId": settings.firebase.project_id,
+        "maxUploadBytes": settings.max_upload_bytes,
+        "allowedTypes": ALLOWED_TYPES,
+        # No usage API in billing yet; the page keeps its usage section hidden until this is true.
+        "billing": False,
+    }
+
+
+def _page_headers(request: Request, *, cache: str) -> dict[str, str]:
+    settings: Settings = request.app.state.settings
+    return {"Content-Security-Policy": content_security_policy(settings), "Cache-Control": cache}
+
+
+async def index(request: Request) -> Response:
+    return FileResponse(
+        WEB_DIR / "index.html", media_type="text/html", headers=_page_headers(request, cache="no-cache")
+    )
+
+
+async def config(request: Request) -> Response:
+    return JSONResponse(page_config(request.app.state.settings), headers={"Cache-Control": "no-store"})
+
+
+class _StaticFiles(StaticFiles):
+    """The page's assets, revalidated on every load (no build step, so no hashed names to cache forever)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        extra = _page_headers(request, cache="no-cache")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in extra.items():
+                    headers[name] = value
+            await send(message)
+
+        await super().__call__(scope, receive, send_with_headers)
+
+
+ROUTES = [
+    Route("/", index, methods=["GET"]),
+    Route("/config.json", config, methods=["GET"]),
+    Mount("/static", app=_StaticFiles(directory=WEB_DIR), name="static"),
+]

@@ -1,0 +1,130 @@
+// The REST API of the gateway, called with the signed-in user's ID token. A 401 refreshes the token once and
+// retries; when that fails too, the user is signed out (auth.js) and the page goes back to the sign-in form.
+
+export class ApiError extends Error {
+  constructor(status, message, { code = "", requestId = "" } = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.requestId = requestId;
+  }
+}
+
+/** The server's error {error: {code, message, request_id}} as an ApiError; a fallback when there is none. */
+export async function errorFrom(response) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  const error = body && body.error ? body.error : {};
+  const message = error.message || `The server answered ${response.status} ${response.statusText}`.trim();
+  return new ApiError(response.status, message, {
+    code: error.code || "",
+    requestId: error.request_id || response.headers.get("x-request-id") || "",
+  });
+}
+
+export class Api {
+  constructor(auth) {
+    this.auth = auth;
+    this.thumbnails = new Map(); // media id -> Promise<object URL | null>
+  }
+
+  /** fetch() with the Authorization header; returns the Response of a 2xx, throws ApiError otherwise. */
+  async fetch(path, { method = "GET", json, headers = {}, signal } = {}) {
+    for (let attempt = 0; ; attempt += 1) {
+      const token = attempt === 0 ? await this.auth.idToken() : await this.auth.refresh();
+      const init = { method, signal, headers: { ...headers, Authorization: `Bearer ${token}` } };
+      if (json !== undefined) {
+        init.headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(json);
+      }
+      let response;
+      try {
+        response = await fetch(path, init);
+      } catch (error) {
+        if (error && error.name === "AbortError") throw error;
+        throw new ApiError(0, "Cannot reach Trove. Check your connection and try again.");
+      }
+      if (response.status === 401 && attempt === 0) continue; // expired or revoked: refresh once, then retry
+      if (response.status === 401) {
+        const error = await errorFrom(response);
+        this.auth.signOut("Your session has ended. Please sign in again.");
+        throw error;
+      }
+      if (!response.ok) throw await errorFrom(response);
+      return response;
+    }
+  }
+
+  async json(path, options) {
+    const response = await this.fetch(path, options);
+    return response.status === 204 ? null : response.json();
+  }
+
+  listMedia({ limit, cursor }) {
+    const params = new URLSearchParams({ limit: String(limit) });
+    if (cursor) params.set("cursor", cursor);
+    return this.json(`/api/v1/media?${params}`);
+  }
+
+  media(id) {
+    return this.json(`/api/v1/media/${encodeURIComponent(id)}`);
+  }
+
+  async deleteMedia(id) {
+    await this.fetch(`/api/v1/media/${encodeURIComponent(id)}`, { method: "DELETE" });
+    this.forgetThumbnail(id);
+  }
+
+  search(params, { signal } = {}) {
+    return this.json(`/api/v1/search?${params}`, { signal });
+  }
+
+  createUpload(file, contentType) {
+    return this.json("/api/v1/uploads", {
+      method: "POST",
+      json: { filename: file.name, content_type: contentType, size_bytes: file.size },
+    });
+  }
+
+  completeUpload(uploadId) {
+    return this.json(`/api/v1/uploads/${encodeURIComponent(uploadId)}/complete`, { method: "POST" });
+  }
+
+  /** A signed URL of the original file, for <video>, <audio>, <img> and links, which cannot send headers. */
+  contentUrl(id) {
+    return this.json(`/api/v1/media/${encodeURIComponent(id)}/content-url`);
+  }
+
+  /**
+   * An object URL of the media's thumbnail (fetched with the Authorization header), or null when it has none
+   * (audio; ask once analysis is done). Cached per media; `forgetThumbnail` drops one, `clear` all.
+   */
+  thumbnail(id) {
+    if (!this.thumbnails.has(id)) {
+      const promise = this.fetch(`/api/v1/media/${encodeURIComponent(id)}/thumbnail`)
+        .then(async (response) => URL.createObjectURL(await response.blob()))
+        .catch((error) => {
+          // Ask only for finished media: then a 404 means it has none (audio) and is kept; other errors retry.
+          if (error instanceof ApiError && error.status === 404) return null;
+          this.thumbnails.delete(id);
+          throw error;
+        });
+      this.thumbnails.set(id, promise);
+    }
+    return this.thumbnails.get(id);
+  }
+
+  forgetThumbnail(id) {
+    const cached = this.thumbnails.get(id);
+    this.thumbnails.delete(id);
+    if (cached) cached.then((url) => url && URL.revokeObjectURL(url)).catch(() => {});
+  }
+
+  clear() {
+    for (const id of [...this.thumbnails.keys()]) this.forgetThumbnail(id);
+  }
+}
