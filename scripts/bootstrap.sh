@@ -19,6 +19,8 @@ REQUIRED=(
   "sox:sox"
   "ffmpeg:ffmpeg"
   "espeak-ng:espeak-ng"
+  # the browser tests drive Debian's Chromium through Playwright (never `playwright install`)
+  "chromium:chromium"
 )
 # file that proves a package is there -> Debian package that provides it (data-only packages have no command)
 REQUIRED_FILES=(

@@ -26,7 +26,9 @@ async def test_stage_results_of_an_analysed_photo(grpc_channel: Connect, new_api
     assert seen.labels[0].name.startswith("espresso")
     assert "espresso" in seen.description
     assert {(s.stage, s.status) for s in seen.stages} >= {
-        ("probe", "succeeded"), ("image", "succeeded"), ("embedding", "succeeded")
+        ("probe", "succeeded"),
+        ("image", "succeeded"),
+        ("embedding", "succeeded"),
     }
     assert seen.details["probe"]["kind"] == "image"
 

@@ -83,6 +83,7 @@ async def new_page(browser: Browser, gateway_url: str) -> AsyncIterator[NewPage]
         page.on("pageerror", lambda exc: problems.errors.append(str(exc)))
         page.on("console", problems.on_console)
         await page.goto("/")
+        await page.wait_for_selector("body[data-app=ready]", state="attached")
         return page
 
     yield make

@@ -185,6 +185,7 @@ async function main() {
   signedInAs = auth.session ? auth.session.uid : null;
   window.addEventListener("hashchange", route);
   route();
+  document.body.dataset.app = "ready"; // every control is wired (tests wait for this after a reload)
 }
 
 main();
