@@ -3,7 +3,9 @@
 A segment's score combines two pieces of evidence, each mapped to 0-1: how close its vector is to the query's
 (cosine similarity, calibrated between SIM_FLOOR, where unrelated text sits for this model, and SIM_CEIL, a
 near paraphrase) and how well its words match (full-text rank). They are combined as a noisy OR, so either
-can carry a result and both together rank it higher.
+can carry a result and both together rank it higher. A mild focus factor then prefers a match that covers its
+whole file (a photo of a cat) over an equally good match in a few seconds of a long video or recording: the
+score loses up to FOCUS_WEIGHT as the segment's share of the file's duration shrinks.
 
 The cut-off has two tiers, calibrated on the dev corpus: a query returns nothing unless its best match scores
 at least MIN_TOP_SCORE (nonsense and unrelated queries peak around 0.1-0.2, real matches at 0.75 and more), and
@@ -24,6 +26,7 @@ SIM_FLOOR = 0.15
 SIM_CEIL = 0.65
 TEXT_CEIL = 0.1  # ts_rank_cd (normalisation 32) of a strong word match
 TEXT_WEIGHT = 0.6
+FOCUS_WEIGHT = 0.1
 MIN_TOP_SCORE = 0.25
 MIN_SCORE = 0.05
 RRF_K = 60
@@ -40,7 +43,16 @@ _STOPWORDS = frozenset(
 def score(candidate: Candidate) -> float:
     vector = min(1.0, max(0.0, (candidate.similarity - SIM_FLOOR) / (SIM_CEIL - SIM_FLOOR)))
     text = min(1.0, candidate.text_rank / TEXT_CEIL)
-    return 1.0 - (1.0 - vector) * (1.0 - TEXT_WEIGHT * text)
+    evidence = 1.0 - (1.0 - vector) * (1.0 - TEXT_WEIGHT * text)
+    return evidence * (1.0 - FOCUS_WEIGHT * (1.0 - _coverage(candidate)))
+
+
+def _coverage(candidate: Candidate) -> float:
+    """The share of its file's duration a segment spans; 1 for pictures, pages and undated spans."""
+    span = candidate.end_s - candidate.start_s
+    if not candidate.duration_s or span <= 0:
+        return 1.0
+    return min(1.0, span / candidate.duration_s)
 
 
 def merge(vector_hits: list[Candidate], text_hits: list[Candidate]) -> list[tuple[Candidate, float]]:
