@@ -248,6 +248,9 @@ def process_env(
     computed = service_env(cfg, secrets)[block]
     env.update(computed)
     prefix = f"TROVE_{block.upper()}_"
+    if block == "gateway" and "TROVE_INGEST_MAX_UPLOAD_BYTES" in overrides:
+        # The web page checks sizes before uploading; it must use the limit ingest enforces.
+        env["TROVE_GATEWAY_MAX_UPLOAD_BYTES"] = overrides["TROVE_INGEST_MAX_UPLOAD_BYTES"]
     env.update({k: v for k, v in overrides.items() if k in computed or k.startswith(prefix)})
     return env
 
