@@ -22,6 +22,7 @@ from pgvector.asyncpg import register_vector
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]
 
+import scale  # noqa: E402
 import stages  # noqa: E402
 from support import DEV_MEDIA, Api, sign_up  # noqa: E402
 
@@ -128,6 +129,18 @@ async def measure(infra: Infra) -> dict[str, object]:
     }
 
 
+async def _at_scale(infra: Infra) -> dict[str, object]:
+    token, _ = await sign_up(infra.auth_emulator_host)
+    api = Api(base_url=infra.config.gateway_url, token=token)
+    assert (await api.request("GET", "/api/v1/media")).status_code == 200  # creates the user in billing
+    conn = await asyncpg.connect(infra.admin_dsn)
+    try:
+        user_id = str(await conn.fetchval("SELECT user_id FROM billing.users ORDER BY created_at DESC LIMIT 1"))
+    finally:
+        await conn.close()
+    return await scale.measure(infra, api, user_id)
+
+
 def _peak_rss_mb(pid_file: Path) -> float:
     """The high-water mark of a process's resident memory (VmHWM), in MiB."""
     pid = pid_file.read_text().split()[0]
@@ -147,6 +160,7 @@ def main() -> None:
             time.sleep(0.5)
         figures.update(asyncio.run(measure(infra)))
         figures["analysis_worker_peak_rss_mb"] = _peak_rss_mb(infra.config.pid_path("analysis-worker"))
+        figures["search_at_scale"] = asyncio.run(_at_scale(infra))
     figures["stages"] = asyncio.run(stages.measure())
     print(json.dumps(figures, indent=2))
 

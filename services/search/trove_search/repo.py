@@ -11,10 +11,13 @@ import numpy.typing as npt
 
 from trove_search.models import NO_FILTERS, Candidate, Filters, HistoryEntry, MediaFacts, Segment
 
-# The OR of the query's stemmed words: natural-language queries ("what soups are on the lunch menu") rarely
-# contain every word of the text they should find; ranking rewards segments that match more of them. The
-# lexemes come out of to_tsvector quoted, so no user input reaches to_tsquery's operator syntax.
-_OR_QUERY = """to_tsquery('simple', coalesce(nullif(array_to_string(ARRAY(
+# Two readings of the query's words. ALL: every word (websearch_to_tsquery, which also honours "phrases"); it
+# is selective, so ranking stays cheap on a large index. ANY: the OR of the query's stemmed words, for
+# natural-language queries ("what soups are on the lunch menu") whose every word no text contains; ranking
+# rewards segments that match more of them. Its lexemes come out of to_tsvector quoted, so no user input
+# reaches to_tsquery's operator syntax.
+_ALL_WORDS = "websearch_to_tsquery('english', $1::text)"
+_ANY_WORD = """to_tsquery('simple', coalesce(nullif(array_to_string(ARRAY(
     SELECT quote_literal(lexeme) FROM unnest(to_tsvector('english', $1::text))), ' | '), ''), 'x_no_words_x'))"""
 
 _CANDIDATE = """t.segment_id, t.media_id::text AS media_id, t.kind, t.start_s, t.end_s, t.text, t.page,
@@ -140,10 +143,37 @@ async def text_matches(
     limit: int,
     filters: Filters = NO_FILTERS,
 ) -> list[Candidate]:
-    """The `limit` segments whose text best matches the query's words, with their similarity to the query too."""
+    """The `limit` segments whose text best matches the query's words, with their similarity to the query too.
+
+    Segments containing all the words come first; only when they are fewer than `limit` are segments with any
+    of the words ranked too (ranking every segment that shares one common word would not scale).
+    """
+    found = await _text_matches(
+        conn, tsquery=_ALL_WORDS, query=query, space=space, dim=dim, vector=vector, limit=limit, filters=filters
+    )
+    if len(found) >= limit:
+        return found
+    seen = {c.segment_id for c in found}
+    more = await _text_matches(
+        conn, tsquery=_ANY_WORD, query=query, space=space, dim=dim, vector=vector, limit=limit, filters=filters
+    )
+    return found + [c for c in more if c.segment_id not in seen][: limit - len(found)]
+
+
+async def _text_matches(
+    conn: asyncpg.Connection,
+    *,
+    tsquery: str,
+    query: str,
+    space: str,
+    dim: int,
+    vector: npt.NDArray[np.float32],
+    limit: int,
+    filters: Filters,
+) -> list[Candidate]:
     where, args = _filters(filters, first=5)
     rows = await conn.fetch(
-        f"""WITH q AS (SELECT {_OR_QUERY} AS tsq)
+        f"""WITH q AS (SELECT {tsquery} AS tsq)
             SELECT {_CANDIDATE}, ts_rank_cd(t.tsv, q.tsq, 32) AS text_rank,
                    coalesce(1 - (e.embedding::vector({int(dim)}) <=> $2), 0) AS similarity
             FROM q, search.media_text t

@@ -1,0 +1,176 @@
+"""Search at scale: 100,000 synthetic segments for one user, searched through the gateway and straight in SQL.
+
+Figures: gateway p50/p95 at concurrency 1 and 16 (new queries, so no cache hits), the raw pgvector query on
+the same data and the ratio, a repeated query's cache-hit latency, and HNSW recall@10 against exact search.
+Synthetic vectors are random unit vectors, a harder case for HNSW than real embeddings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+import uuid
+
+import asyncpg
+import httpx
+import numpy as np
+from pgvector.asyncpg import register_vector
+from support import Api
+
+from trove_ml import TextEmbedder
+from trove_search import repo
+from trove_search.models import space_name
+from trove_stack.infra import Infra
+
+SEGMENTS = 100_000
+PER_MEDIA = 50
+QUERIES = 40
+RECALL_QUERIES = 50
+DIM = 384
+SPACE = space_name("all-MiniLM-L6-v2", DIM)
+WORDS = (
+    "garden holiday receipt invoice hammer motorbike rental beach sunset meeting payment bug login page soup menu "
+    "lunch coffee cat dog sofa temple hills village train station ticket concert guitar birthday cake candles "
+    "wedding dress mountain lake boat fishing rain snow wind forecast kitchen recipe tomato garlic pasta sauce"
+).split()
+
+
+def _text(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 20)))
+
+
+async def load(infra: Infra, user_id: str) -> None:
+    """Media records in ingest and their segments in search, written as the services' own roles would."""
+    rng = random.Random(7)
+    vectors = np.random.default_rng(7).standard_normal((SEGMENTS, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    media_ids = [uuid.uuid4() for _ in range(SEGMENTS // PER_MEDIA)]
+    admin = await asyncpg.connect(infra.admin_dsn)
+    await register_vector(admin)
+    try:
+        uploads = [(m, uuid.UUID(user_id), f"synthetic-{i}.jpg", f"bench/{m}") for i, m in enumerate(media_ids)]
+        await admin.executemany(
+            """INSERT INTO ingest.uploads (upload_id, user_id, filename, content_type, size_bytes, storage_key,
+                   expires_at, media_id) VALUES ($1, $2, $3, 'image/jpeg', 1, $4, now(), $1)""",
+            uploads,
+        )
+        await admin.executemany(
+            """INSERT INTO ingest.media_files (media_id, user_id, upload_id, filename, content_type, kind, size_bytes,
+                   storage_key, status) VALUES ($1, $2, $1, $3, 'image/jpeg', 'image', 1, $4, 'completed')""",
+            uploads,
+        )
+        await admin.executemany(
+            "INSERT INTO search.media (media_id, user_id, kind) VALUES ($1, $2, 'image')",
+            [(m, uuid.UUID(user_id)) for m in media_ids],
+        )
+        await admin.execute("DROP INDEX IF EXISTS search.media_embeddings_minilm_hnsw")
+        rows = [(uuid.UUID(user_id), media_ids[i // PER_MEDIA], "image", _text(rng)) for i in range(SEGMENTS)]
+        ids = [
+            r["segment_id"]
+            for r in await admin.fetch(
+                """INSERT INTO search.media_text (user_id, media_id, kind, text)
+               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) RETURNING segment_id""",
+                *map(list, zip(*rows, strict=True)),
+            )
+        ]
+        await admin.copy_records_to_table(
+            "media_embeddings",
+            schema_name="search",
+            columns=["segment_id", "space", "user_id", "media_id", "embedding"],
+            records=[
+                (sid, SPACE, uuid.UUID(user_id), media_ids[i // PER_MEDIA], vectors[i]) for i, sid in enumerate(ids)
+            ],
+        )
+        await admin.execute("SET maintenance_work_mem = '512MB'")
+        await admin.execute(
+            """CREATE INDEX media_embeddings_minilm_hnsw ON search.media_embeddings
+               USING hnsw ((embedding::vector(384)) vector_cosine_ops) WHERE space = 'all-MiniLM-L6-v2/384'"""
+        )
+        await admin.execute("ANALYZE search.media_embeddings; ANALYZE search.media_text")
+    finally:
+        await admin.close()
+
+
+def _pcts(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
+    }
+
+
+async def _gateway(api: Api, queries: list[str], concurrency: int) -> list[float]:
+    samples: list[float] = []
+    gate = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(
+        base_url=api.base_url, headers={"Authorization": f"Bearer {api.token}"}, timeout=60
+    ) as client:
+
+        async def one(q: str) -> None:
+            async with gate:
+                started = time.perf_counter()
+                response = await client.get("/api/v1/search", params={"q": q, "limit": 10})
+                samples.append(1000 * (time.perf_counter() - started))
+                assert response.status_code == 200, response.text
+
+        await asyncio.gather(*(one(q) for q in queries))
+    return samples
+
+
+async def _raw_and_recall(infra: Infra, user_id: str, queries: list[str]) -> tuple[list[float], float]:
+    embedder = TextEmbedder()
+    conn = await asyncpg.connect(infra.dsns["search"])
+    await register_vector(conn)
+    samples, recalls = [], []
+    rng = np.random.default_rng(11)
+    try:
+        for q in queries:
+            vector = embedder.embed([q])[0]
+            started = time.perf_counter()
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('app.user_id', $1, true)", user_id)
+                await repo.nearest(conn, space=SPACE, dim=DIM, vector=vector, limit=100, ef_search=100)
+            samples.append(1000 * (time.perf_counter() - started))
+        for _ in range(RECALL_QUERIES):
+            probe = rng.standard_normal(DIM).astype(np.float32)
+            probe /= np.linalg.norm(probe)
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('app.user_id', $1, true)", user_id)
+                # As the service does: 100 candidates from the index (relaxed order), the best 10 of them.
+                found = await repo.nearest(conn, space=SPACE, dim=DIM, vector=probe, limit=100, ef_search=100)
+                approx = {c.segment_id for c in sorted(found, key=lambda c: -c.similarity)[:10]}
+                await conn.execute("SET LOCAL enable_indexscan = off")
+                exact = {
+                    c.segment_id
+                    for c in await repo.nearest(conn, space=SPACE, dim=DIM, vector=probe, limit=10, ef_search=100)
+                }
+            recalls.append(len(approx & exact) / 10)
+    finally:
+        await conn.close()
+    return samples, statistics.mean(recalls)
+
+
+async def measure(infra: Infra, api: Api, user_id: str) -> dict[str, object]:
+    started = time.perf_counter()
+    await load(infra, user_id)
+    load_s = time.perf_counter() - started
+    rng = random.Random(3)
+    # Distinct queries (no cache hits) of two to four words each.
+    fresh = list(dict.fromkeys(" ".join(rng.sample(WORDS, rng.randint(2, 4))) for _ in range(QUERIES * 4)))
+    one = _pcts(await _gateway(api, fresh[:QUERIES], 1))
+    sixteen = _pcts(await _gateway(api, fresh[QUERIES : 3 * QUERIES], 16))
+    hit = _pcts(await _gateway(api, [fresh[0]] * QUERIES, 1))
+    raw_samples, recall = await _raw_and_recall(infra, user_id, fresh[:QUERIES])
+    raw = _pcts(raw_samples)
+    return {
+        "segments": SEGMENTS,
+        "load_and_index_s": round(load_s, 1),
+        "gateway_concurrency_1": one,
+        "gateway_concurrency_16": sixteen,
+        "gateway_cache_hit": hit,
+        "raw_pgvector": raw,
+        "ratio_p95_gateway_c1_to_raw": round(one["p95_ms"] / raw["p95_ms"], 2),
+        "hnsw_recall_at_10": round(recall, 3),
+    }
