@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import pillow_heif
 import torch
 
 from trove_ml.image_classifier import ImageClassifier, Label
 from trove_ml.text_embedder import TextEmbedder
 
 __all__ = ["ImageClassifier", "Label", "TextEmbedder", "limit_torch_threads"]
+
+# iPhones save photos as HEIC; Pillow reads them only through this plugin, registered once for every user of
+# Pillow in the process (probe, decoding, thumbnails).
+pillow_heif.register_heif_opener()
 
 
 def limit_torch_threads(threads: int) -> None:

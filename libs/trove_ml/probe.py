@@ -31,7 +31,7 @@ _EXIF_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 # EXIF orientations 5-8 store the picture on its side; the displayed width and height are swapped.
 _SIDEWAYS = {5, 6, 7, 8}
 # Types that filetype names differently from the Pillow plugin that reads them.
-_PILLOW_MIME = {"image/apng": "image/png", "image/jpx": "image/jp2"}
+_PILLOW_MIME = {"image/apng": "image/png", "image/jpx": "image/jp2", "image/heic": "image/heif"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,3 +236,13 @@ def test_pdf_document(tmp_path: Path) -> None:
     assert (result.kind, result.mime, result.duration_s) == ("document", "application/pdf", None)
     with pytest.raises(MediaError, match="PDF is truncated"):
         probe(_cut(path, tmp_path / "cut.pdf", 0.5), max_pixels=MAX_PIXELS)
+
+
+def test_heic_photo_is_an_image(tmp_path: Path) -> None:
+    path = tmp_path / "cat.heic"
+    with Image.open(DEV / "chelsea.png") as original:
+        original.convert("RGB").save(path, format="HEIF")
+        size = original.size
+    found = probe(path, max_pixels=MAX_PIXELS)
+    assert found.kind == "image"
+    assert (found.width, found.height) == size
