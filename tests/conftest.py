@@ -58,22 +58,22 @@ def logs_dir(infra: Infra) -> Path:
     return infra.config.log_dir
 
 
-def _api_factory(infra: Infra, gateway_url: str) -> Callable[[], Awaitable[Api]]:
-    async def make() -> Api:
-        token, uid = await sign_up(infra.auth_emulator_host)
+def _api_factory(infra: Infra, gateway_url: str) -> Callable[..., Awaitable[Api]]:
+    async def make(*, admin: bool = False) -> Api:
+        token, uid = await sign_up(infra.auth_emulator_host, admin=admin)
         return Api(base_url=gateway_url, token=token, firebase_uid=uid)
 
     return make
 
 
 @pytest.fixture
-def new_api(infra: Infra, gateway_url: str) -> Callable[[], Awaitable[Api]]:
-    """Signs up a fresh user on the emulator and returns a REST client acting as them."""
+def new_api(infra: Infra, gateway_url: str) -> Callable[..., Awaitable[Api]]:
+    """Signs up a fresh user on the emulator and returns a REST client acting as them (`admin=True`: an admin)."""
     return _api_factory(infra, gateway_url)
 
 
 @pytest.fixture(scope="module")
-def new_api_module(infra: Infra, gateway_url: str) -> Callable[[], Awaitable[Api]]:
+def new_api_module(infra: Infra, gateway_url: str) -> Callable[..., Awaitable[Api]]:
     """`new_api` for module-scoped fixtures (a library shared by a module's tests)."""
     return _api_factory(infra, gateway_url)
 

@@ -14,21 +14,44 @@ from typing import Any
 import httpx
 
 from trove_common.context import USER_ID_KEY
+from trove_stack.config import PROJECT_ID
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_MEDIA = REPO.parent / "shared" / "media" / "dev"
 
 
-async def sign_up(auth_host: str) -> tuple[str, str]:
-    """A new user on the Firebase Auth Emulator; returns (ID token, Firebase uid)."""
+PASSWORD = "secret-pass-123"
+
+
+async def sign_up(auth_host: str, *, admin: bool = False) -> tuple[str, str]:
+    """A new user on the Firebase Auth Emulator; returns (ID token, Firebase uid).
+
+    Args:
+        admin: give the user the `admin` custom claim (set through the emulator's owner access, then signed in
+            again so the token carries it).
+    """
     email = f"test-{uuid.uuid4().hex[:10]}@example.com"
+    base = f"http://{auth_host}/identitytoolkit.googleapis.com/v1"
     async with httpx.AsyncClient() as client:
         response = await client.post(
-            f"http://{auth_host}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake-api-key",
-            json={"email": email, "password": "secret-pass-123", "returnSecureToken": True},
+            f"{base}/accounts:signUp?key=fake-api-key",
+            json={"email": email, "password": PASSWORD, "returnSecureToken": True},
         )
-    response.raise_for_status()
-    body = response.json()
+        response.raise_for_status()
+        body = response.json()
+        if admin:
+            claimed = await client.post(
+                f"{base}/projects/{PROJECT_ID}/accounts:update",
+                headers={"Authorization": "Bearer owner"},
+                json={"localId": body["localId"], "customAttributes": json.dumps({"admin": True})},
+            )
+            claimed.raise_for_status()
+            response = await client.post(
+                f"{base}/accounts:signInWithPassword?key=fake-api-key",
+                json={"email": email, "password": PASSWORD, "returnSecureToken": True},
+            )
+            response.raise_for_status()
+            body = response.json()
     return body["idToken"], body["localId"]
 
 

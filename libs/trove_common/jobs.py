@@ -27,6 +27,7 @@ class AnalyzeMediaArgs:
     content_type: str
     kind: str
     uploaded_at: str = ""  # RFC 3339
+    priority: str = "standard"  # "premium" jobs overtake "standard" ones (the tier's queue priority)
     request_id: str = ""
     traceparent: str = ""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import uuid
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from support import sign_up
 
 from trove_stack import auth
 from trove_stack.config import StackConfig
@@ -85,3 +87,16 @@ def test_stop_during_start_up_leaves_no_process() -> None:
         assert not child.pid_path.exists()
     finally:
         shutil.rmtree(cfg.data_dir, ignore_errors=True)
+
+
+async def test_admin_users_carry_the_admin_claim(cfg: StackConfig, emulator: Child) -> None:
+    admin_token, _ = await sign_up(cfg.auth_emulator_host, admin=True)
+    user_token, _ = await sign_up(cfg.auth_emulator_host)
+
+    def claims(token: str) -> dict[str, object]:
+        payload = token.split(".")[1]
+        decoded: dict[str, object] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return decoded
+
+    assert claims(admin_token).get("admin") is True
+    assert "admin" not in claims(user_token)

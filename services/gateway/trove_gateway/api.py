@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from trove_common.blobstore import thumbnail_key
 from trove_common.context import user_id_var
-from trove_common.errors import NotFoundError
+from trove_common.errors import NotFoundError, PermissionDeniedError
 from trove_gateway.bodies import CreateUploadBody, int_param, parse_body
 from trove_gateway.state import GatewayState
 from trove_protos.analysis.v1 import analysis_pb2
@@ -21,10 +21,16 @@ from trove_protos.ingest.v1 import ingest_pb2
 from trove_protos.search.v1 import search_pb2
 
 
-async def signed_in(request: Request) -> GatewayState:
-    """Verify the caller's Firebase token, resolve their Trove user id into the request context."""
+async def signed_in(request: Request, *, admin: bool = False) -> GatewayState:
+    """Verify the caller's Firebase token, resolve their Trove user id into the request context.
+
+    Args:
+        admin: the route is for administrators only (the `admin` custom claim on the token).
+    """
     state: GatewayState = request.app.state.gateway
     identity = await state.verifier.verify(request)
+    if admin and not identity.admin:
+        raise PermissionDeniedError("this route is for administrators (the 'admin' claim on the Firebase token)")
     user_id_var.set(await state.users.user_id(identity))
     return state
 

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 class Identity:
     firebase_uid: str
     email: str
+    admin: bool = False  # the `admin` custom claim on the Firebase token
 
 
 class TokenVerifier:
@@ -48,7 +49,9 @@ class TokenVerifier:
         # firebase-admin skips the expiry check for Auth Emulator tokens; check it ourselves for both kinds.
         if not isinstance(claims.get("exp"), int) or claims["exp"] < time.time():
             raise UnauthenticatedError("the ID token has expired; refresh it and try again")
-        return Identity(firebase_uid=str(claims["uid"]), email=str(claims.get("email", "")))
+        return Identity(
+            firebase_uid=str(claims["uid"]), email=str(claims.get("email", "")), admin=claims.get("admin") is True
+        )
 
     def close(self) -> None:
         firebase_admin.delete_app(self._app)
