@@ -13,6 +13,7 @@ import random
 import statistics
 import time
 import uuid
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -31,11 +32,14 @@ QUERIES = 40
 RECALL_QUERIES = 50
 DIM = 384
 SPACE = space_name("all-MiniLM-L6-v2", DIM)
+# Words the queries are made of; the segments' text also draws on a large vocabulary with Zipf frequencies.
 WORDS = (
     "garden holiday receipt invoice hammer motorbike rental beach sunset meeting payment bug login page soup menu "
     "lunch coffee cat dog sofa temple hills village train station ticket concert guitar birthday cake candles "
     "wedding dress mountain lake boat fishing rain snow wind forecast kitchen recipe tomato garlic pasta sauce"
 ).split()
+VOCABULARY = 20_000
+WORDNET_NOUNS = Path("/usr/share/wordnet/index.noun")
 
 
 TOPICS = np.random.default_rng(5).standard_normal((500, DIM)).astype(np.float32)
@@ -48,8 +52,30 @@ def _clustered(rng: np.random.Generator, count: int) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def _text(rng: random.Random) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 20)))
+def _vocabulary(rng: random.Random) -> list[str]:
+    """English nouns by made-up frequency rank, the query words placed among the common-ish ones (ranks 20-2000).
+
+    Real text follows Zipf's law: a few words are in most segments, most words in few. A vocabulary of 60 words
+    put every query word into a quarter of all segments, which no real library looks like.
+    """
+    nouns = sorted(
+        {line.split()[0] for line in WORDNET_NOUNS.read_text().splitlines() if line[:1].isalpha() and "_" not in line}
+        - set(WORDS)
+    )
+    vocabulary = rng.sample(nouns, VOCABULARY - len(WORDS))
+    for word in WORDS:
+        vocabulary.insert(rng.randint(20, 2000), word)
+    return vocabulary
+
+
+def _texts(rng: random.Random, count: int) -> list[str]:
+    """`count` segment texts of 8-40 words drawn with Zipf frequencies (s = 1.1) from `_vocabulary`."""
+    vocabulary = _vocabulary(rng)
+    weights = 1 / np.arange(1, len(vocabulary) + 1) ** 1.1
+    draw = np.random.default_rng(rng.randint(0, 2**32)).choice
+    picks = draw(len(vocabulary), size=count * 40, p=weights / weights.sum())
+    lengths = [rng.randint(8, 40) for _ in range(count)]
+    return [" ".join(vocabulary[i] for i in picks[40 * n : 40 * n + size]) for n, size in enumerate(lengths)]
 
 
 async def load(infra: Infra, user_id: str) -> None:
@@ -76,7 +102,8 @@ async def load(infra: Infra, user_id: str) -> None:
             [(m, uuid.UUID(user_id)) for m in media_ids],
         )
         await admin.execute("DROP INDEX IF EXISTS search.media_embeddings_minilm_hnsw")
-        rows = [(uuid.UUID(user_id), media_ids[i // PER_MEDIA], "image", _text(rng)) for i in range(SEGMENTS)]
+        texts = _texts(rng, SEGMENTS)
+        rows = [(uuid.UUID(user_id), media_ids[i // PER_MEDIA], "image", texts[i]) for i in range(SEGMENTS)]
         ids = [
             r["segment_id"]
             for r in await admin.fetch(

@@ -371,10 +371,19 @@ async def secure_database(conn: asyncpg.Connection, database: str, changes: list
             await _exec(conn, changes, f'GRANT CONNECT ON DATABASE "{database}" TO "{_role(svc)}"')
 
 
+# `tsvector @@ tsquery`. Under row-level security the planner may evaluate a condition before the policy's only
+# when it is leakproof, so without this full-text search scans every row of the user instead of using the GIN
+# index (170 ms instead of 0.6 ms at 100,000 segments). The function reads only its two arguments and raises no
+# error that depends on another row's data, which is what leakproof promises.
+_TEXT_MATCH = "pg_catalog.ts_match_vq(tsvector, tsquery)"
+
+
 async def _ensure_schemas(conn: asyncpg.Connection, changes: list[str]) -> None:
     if not await conn.fetchval("SELECT 1 FROM pg_extension WHERE extname = 'vector'"):
         # pgvector is not a trusted extension: the service roles could not create it themselves.
         await _exec(conn, changes, "CREATE EXTENSION IF NOT EXISTS vector")
+    if not await conn.fetchval("SELECT proleakproof FROM pg_proc WHERE oid = $1::regprocedure", _TEXT_MATCH):
+        await _exec(conn, changes, f"ALTER FUNCTION {_TEXT_MATCH} LEAKPROOF")
     if await _acl_has(conn, _PUBLIC_CREATE):
         await _exec(conn, changes, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     for svc in DB_SERVICES:

@@ -15,10 +15,12 @@ from trove_search.models import NO_FILTERS, Candidate, Filters, HistoryEntry, Me
 # is selective, so ranking stays cheap on a large index. ANY: the OR of the query's stemmed words, for
 # natural-language queries ("what soups are on the lunch menu") whose every word no text contains; ranking
 # rewards segments that match more of them. Its lexemes come out of to_tsvector quoted, so no user input
-# reaches to_tsquery's operator syntax.
-_ALL_WORDS = "websearch_to_tsquery('english', $1::text)"
-_ANY_WORD = """to_tsquery('simple', coalesce(nullif(array_to_string(ARRAY(
-    SELECT quote_literal(lexeme) FROM unnest(to_tsvector('english', $1::text))), ' | '), ''), 'x_no_words_x'))"""
+# reaches to_tsquery's operator syntax. Both are computed first and passed back as plain tsquery values: under
+# row-level security only a leakproof condition (`tsv @@ <value>`, see trove_stack.postgres) may use the GIN
+# index, and a condition that still calls to_tsquery() would scan every segment of the user.
+_TSQUERIES = """SELECT websearch_to_tsquery('english', $1::text)::text, to_tsquery('simple', coalesce(nullif(
+    array_to_string(ARRAY(SELECT quote_literal(lexeme) FROM unnest(to_tsvector('english', $1::text))), ' | '),
+    ''), 'x_no_words_x'))::text"""
 
 _CANDIDATE = """t.segment_id, t.media_id::text AS media_id, t.kind, t.start_s, t.end_s, t.text, t.page,
     m.taken_at, m.uploaded_at, m.duration_s"""
@@ -148,14 +150,15 @@ async def text_matches(
     Segments containing all the words come first; only when they are fewer than `limit` are segments with any
     of the words ranked too (ranking every segment that shares one common word would not scale).
     """
+    all_words, any_word = await conn.fetchrow(_TSQUERIES, query)
     found = await _text_matches(
-        conn, tsquery=_ALL_WORDS, query=query, space=space, dim=dim, vector=vector, limit=limit, filters=filters
+        conn, tsquery=all_words, space=space, dim=dim, vector=vector, limit=limit, filters=filters
     )
     if len(found) >= limit:
         return found
     seen = {c.segment_id for c in found}
     more = await _text_matches(
-        conn, tsquery=_ANY_WORD, query=query, space=space, dim=dim, vector=vector, limit=limit, filters=filters
+        conn, tsquery=any_word, space=space, dim=dim, vector=vector, limit=limit, filters=filters
     )
     return found + [c for c in more if c.segment_id not in seen][: limit - len(found)]
 
@@ -164,7 +167,6 @@ async def _text_matches(
     conn: asyncpg.Connection,
     *,
     tsquery: str,
-    query: str,
     space: str,
     dim: int,
     vector: npt.NDArray[np.float32],
@@ -173,16 +175,15 @@ async def _text_matches(
 ) -> list[Candidate]:
     where, args = _filters(filters, first=5)
     rows = await conn.fetch(
-        f"""WITH q AS (SELECT {tsquery} AS tsq)
-            SELECT {_CANDIDATE}, ts_rank_cd(t.tsv, q.tsq, 32) AS text_rank,
+        f"""SELECT {_CANDIDATE}, ts_rank_cd(t.tsv, $1::tsquery, 32) AS text_rank,
                    coalesce(1 - (e.embedding::vector({int(dim)}) <=> $2), 0) AS similarity
-            FROM q, search.media_text t
+            FROM search.media_text t
             JOIN search.media m ON m.media_id = t.media_id
             LEFT JOIN search.media_embeddings e ON e.segment_id = t.segment_id AND e.space = $3
-            WHERE t.tsv @@ q.tsq {where}
+            WHERE t.tsv @@ $1::tsquery {where}
             ORDER BY text_rank DESC
             LIMIT $4""",
-        query,
+        tsquery,
         vector,
         space,
         limit,
