@@ -19,6 +19,7 @@ from tiny_bert import write_tiny_bert
 
 from trove_stack.config import free_ports
 from trove_stack.infra import Infra, ServiceGroup, running_services
+from trove_stack.process import Managed
 from trove_stack.services import SERVICES
 
 BUILTIN_SPACE = "all-MiniLM-L6-v2/384"
@@ -27,7 +28,7 @@ LIBRARY = {"chelsea.png": "image/png", "menu_cafe.png": "image/png", "weather_re
 
 
 @contextlib.contextmanager
-def _search_with_embedder(infra: Infra, model_dir: Path, data_dir: Path) -> Iterator[str]:
+def _search_with_embedder(infra: Infra, model_dir: Path, data_dir: Path) -> Iterator[tuple[str, ServiceGroup]]:
     """A search service configured with `model_dir` and a gateway using it; the other services are the session's."""
     search_port, gateway_port = free_ports(2)
     cfg = dataclasses.replace(infra.config, data_dir=data_dir, search_port=search_port, gateway_port=gateway_port)
@@ -44,8 +45,8 @@ def _search_with_embedder(infra: Infra, model_dir: Path, data_dir: Path) -> Iter
         **{f"TROVE_GATEWAY_{svc.upper()}_ADDR": shared.addr(svc) for svc in ("billing", "ingest", "analysis")},
     }
     specs = [spec for spec in SERVICES if spec.name in ("search", "gateway")]
-    with running_services(dataclasses.replace(infra, config=cfg), specs=specs, overrides=overrides):
-        yield cfg.gateway_url
+    with running_services(dataclasses.replace(infra, config=cfg), specs=specs, overrides=overrides) as group:
+        yield cfg.gateway_url, group
 
 
 async def _wait_reindexed(admin: Api, *, during: Callable[[], Awaitable[None]] | None = None) -> dict[str, Any]:
@@ -60,6 +61,34 @@ async def _wait_reindexed(admin: Api, *, during: Callable[[], Awaitable[None]] |
             await during()
         await asyncio.sleep(0.1)
     raise AssertionError(f"re-index still running: {status}")
+
+
+async def _space_row(infra: Infra, space: str) -> asyncpg.Record:
+    conn = await asyncpg.connect(infra.admin_dsn)
+    try:
+        row = await conn.fetchrow("SELECT * FROM search.embedding_spaces WHERE space = $1", space)
+        assert row is not None
+        return row
+    finally:
+        await conn.close()
+
+
+async def _restart_mid_run(infra: Infra, search: Managed, space: str, admin: Api) -> None:
+    """Stop the search service once the run has made progress, start it again, and see the run carry on."""
+    for _ in range(300):
+        if (await _space_row(infra, space))["segments_done"] >= 1:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.to_thread(search.stop)
+    stopped = await _space_row(infra, space)
+    assert stopped["state"] == "building" and 1 <= stopped["segments_done"] < stopped["segments_total"], dict(stopped)
+    await asyncio.to_thread(search.start)
+    await asyncio.to_thread(search.wait_ready)
+    for _ in range(300):  # the gateway's channel reconnects with backoff after the deliberate stop
+        if (await admin.request("GET", REINDEX)).status_code == 200:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the restarted search service does not answer")
 
 
 async def _segments_without(infra: Infra, space: str) -> int:
@@ -89,8 +118,8 @@ async def test_switching_the_embedder_reindexes_every_segment_without_mixing_spa
 
     tiny = write_tiny_bert(tmp_path / "tiny-bert")
     try:
-        with _search_with_embedder(infra, tiny, tmp_path / "stack") as switched_url:
-            await _switch(infra, user, Api(base_url=switched_url, token=admin.token), switched_url)
+        with _search_with_embedder(infra, tiny, tmp_path / "stack") as (switched_url, group):
+            await _switch(infra, user, Api(base_url=switched_url, token=admin.token), group)
     finally:
         # Back to the session's embedder for the other tests: the built-in space kept its vectors, so this
         # run embeds only what was indexed while the tiny space was active.
@@ -101,8 +130,8 @@ async def test_switching_the_embedder_reindexes_every_segment_without_mixing_spa
     assert (await user.search("a cat")).json()["space"] == BUILTIN_SPACE
 
 
-async def _switch(infra: Infra, user: Api, admin: Api, switched_url: str) -> None:
-    switched_user = Api(base_url=switched_url, token=user.token)
+async def _switch(infra: Infra, user: Api, admin: Api, group: ServiceGroup) -> None:
+    switched_user = Api(base_url=admin.base_url, token=user.token)
     assert (await switched_user.request("POST", REINDEX)).status_code == 403
     assert (await switched_user.request("GET", REINDEX)).status_code == 403
     idle = (await admin.request("GET", REINDEX)).json()
@@ -115,6 +144,8 @@ async def _switch(infra: Infra, user: Api, admin: Api, switched_url: str) -> Non
     assert sorted([first.json()["started"], second.json()["started"]]) == [False, True]  # one run
     # An upload while the space is building is indexed into both spaces (analysis still sends the old one).
     late = asyncio.create_task(user.upload((DEV_MEDIA / "rocket.jpg").read_bytes(), "rocket.jpg", "image/jpeg"))
+    # Restart-safe: nobody asks again, the restarted service resumes the run from the vectors already made.
+    await _restart_mid_run(infra, group.processes[0], target, admin)
     answered: list[tuple[str, bool]] = []
 
     async def search_both() -> None:
