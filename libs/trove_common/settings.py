@@ -73,6 +73,32 @@ class StorageSettings(BaseModel):
         return value
 
 
+class EmbedderSettings(BaseModel):
+    """The sentence embedder of segments (analysis) and queries (search); both services must be given the same.
+
+    Changing it makes a new embedding space: search keeps answering from the old one until an admin's re-index
+    (`POST /api/v1/admin/reindex`) has embedded every segment into the new one.
+    """
+
+    model_dir: Path | None = Field(
+        default=None,
+        description="a BERT sentence-transformers folder (config.json, tokenizer.json, model.safetensors); "
+        "unset: the built-in all-MiniLM-L6-v2",
+    )
+
+    @field_validator("model_dir")
+    @classmethod
+    def _model_folder(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        missing = [
+            name for name in ("config.json", "tokenizer.json", "model.safetensors") if not (value / name).is_file()
+        ]
+        if missing:
+            raise ValueError(f"{value} is not a sentence-transformers model folder: missing {', '.join(missing)}")
+        return value.resolve()
+
+
 def _host_port(value: str) -> str:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:

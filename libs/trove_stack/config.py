@@ -25,6 +25,8 @@ SERVICE_PATHS = (
 )
 # Variables handed from the launcher's own environment to every child, when set.
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+# One variable for the sentence embedder of both analysis (segments) and search (queries), so they cannot disagree.
+EMBEDDER_ENV = "TROVE_EMBEDDER_MODEL_DIR"
 
 
 def _default_data_dir() -> Path:
@@ -251,6 +253,8 @@ def process_env(
     if block == "gateway" and "TROVE_INGEST_MAX_UPLOAD_BYTES" in overrides:
         # The web page checks sizes before uploading; it must use the limit ingest enforces.
         env["TROVE_GATEWAY_MAX_UPLOAD_BYTES"] = overrides["TROVE_INGEST_MAX_UPLOAD_BYTES"]
+    if block in ("analysis", "search") and EMBEDDER_ENV in overrides:
+        env[f"{prefix}EMBEDDER__MODEL_DIR"] = overrides[EMBEDDER_ENV]
     env.update({k: v for k, v in overrides.items() if k in computed or k.startswith(prefix)})
     return env
 

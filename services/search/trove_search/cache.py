@@ -28,16 +28,21 @@ class SearchCache:
         """The user's index changed: every cached result list of theirs is stale from now on."""
         await self._redis.incr(INDEX_VERSION + user_id)
 
-    async def query_vector(self, model: str, text: str) -> npt.NDArray[np.float32] | None:
-        raw = await self._redis.get(QUERY_VECTOR + digest(model, text))
+    async def query_vector(self, space: str, text: str) -> npt.NDArray[np.float32] | None:
+        raw = await self._redis.get(QUERY_VECTOR + digest(space, text))
         return None if raw is None else np.frombuffer(raw, dtype=np.float32)
 
-    async def keep_query_vector(self, model: str, text: str, vector: npt.NDArray[np.float32]) -> None:
-        await self._redis.set(QUERY_VECTOR + digest(model, text), vector.astype(np.float32).tobytes(), ex=self._ttl_s)
+    async def keep_query_vector(self, space: str, text: str, vector: npt.NDArray[np.float32]) -> None:
+        await self._redis.set(QUERY_VECTOR + digest(space, text), vector.astype(np.float32).tobytes(), ex=self._ttl_s)
 
-    async def results(self, user_id: str, version: int, request_key: str) -> bytes | None:
-        raw: bytes | None = await self._redis.get(f"{RESULT_PAGE}{user_id}:{version}:{request_key}")
+    async def results(self, space: str, user_id: str, version: int, request_key: str) -> bytes | None:
+        """A cached result list; the key carries the embedding space, so a switch of spaces misses every old one."""
+        raw: bytes | None = await self._redis.get(_page_key(space, user_id, version, request_key))
         return raw
 
-    async def keep_results(self, user_id: str, version: int, request_key: str, payload: bytes) -> None:
-        await self._redis.set(f"{RESULT_PAGE}{user_id}:{version}:{request_key}", payload, ex=self._ttl_s)
+    async def keep_results(self, space: str, user_id: str, version: int, request_key: str, payload: bytes) -> None:
+        await self._redis.set(_page_key(space, user_id, version, request_key), payload, ex=self._ttl_s)
+
+
+def _page_key(space: str, user_id: str, version: int, request_key: str) -> str:
+    return f"{RESULT_PAGE}{user_id}:{version}:{digest(space)}:{request_key}"

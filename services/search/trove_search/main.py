@@ -18,9 +18,11 @@ from trove_protos.search.v1 import search_pb2_grpc
 from trove_search.cache import SearchCache
 from trove_search.history import HistoryWriter
 from trove_search.models import MediaInfo
+from trove_search.reindexer import Reindexer
 from trove_search.search import LookupMedia, Search
 from trove_search.server import SearchServicer
 from trove_search.settings import Settings
+from trove_search.spaces import QueryEncoder, Spaces
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -48,17 +50,32 @@ async def run(settings: Settings) -> None:
     redis = Redis.from_url(settings.redis.dsn.get_secret_value())
     history = HistoryWriter(pool)
     history.start()
+
+    def load_encoder(model_dir: Path | None) -> QueryEncoder:
+        return OffloadedTextEmbedder(executor, model_dir=model_dir)
+
+    model_dir = settings.embedder.model_dir
+    spaces = Spaces(
+        pool=pool,
+        configured=await asyncio.to_thread(load_encoder, model_dir),
+        configured_dir=model_dir,
+        load=load_encoder,
+    )
+    await spaces.prepare()
+    reindexer = Reindexer(pool=pool, spaces=spaces, batch=settings.reindex_batch, pause_s=settings.reindex_pause_s)
+    await reindexer.start(resume_only=True)
     search = Search(
         pool=pool,
         cache=SearchCache(redis, ttl_s=settings.cache_ttl_s),
         history=history,
-        encoder=OffloadedTextEmbedder(executor),
+        spaces=spaces,
         lookup=ingest_lookup(ingest_pb2_grpc.IngestServiceStub(channel)),
         ef_search=settings.hnsw_ef_search,
     )
-    servicer = SearchServicer(search)
+    servicer = SearchServicer(search, reindexer)
 
     async def close() -> None:
+        await reindexer.stop()
         await history.stop()
         await redis.aclose()
         await channel.close()

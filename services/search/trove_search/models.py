@@ -124,3 +124,19 @@ class HistoryEntry:
 def space_name(model: str, dim: int) -> str:
     """The embedding space a vector belongs to; vectors of different spaces are never compared."""
     return f"{model}/{dim}"
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    """One embedding space as recorded in search.embedding_spaces, with its re-index progress."""
+
+    space: str
+    model: str
+    dim: int
+    model_dir: str | None
+    state: str  # active | building | inactive
+    segments_total: int = 0
+    segments_done: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    last_error: str = ""

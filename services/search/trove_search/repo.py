@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -54,9 +55,20 @@ def _candidate(row: asyncpg.Record) -> Candidate:
 
 
 async def replace_segments(
-    conn: asyncpg.Connection, *, user_id: str, media_id: str, space: str, segments: list[Segment], facts: MediaFacts
+    conn: asyncpg.Connection,
+    *,
+    user_id: str,
+    media_id: str,
+    segments: list[Segment],
+    facts: MediaFacts,
+    vectors: Mapping[str, npt.NDArray[np.float32]],
 ) -> None:
-    """Make `segments` the whole index of one media file (a re-run replaces, never duplicates)."""
+    """Make `segments` the whole index of one media file (a re-run replaces, never duplicates).
+
+    Args:
+        vectors: embedding space -> one row per segment, in the segments' order.
+    """
+    await conn.execute("INSERT INTO search.index_users (user_id) VALUES ($1::uuid) ON CONFLICT DO NOTHING", user_id)
     await conn.execute(
         """INSERT INTO search.media (media_id, user_id, kind, taken_at, uploaded_at, duration_s, has_faces, language)
            VALUES ($1::uuid, $2::uuid, $3, $4, coalesce($5, now()), $6, $7, $8)
@@ -73,7 +85,7 @@ async def replace_segments(
         facts.language,
     )
     await conn.execute("DELETE FROM search.media_text WHERE media_id = $1::uuid", media_id)
-    for seg in segments:
+    for i, seg in enumerate(segments):
         segment_id = await conn.fetchval(
             """INSERT INTO search.media_text (user_id, media_id, kind, start_s, end_s, text, page, keywords)
                VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8) RETURNING segment_id""",
@@ -86,15 +98,16 @@ async def replace_segments(
             seg.page,
             seg.keywords,
         )
-        await conn.execute(
-            """INSERT INTO search.media_embeddings (segment_id, space, user_id, media_id, embedding)
-               VALUES ($1, $2, $3::uuid, $4::uuid, $5)""",
-            segment_id,
-            space,
-            user_id,
-            media_id,
-            seg.vector,
-        )
+        for space, rows in vectors.items():
+            await conn.execute(
+                """INSERT INTO search.media_embeddings (segment_id, space, user_id, media_id, embedding)
+                   VALUES ($1, $2, $3::uuid, $4::uuid, $5)""",
+                segment_id,
+                space,
+                user_id,
+                media_id,
+                rows[i],
+            )
 
 
 async def _tune_hnsw(conn: asyncpg.Connection, ef_search: int) -> None:

@@ -10,7 +10,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 import asyncpg
 import numpy as np
@@ -19,7 +18,7 @@ import numpy.typing as npt
 from trove_common.db import user_transaction
 from trove_common.errors import InvalidArgumentError, NotFoundError
 from trove_common.ids import parse_id
-from trove_search import ranking, repo
+from trove_search import ranking, repo, space_repo
 from trove_search.cache import SearchCache, digest
 from trove_search.codec import hits_from_json, hits_to_json
 from trove_search.history import HistoryWriter
@@ -33,8 +32,10 @@ from trove_search.models import (
     MediaFacts,
     MediaInfo,
     Segment,
+    Space,
     space_name,
 )
+from trove_search.spaces import QueryEncoder, Spaces
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +50,6 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 LookupMedia = Callable[[list[str]], Awaitable[dict[str, MediaInfo]]]
 
 
-class QueryEncoder(Protocol):
-    model_name: str
-    dim: int
-
-    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Result:
     hit: Hit
@@ -68,6 +62,7 @@ class Results:
     took_ms: float
     next_cursor: str = ""
     cached: bool = False
+    space: str = ""  # the embedding space that answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,19 +167,18 @@ class Search:
         self,
         *,
         pool: asyncpg.Pool,
-        encoder: QueryEncoder,
+        spaces: Spaces,
         lookup: LookupMedia,
         cache: SearchCache,
         history: HistoryWriter,
         ef_search: int,
     ) -> None:
         self._pool = pool
-        self._encoder = encoder
+        self._spaces = spaces
         self._lookup = lookup
         self._cache = cache
         self._history = history
         self._ef_search = ef_search
-        self._space = space_name(encoder.model_name, encoder.dim)
 
     async def index(
         self, *, user_id: str, media_id: str, model: str, dim: int, segments: list[Segment], facts: MediaFacts
@@ -193,30 +187,44 @@ class Search:
         if not model or not 1 <= dim <= 4096:
             raise InvalidArgumentError("model must be named and dim must be between 1 and 4096")
         _check_segments(segments, dim)
-        async with user_transaction(self._pool, user_id) as conn:
-            await repo.replace_segments(
-                conn,
-                user_id=user_id,
-                media_id=media_id,
-                space=space_name(model, dim),
-                segments=segments,
-                facts=facts,
-            )
+        sent = space_name(model, dim)
+        vectors = {sent: np.stack([seg.vector for seg in segments]) if segments else np.empty((0, dim), np.float32)}
+        texts = [seg.text for seg in segments]
+        while True:
+            async with self._pool.acquire() as conn:
+                for space in await space_repo.live_spaces(conn, lock=False):
+                    await self._embed_into(space, texts, vectors)
+            async with user_transaction(self._pool, user_id) as conn:
+                # Held until commit: a re-index cannot begin or end between this check and the write.
+                live = await space_repo.live_spaces(conn, lock=True)
+                if all(s.space in vectors for s in live):
+                    await repo.replace_segments(
+                        conn, user_id=user_id, media_id=media_id, segments=segments, facts=facts, vectors=vectors
+                    )
+                    break
         await self._cache.bump(user_id)
         return len(segments)
+
+    async def _embed_into(self, space: Space, texts: list[str], vectors: dict[str, npt.NDArray[np.float32]]) -> None:
+        """The segments' vectors in `space` too, when the caller sent another space's (a switch is under way)."""
+        if space.space not in vectors:
+            encoder = await self._spaces.encoder(space)
+            vectors[space.space] = await encoder.embed(texts) if texts else np.empty((0, space.dim), np.float32)
 
     async def search(self, *, user_id: str, query: Query) -> Results:
         started = time.perf_counter()
         text = check_query(query)
         request_key = digest(text, json.dumps(query.filters.as_json(), sort_keys=True), query.sort)
         offset = _offset(query.cursor, request_key)
+        # One space for the whole search: the query is embedded by, and compared with, the active space only.
+        space, encoder = await self._spaces.active()
         version = await self._cache.version(user_id)
-        cached = await self._cache.results(user_id, version, request_key)
+        cached = await self._cache.results(space.space, user_id, version, request_key)
         if cached is not None:
             hits = hits_from_json(cached)
         else:
-            hits = await self._rank(user_id=user_id, text=text, query=query)
-            await self._cache.keep_results(user_id, version, request_key, hits_to_json(hits))
+            hits = await self._rank(user_id=user_id, text=text, query=query, space=space, encoder=encoder)
+            await self._cache.keep_results(space.space, user_id, version, request_key, hits_to_json(hits))
         results, more = await self._page(hits, offset=offset, limit=query.limit)
         took_ms = 1000 * (time.perf_counter() - started)
         if offset == 0:
@@ -230,34 +238,40 @@ class Search:
             took_ms=took_ms,
             cached=cached is not None,
             next_cursor=_cursor(offset + query.limit, request_key) if more else "",
+            space=space.space,
         )
 
-    async def _rank(self, *, user_id: str, text: str, query: Query) -> list[Hit]:
-        vector = await self._query_vector(text)
-        dim = self._encoder.dim
+    async def _rank(self, *, user_id: str, text: str, query: Query, space: Space, encoder: QueryEncoder) -> list[Hit]:
+        vector = await self._query_vector(text, space=space, encoder=encoder)
         async with user_transaction(self._pool, user_id) as conn:
             by_vector = await repo.nearest(
                 conn,
-                space=self._space,
-                dim=dim,
+                space=space.space,
+                dim=space.dim,
                 vector=vector,
                 limit=CANDIDATES,
                 ef_search=max(self._ef_search, CANDIDATES),
                 filters=query.filters,
             )
             by_text = await repo.text_matches(
-                conn, query=text, space=self._space, dim=dim, vector=vector, limit=CANDIDATES, filters=query.filters
+                conn,
+                query=text,
+                space=space.space,
+                dim=space.dim,
+                vector=vector,
+                limit=CANDIDATES,
+                filters=query.filters,
             )
         hits = ranking.group(ranking.merge(by_vector, by_text), query=text)[:MAX_RESULTS]
         if query.sort == "date":
             hits.sort(key=lambda h: (h.taken_at or h.uploaded_at or _EPOCH, h.score), reverse=True)
         return hits
 
-    async def _query_vector(self, text: str) -> npt.NDArray[np.float32]:
-        vector = await self._cache.query_vector(self._encoder.model_name, text)
-        if vector is None or vector.shape != (self._encoder.dim,):
-            vector = (await self._encoder.embed([text]))[0]
-            await self._cache.keep_query_vector(self._encoder.model_name, text, vector)
+    async def _query_vector(self, text: str, *, space: Space, encoder: QueryEncoder) -> npt.NDArray[np.float32]:
+        vector = await self._cache.query_vector(space.space, text)
+        if vector is None or vector.shape != (space.dim,):
+            vector = (await encoder.embed([text]))[0]
+            await self._cache.keep_query_vector(space.space, text, vector)
         return vector
 
     async def _page(self, hits: list[Hit], *, offset: int, limit: int) -> tuple[list[Result], bool]:
@@ -271,14 +285,16 @@ class Search:
         started = time.perf_counter()
         media_id = parse_id(media_id, what="media_id")
         _check_limit(limit)
+        async with self._pool.acquire() as conn:
+            space = await space_repo.active_space(conn)
         async with user_transaction(self._pool, user_id) as conn:
-            center = await repo.media_vector(conn, media_id=media_id, space=self._space, dim=self._encoder.dim)
+            center = await repo.media_vector(conn, media_id=media_id, space=space.space, dim=space.dim)
             if center is None:
                 raise NotFoundError("media not found, or not analysed yet")
             found = await repo.nearest(
                 conn,
-                space=self._space,
-                dim=self._encoder.dim,
+                space=space.space,
+                dim=space.dim,
                 vector=center,
                 limit=CANDIDATES,
                 ef_search=max(self._ef_search, CANDIDATES),
@@ -287,7 +303,7 @@ class Search:
         # Neighbours are what "more like this" asks for: no query to calibrate a top cut-off against.
         hits = ranking.group(((c, 0.0) for c in found), query="", min_top=0.0)
         results, _ = await self._page(hits, offset=0, limit=limit)
-        return Results(results=results, took_ms=1000 * (time.perf_counter() - started))
+        return Results(results=results, took_ms=1000 * (time.perf_counter() - started), space=space.space)
 
     async def delete_media(self, *, user_id: str, media_id: str) -> int:
         media_id = parse_id(media_id, what="media_id")

@@ -10,7 +10,8 @@ import numpy as np
 
 from trove_common.context import user_id_var
 from trove_protos.search.v1 import search_pb2, search_pb2_grpc
-from trove_search.models import MediaFacts, Moment, Segment
+from trove_search.models import MediaFacts, Moment, Segment, Space
+from trove_search.reindexer import Reindexer, ReindexStatus
 from trove_search.search import Query, Results, Search, parse_filters
 
 
@@ -49,13 +50,39 @@ def _response(found: Results) -> search_pb2.SearchResponse:
         for r in found.results
     ]
     return search_pb2.SearchResponse(
-        hits=hits, took_ms=found.took_ms, next_cursor=found.next_cursor, cached=found.cached
+        hits=hits, took_ms=found.took_ms, next_cursor=found.next_cursor, cached=found.cached, space=found.space
+    )
+
+
+def _space_pb(space: Space | None) -> search_pb2.EmbeddingSpace | None:
+    if space is None:
+        return None
+    return search_pb2.EmbeddingSpace(
+        space=space.space,
+        model=space.model,
+        dim=space.dim,
+        state=space.state,
+        segments_total=space.segments_total,
+        segments_done=space.segments_done,
+        started_at=space.started_at.isoformat() if space.started_at else "",
+        finished_at=space.finished_at.isoformat() if space.finished_at else "",
+        last_error=space.last_error,
+    )
+
+
+def _reindex_pb(status: ReindexStatus, *, started: bool) -> search_pb2.ReindexStatus:
+    return search_pb2.ReindexStatus(
+        started=started,
+        running=status.running,
+        active=_space_pb(status.active),
+        target=_space_pb(status.target or status.active),
     )
 
 
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):
-    def __init__(self, search: Search) -> None:
+    def __init__(self, search: Search, reindexer: Reindexer) -> None:
         self._search = search
+        self._reindexer = reindexer
 
     async def IndexSegments(
         self, request: search_pb2.IndexSegmentsRequest, context: grpc.aio.ServicerContext
@@ -144,3 +171,14 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         self, request: search_pb2.DeleteHistoryRequest, context: grpc.aio.ServicerContext
     ) -> search_pb2.DeleteHistoryResponse:
         return search_pb2.DeleteHistoryResponse(deleted=await self._search.delete_history(user_id=user_id_var.get()))
+
+    async def StartReindex(
+        self, request: search_pb2.StartReindexRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.ReindexStatus:
+        started = await self._reindexer.start()
+        return _reindex_pb(await self._reindexer.status(), started=started)
+
+    async def GetReindex(
+        self, request: search_pb2.GetReindexRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.ReindexStatus:
+        return _reindex_pb(await self._reindexer.status(), started=False)

@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings
 
 from trove_common.settings import (
+    EmbedderSettings,
     GrpcAddress,
     GrpcServerSettings,
     LogLevel,
@@ -23,9 +24,14 @@ class Settings(BaseSettings):
     postgres: PostgresSettings = PostgresSettings()
     redis: RedisSettings = RedisSettings()
     otel: OtelSettings = OtelSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
     log_level: LogLevel = "INFO"
     ingest_addr: GrpcAddress = "127.0.0.1:50052"
     model_threads: int = Field(default=2, ge=1, le=32, description="threads running the query embedder")
     torch_threads: int = Field(default=1, ge=1, le=64, description="torch intra-op threads per inference")
     hnsw_ef_search: int = Field(default=100, ge=10, le=1000)
     cache_ttl_s: int = Field(default=300, ge=1, description="how long query embeddings and result lists are kept")
+    reindex_batch: int = Field(default=64, ge=1, le=1024, description="segments a re-index embeds per transaction")
+    reindex_pause_s: float = Field(
+        default=0.0, ge=0, le=60, description="pause between re-index batches, leaving CPU to searches and uploads"
+    )

@@ -1,0 +1,108 @@
+"""Embedding spaces: which one searches use, which ones index writes fill, and the embedder of each."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import asyncpg
+import numpy as np
+import numpy.typing as npt
+
+from trove_common.errors import UnavailableError
+from trove_search import space_repo
+from trove_search.models import Space, space_name
+
+logger = logging.getLogger(__name__)
+
+
+class QueryEncoder(Protocol):
+    model_name: str
+    dim: int
+
+    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
+
+
+# Loads the embedder of a model folder (None: the built-in model); blocking, so it runs in a thread.
+EncoderLoader = Callable[[Path | None], QueryEncoder]
+
+
+def encoder_space(encoder: QueryEncoder) -> str:
+    return space_name(encoder.model_name, encoder.dim)
+
+
+class Spaces:
+    """The configured embedder (what a re-index builds) and, loaded on demand, the embedders of other spaces.
+
+    Args:
+        configured: the embedder the settings name; analysis embeds segments with the same one.
+        configured_dir: its model folder, None for the built-in model.
+        load: makes the embedder of another recorded space (the active one during a switch).
+    """
+
+    def __init__(
+        self, *, pool: asyncpg.Pool, configured: QueryEncoder, configured_dir: Path | None, load: EncoderLoader
+    ) -> None:
+        self._pool = pool
+        self.configured = configured
+        self._configured_dir = configured_dir
+        self._load = load
+        self._encoders: dict[str, QueryEncoder] = {encoder_space(configured): configured}
+        self._loading = asyncio.Lock()
+
+    @property
+    def target(self) -> str:
+        """The configured embedder's space: the one searches should end up using."""
+        return encoder_space(self.configured)
+
+    async def prepare(self) -> None:
+        """Record the configured space; with nothing indexed yet, start using it at once (no re-index needed)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await space_repo.record_space(
+                conn,
+                space=self.target,
+                model=self.configured.model_name,
+                dim=self.configured.dim,
+                model_dir=str(self._configured_dir) if self._configured_dir else None,
+            )
+            await space_repo.abandon_building(conn, keep=self.target)
+            active = await space_repo.active_space(conn)
+            if active.space != self.target and not await space_repo.has_index_users(conn):
+                await space_repo.begin_build(conn, self.target)
+                await space_repo.activate(conn, self.target)
+                logger.info("empty index: configured space made active", extra={"space": self.target})
+            elif active.space != self.target:
+                logger.warning(
+                    "the configured embedder differs from the active space: searches use the active one until an "
+                    "admin re-index (POST /api/v1/admin/reindex) completes",
+                    extra={"space": self.target, "active_space": active.space},
+                )
+
+    async def active(self) -> tuple[Space, QueryEncoder]:
+        """The space searches use now, and its embedder."""
+        async with self._pool.acquire() as conn:
+            space = await space_repo.active_space(conn)
+        return space, await self.encoder(space)
+
+    async def encoder(self, space: Space) -> QueryEncoder:
+        """The embedder of a recorded space, loaded once from the folder recorded with it."""
+        if (found := self._encoders.get(space.space)) is not None:
+            return found
+        async with self._loading:
+            if (found := self._encoders.get(space.space)) is not None:
+                return found
+            folder = Path(space.model_dir) if space.model_dir else None
+            try:
+                encoder = await asyncio.to_thread(self._load, folder)
+            except (OSError, ValueError) as exc:
+                raise UnavailableError(f"the model of embedding space {space.space} cannot be loaded: {exc}") from exc
+            if encoder_space(encoder) != space.space:
+                raise UnavailableError(
+                    f"the model folder {folder} no longer holds embedding space {space.space} "
+                    f"(it now holds {encoder_space(encoder)})"
+                )
+            self._encoders[space.space] = encoder
+            return encoder

@@ -1,0 +1,172 @@
+"""Re-index: switching the embedder re-embeds every segment while searches keep answering from one space.
+
+A second search service (and a gateway in front of it) runs on the session's infrastructure with a tiny BERT
+model folder as its configured embedder, next to the session's services (built-in all-MiniLM-L6-v2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from support import DEV_MEDIA, Api
+from tiny_bert import write_tiny_bert
+
+from trove_stack.config import free_ports
+from trove_stack.infra import Infra, ServiceGroup, running_services
+from trove_stack.process import Managed
+from trove_stack.services import SERVICES
+
+BUILTIN_SPACE = "all-MiniLM-L6-v2/384"
+REINDEX = "/api/v1/admin/reindex"
+LIBRARY = {"chelsea.png": "image/png", "menu_cafe.png": "image/png", "weather_report.wav": "audio/wav"}
+
+
+@contextlib.contextmanager
+def _search_with_embedder(infra: Infra, model_dir: Path, data_dir: Path) -> Iterator[tuple[str, ServiceGroup]]:
+    """A search service configured with `model_dir` and a gateway using it; the other services are the session's."""
+    search_port, gateway_port = free_ports(2)
+    cfg = dataclasses.replace(infra.config, data_dir=data_dir, search_port=search_port, gateway_port=gateway_port)
+    for folder in (cfg.log_dir, cfg.run_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    shared = infra.config
+    overrides = {
+        "TROVE_EMBEDDER_MODEL_DIR": str(model_dir),
+        "TROVE_SEARCH_INGEST_ADDR": shared.addr("ingest"),
+        # One segment per batch with a pause: the run lasts long enough to search during it.
+        "TROVE_SEARCH_REINDEX_BATCH": "1",
+        "TROVE_SEARCH_REINDEX_PAUSE_S": "0.4",
+        "TROVE_GATEWAY_STORAGE__ROOT": str(shared.blobs_dir),
+        **{f"TROVE_GATEWAY_{svc.upper()}_ADDR": shared.addr(svc) for svc in ("billing", "ingest", "analysis")},
+    }
+    specs = [spec for spec in SERVICES if spec.name in ("search", "gateway")]
+    with running_services(dataclasses.replace(infra, config=cfg), specs=specs, overrides=overrides) as group:
+        yield cfg.gateway_url, group
+
+
+async def _wait_reindexed(admin: Api, *, during: Callable[[], Awaitable[None]] | None = None) -> dict[str, Any]:
+    """Poll the status until no run is under way, calling `during` between polls."""
+    for _ in range(600):
+        response = await admin.request("GET", REINDEX)
+        assert response.status_code == 200, response.text
+        status: dict[str, Any] = response.json()
+        if not status["running"]:
+            return status
+        if during is not None:
+            await during()
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"re-index still running: {status}")
+
+
+async def _space_row(infra: Infra, space: str) -> asyncpg.Record:
+    conn = await asyncpg.connect(infra.admin_dsn)
+    try:
+        row = await conn.fetchrow("SELECT * FROM search.embedding_spaces WHERE space = $1", space)
+        assert row is not None
+        return row
+    finally:
+        await conn.close()
+
+
+async def _restart_mid_run(infra: Infra, search: Managed, space: str, admin: Api) -> None:
+    """Stop the search service once the run has made progress, start it again, and see the run carry on."""
+    for _ in range(300):
+        if (await _space_row(infra, space))["segments_done"] >= 1:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.to_thread(search.stop)
+    stopped = await _space_row(infra, space)
+    assert stopped["state"] == "building" and 1 <= stopped["segments_done"] < stopped["segments_total"], dict(stopped)
+    await asyncio.to_thread(search.start)
+    await asyncio.to_thread(search.wait_ready)
+    for _ in range(300):  # the gateway's channel reconnects with backoff after the deliberate stop
+        if (await admin.request("GET", REINDEX)).status_code == 200:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the restarted search service does not answer")
+
+
+async def _segments_without(infra: Infra, space: str) -> int:
+    """Segments of every user lacking a vector in `space` (as the superuser, past row-level security)."""
+    conn = await asyncpg.connect(infra.admin_dsn)
+    try:
+        return int(
+            await conn.fetchval(
+                """SELECT count(*) FROM search.media_text t WHERE NOT EXISTS (
+                       SELECT 1 FROM search.media_embeddings e WHERE e.segment_id = t.segment_id AND e.space = $1)""",
+                space,
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def test_switching_the_embedder_reindexes_every_segment_without_mixing_spaces(
+    infra: Infra, services: ServiceGroup, new_api: Callable[..., Awaitable[Api]], tmp_path: Path
+) -> None:
+    user, admin = await new_api(), await new_api(admin=True)
+    for name, content_type in LIBRARY.items():
+        media_id = await user.upload((DEV_MEDIA / name).read_bytes(), name, content_type)
+        assert (await user.wait_done(media_id))["status"] == "completed"
+    before = await user.search("a cat")
+    assert before.status_code == 200 and before.json()["space"] == BUILTIN_SPACE and before.json()["results"]
+
+    tiny = write_tiny_bert(tmp_path / "tiny-bert")
+    try:
+        with _search_with_embedder(infra, tiny, tmp_path / "stack") as (switched_url, group):
+            await _switch(infra, user, Api(base_url=switched_url, token=admin.token), group)
+    finally:
+        # Back to the session's embedder for the other tests: the built-in space kept its vectors, so this
+        # run embeds only what was indexed while the tiny space was active.
+        back = await admin.request("POST", REINDEX)
+        assert back.status_code in (200, 202), back.text
+        assert (await _wait_reindexed(admin))["active"]["space"] == BUILTIN_SPACE
+    assert await _segments_without(infra, BUILTIN_SPACE) == 0
+    assert (await user.search("a cat")).json()["space"] == BUILTIN_SPACE
+
+
+async def _switch(infra: Infra, user: Api, admin: Api, group: ServiceGroup) -> None:
+    switched_user = Api(base_url=admin.base_url, token=user.token)
+    assert (await switched_user.request("POST", REINDEX)).status_code == 403
+    assert (await switched_user.request("GET", REINDEX)).status_code == 403
+    idle = (await admin.request("GET", REINDEX)).json()
+    assert idle["running"] is False and idle["active"]["space"] == BUILTIN_SPACE
+    target = idle["target"]["space"]
+    assert target.startswith("tiny-bert-") and target.endswith("/32") and idle["target"]["state"] == "inactive"
+
+    first, second = await asyncio.gather(admin.request("POST", REINDEX), admin.request("POST", REINDEX))
+    assert (first.status_code, second.status_code) == (202, 202), (first.text, second.text)
+    assert sorted([first.json()["started"], second.json()["started"]]) == [False, True]  # one run
+    # An upload while the space is building is indexed into both spaces (analysis still sends the old one).
+    late = asyncio.create_task(user.upload((DEV_MEDIA / "rocket.jpg").read_bytes(), "rocket.jpg", "image/jpeg"))
+    # Restart-safe: nobody asks again, the restarted service resumes the run from the vectors already made.
+    await _restart_mid_run(infra, group.processes[0], target, admin)
+    answered: list[tuple[str, bool]] = []
+
+    async def search_both() -> None:
+        for api in (user, switched_user):
+            response = await api.search("a cat on a sofa")
+            assert response.status_code == 200, response.text
+            answered.append((response.json()["space"], bool(response.json()["results"])))
+
+    done = await _wait_reindexed(admin, during=search_both)
+    assert done["active"]["space"] == target and done["target"]["state"] == "active", done
+    assert done["target"]["segments_done"] >= done["target"]["segments_total"] > 0, done
+    # Answers came from the old space (with its results) until the switch, then only from the new one.
+    spaces = [space for space, _ in answered]
+    assert spaces and spaces[0] == BUILTIN_SPACE, answered
+    assert spaces == sorted(spaces, key=lambda space: space != BUILTIN_SPACE), answered
+    assert set(spaces) <= {BUILTIN_SPACE, target} and all(found for space, found in answered if space == BUILTIN_SPACE)
+
+    assert (await user.wait_done(await late))["status"] == "completed"
+    assert await _segments_without(infra, target) == 0
+    for api in (user, switched_user):
+        after = await api.search("rocket")
+        assert after.status_code == 200 and after.json()["space"] == target, after.text
+    again = await admin.request("POST", REINDEX)
+    assert again.status_code == 200 and again.json()["started"] is False  # nothing left to do
