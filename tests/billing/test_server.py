@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import grpc
 import pytest
-from support import as_user
+from support import as_user, billing_user
 
 from trove_common.context import ADMIN_KEY
 from trove_common.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError, QuotaExceededError
@@ -42,11 +42,6 @@ async def test_bad_input_and_unknown_users(grpc_channel: Connect) -> None:
 ADMIN = ((ADMIN_KEY, "1"),)
 
 
-async def _new_user(stub: billing_pb2_grpc.BillingServiceStub) -> str:
-    response = await stub.EnsureUser(billing_pb2.EnsureUserRequest(firebase_uid=f"uid-{uuid.uuid4().hex}"))
-    return str(response.user.user_id)
-
-
 async def _cost(stub: billing_pb2_grpc.BillingServiceStub, user: str, key: str, units: float) -> bool:
     response = await stub.RecordCost(
         billing_pb2.RecordCostRequest(idempotency_key=key, stage="image", service="local-compute", units=units),
@@ -62,7 +57,7 @@ async def _thresholds(stub: billing_pb2_grpc.BillingServiceStub, user: str) -> l
 
 async def test_retried_costs_count_once_and_each_alert_fires_once_per_period(grpc_channel: Connect) -> None:
     stub = billing_pb2_grpc.BillingServiceStub(grpc_channel("billing"))
-    user = await _new_user(stub)
+    user = await billing_user(grpc_channel("billing"))
     await stub.SetBudget(billing_pb2.SetBudgetRequest(user_id=user, amount=1.0), metadata=ADMIN)
     first = await stub.RecordCost(
         billing_pb2.RecordCostRequest(idempotency_key="k1", service="local-compute", units=1), metadata=as_user(user)
@@ -95,7 +90,7 @@ async def test_retried_costs_count_once_and_each_alert_fires_once_per_period(grp
 
 async def test_quota_errors_name_the_limit_usage_and_allowed_value(grpc_channel: Connect) -> None:
     stub = billing_pb2_grpc.BillingServiceStub(grpc_channel("billing"))
-    user = await _new_user(stub)
+    user = await billing_user(grpc_channel("billing"))
     me = await stub.GetUser(billing_pb2.GetUserRequest(), metadata=as_user(user))
     await stub.CheckQuota(billing_pb2.CheckQuotaRequest(size_bytes=1000), metadata=as_user(user))
     with pytest.raises(QuotaExceededError) as too_big:
@@ -119,7 +114,7 @@ async def test_quota_errors_name_the_limit_usage_and_allowed_value(grpc_channel:
 
 async def test_usage_counts_each_upload_and_deletion_once(grpc_channel: Connect) -> None:
     stub = billing_pb2_grpc.BillingServiceStub(grpc_channel("billing"))
-    user = await _new_user(stub)
+    user = await billing_user(grpc_channel("billing"))
     one, two = str(uuid.uuid4()), str(uuid.uuid4())
     for media_id, size, expected in ((one, 100, True), (one, 100, False), (two, 50, True)):
         response = await stub.RecordUpload(
@@ -135,7 +130,7 @@ async def test_usage_counts_each_upload_and_deletion_once(grpc_channel: Connect)
 
 async def test_admin_rpcs_need_the_gateways_admin_flag_and_good_input(grpc_channel: Connect) -> None:
     stub = billing_pb2_grpc.BillingServiceStub(grpc_channel("billing"))
-    user = await _new_user(stub)
+    user = await billing_user(grpc_channel("billing"))
     with pytest.raises(PermissionDeniedError):
         await stub.SetTier(billing_pb2.SetTierRequest(user_id=user, tier="pro"), metadata=as_user(user))
     with pytest.raises(PermissionDeniedError):

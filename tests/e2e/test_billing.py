@@ -42,7 +42,7 @@ async def test_ingesting_known_files_writes_one_ledger_row_per_stage_once(new_ap
     for media_id in ids.values():
         assert (await api.wait_done(media_id))["status"] == "completed"
         stages = (await _json(api, "GET", f"/api/v1/media/{media_id}"))["analysis"]["stages"]
-        # Every stage that ran a model is priced; the embedding step is not a stage with a provider call of its own.
+        # Every stage that ran a model is priced; the embedding step reports no cost of its own.
         expected.update(
             (media_id, s["stage"]) for s in stages if s["status"] == "succeeded" and s["stage"] != "embedding"
         )
@@ -53,7 +53,8 @@ async def test_ingesting_known_files_writes_one_ledger_row_per_stage_once(new_ap
     assert Counter((e["media_id"], e["stage"]) for e in ledger) == expected
     for entry in ledger:
         assert entry["service"] == "local-compute" and entry["units"] > 0
-        assert entry["amount"] == pytest.approx(entry["units"] * entry["unit_price"])
+        # The ledger keeps amounts to 10 decimal places (numeric(20, 10)).
+        assert entry["amount"] == pytest.approx(entry["units"] * entry["unit_price"], abs=1e-10)
 
     # Completing an upload again changes nothing: same media, no new ledger rows, counted once.
     created = await api.create_upload("again.png", "image/png", (DEV_MEDIA / "grass.png").stat().st_size)

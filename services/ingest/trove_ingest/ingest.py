@@ -139,7 +139,7 @@ class Ingest:
         """Check the stored bytes, create the media record and queue its analysis (or hold it while the month's
         budget is used up). Safe to repeat: usage is counted and the job queued once."""
         upload_id = parse_id(upload_id, what="upload", error=NotFoundError)
-        budget = await self._accounts.budget(user_id=user_id)
+        budget: Budget | None = None
         async with user_transaction(self._pool, user_id) as conn:
             upload = await repo.lock_upload(conn, upload_id=upload_id)
             if upload is None:
@@ -150,6 +150,7 @@ class Ingest:
                     raise NotFoundError("upload not found")
             else:
                 content_type, kind = self._check_object(upload.storage_key, upload.content_type, upload.size_bytes)
+                budget = await self._accounts.budget(user_id=user_id)
                 status, error = ("blocked_budget", blocked_message(budget)) if budget.exhausted else ("queued", "")
                 media = await repo.insert_media(
                     conn, upload=upload, content_type=content_type, kind=kind, status=status, error=error
@@ -157,6 +158,7 @@ class Ingest:
         # After commit, so the worker always finds the record; a failed call is retried by completing again.
         await self._accounts.record_upload(user_id=user_id, media_id=media.media_id, size_bytes=media.size_bytes)
         if media.status == "queued":
+            budget = budget or await self._accounts.budget(user_id=user_id)
             await self._enqueue(_job(media, user_id=user_id, priority=budget.queue_priority))
         logger.info("upload completed", extra={"media_id": media.media_id, "kind": media.kind, "status": media.status})
         return media
