@@ -220,8 +220,8 @@ class Billing:
         logger.info("tier changed", extra={"event": "tier_changed", "user_id": user_id, "tier": tier})
         return user
 
-    async def set_budget(self, *, user_id: str, amount: float) -> float:
-        """Admin only: a user's own monthly budget (instead of their tier's default)."""
+    async def set_budget(self, *, user_id: str, amount: float) -> tuple[str, float]:
+        """Admin only: a user's own monthly budget (instead of their tier's default); returns (user id, amount)."""
         _require_admin()
         if not math.isfinite(amount) or not 0 <= amount <= MAX_BUDGET:
             raise InvalidArgumentError(f"amount must be a number from 0 to {MAX_BUDGET:,.0f}")
@@ -231,7 +231,7 @@ class Billing:
                 raise NotFoundError("user not found")
             await repo.set_budget(conn, user_id=user_id, amount=amount)
         logger.info("budget changed", extra={"event": "budget_changed", "user_id": user_id, "amount": amount})
-        return amount
+        return user_id, amount
 
     @property
     def currency(self) -> str:

@@ -145,5 +145,5 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     async def SetBudget(
         self, request: billing_pb2.SetBudgetRequest, context: grpc.aio.ServicerContext
     ) -> billing_pb2.Budget:
-        amount = await self._billing.set_budget(user_id=request.user_id, amount=request.amount)
-        return billing_pb2.Budget(user_id=request.user_id, amount=amount, currency=self._billing.currency)
+        user_id, amount = await self._billing.set_budget(user_id=request.user_id, amount=request.amount)
+        return billing_pb2.Budget(user_id=user_id, amount=amount, currency=self._billing.currency)
