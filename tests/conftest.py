@@ -25,10 +25,20 @@ def infra() -> Iterator[Infra]:
         yield info
 
 
+# Tier limits small enough for short files to reach them: "longer than the tier allows" (free), and the quotas
+# of the pro tier, to which the quota tests move their user. Media waiting for budget is re-checked every second.
+SESSION_OVERRIDES = {
+    "TROVE_BILLING_TIERS__FREE__MAX_MEDIA_DURATION_S": "60",
+    "TROVE_BILLING_TIERS__PRO__MAX_FILE_BYTES": "480000",
+    "TROVE_BILLING_TIERS__PRO__STORAGE_BYTES": "500000",
+    "TROVE_BILLING_TIERS__PRO__UPLOADS_PER_MONTH": "2",
+    "TROVE_INGEST_BUDGET_RECHECK_S": "1",
+}
+
+
 @pytest.fixture(scope="session")
 def services(infra: Infra) -> Iterator[ServiceGroup]:
-    # A short tier limit, so "longer than the tier allows" needs only a short file.
-    with running_services(infra, overrides={"TROVE_BILLING_TIERS__FREE__MAX_MEDIA_DURATION_S": "60"}) as group:
+    with running_services(infra, overrides=SESSION_OVERRIDES) as group:
         _wait_ready(infra.config.gateway_url)
         yield group
 

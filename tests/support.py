@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 
 from trove_common.context import USER_ID_KEY
+from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
 from trove_stack.config import PROJECT_ID
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,6 +120,13 @@ class Api:
 
     async def search(self, q: str, *, headers: dict[str, str] | None = None, **params: Any) -> httpx.Response:
         return await self.request("GET", "/api/v1/search", params={"q": q, **params}, headers=headers)
+
+
+async def billing_user(channel: grpc.aio.Channel) -> str:
+    """A new Trove user as the gateway makes one on first sign-in (through billing); returns the user id."""
+    stub = billing_pb2_grpc.BillingServiceStub(channel)
+    response = await stub.EnsureUser(billing_pb2.EnsureUserRequest(firebase_uid=f"uid-{uuid.uuid4().hex}"))
+    return str(response.user.user_id)
 
 
 def as_user(user_id: str) -> tuple[tuple[str, str], ...]:

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
+logger = logging.getLogger(__name__)
+
+# Details travel in gRPC metadata, which must stay small; larger details are dropped (the message remains).
+MAX_DETAILS_CHARS = 4096
+
 
 class TroveError(Exception):
-    """Base of every domain error; anything else that escapes a handler is an internal error."""
+    """Base of every domain error; anything else that escapes a handler is an internal error.
+
+    Args:
+        details: structured facts about the error (e.g. which quota, the usage and the limit); they travel with
+            the error across gRPC and reach the REST client as `error.details`. JSON-serialisable values only.
+    """
 
     reason = "internal"
+
+    def __init__(self, message: str = "", *, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details: dict[str, Any] = dict(details or {})
 
 
 class InvalidArgumentError(TroveError):
@@ -107,7 +125,30 @@ def mapping_for(exc: BaseException) -> ErrorMapping:
     return _TABLE[TroveError]
 
 
-def error_from_wire(*, code: grpc.StatusCode, reason: str | None, message: str) -> TroveError:
-    """Rebuild the domain error a downstream service raised, from its gRPC status and reason metadata."""
+def details_to_wire(exc: TroveError) -> str | None:
+    """The error's details as compact ASCII JSON for gRPC metadata; None when there are none or too many."""
+    if not exc.details:
+        return None
+    encoded = json.dumps(exc.details, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=str)
+    if len(encoded) > MAX_DETAILS_CHARS:
+        logger.warning("error details too large to send", extra={"chars": len(encoded)})
+        return None
+    return encoded
+
+
+def _details_from_wire(raw: str | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        decoded = json.loads(raw)
+    except json.JSONDecodeError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def error_from_wire(
+    *, code: grpc.StatusCode, reason: str | None, message: str, details: str | None = None
+) -> TroveError:
+    """Rebuild the domain error a downstream service raised, from its gRPC status and reason/details metadata."""
     cls = _BY_REASON.get(reason or "") or _BY_CODE.get(code, TroveError)
-    return cls(message)
+    return cls(message, details=_details_from_wire(details))

@@ -9,7 +9,7 @@ import grpc
 
 from trove_common.context import REQUEST_ID_KEY, USER_ID_KEY, request_id_var, user_id_var
 from trove_common.errors import error_from_wire
-from trove_common.grpc_server import ERROR_REASON_KEY
+from trove_common.grpc_server import ERROR_DETAILS_KEY, ERROR_REASON_KEY
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -41,8 +41,13 @@ class _ContextClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: 
             return await call
         except grpc.aio.AioRpcError as exc:
             trailing = exc.trailing_metadata() or ()
-            reason = next((str(v) for k, v in trailing if k == ERROR_REASON_KEY), None)
-            raise error_from_wire(code=exc.code(), reason=reason, message=exc.details() or exc.code().name) from exc
+            values = {k: str(v) for k, v in trailing}
+            raise error_from_wire(
+                code=exc.code(),
+                reason=values.get(ERROR_REASON_KEY),
+                message=exc.details() or exc.code().name,
+                details=values.get(ERROR_DETAILS_KEY),
+            ) from exc
 
 
 def make_channel(address: str, *, default_timeout_s: float = DEFAULT_TIMEOUT_S) -> grpc.aio.Channel:

@@ -13,13 +13,22 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from trove_common.context import REQUEST_ID_KEY, USER_ID_KEY, new_request_id, request_id_var, user_id_var
-from trove_common.errors import TroveError, mapping_for
+from trove_common.context import (
+    ADMIN_KEY,
+    REQUEST_ID_KEY,
+    USER_ID_KEY,
+    admin_var,
+    new_request_id,
+    request_id_var,
+    user_id_var,
+)
+from trove_common.errors import TroveError, details_to_wire, mapping_for
 from trove_common.settings import GrpcServerSettings
 
 logger = logging.getLogger(__name__)
 
 ERROR_REASON_KEY = "x-trove-error-reason"
+ERROR_DETAILS_KEY = "x-trove-error-details"
 
 # Registers a servicer on a server, e.g. `search_pb2_grpc.add_SearchServiceServicer_to_server` bound to a servicer.
 Registration = Callable[[grpc.aio.Server], None]
@@ -55,6 +64,7 @@ def _wrap(inner: Handler, *, method: str, metadata: dict[str, Any]) -> Handler:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
         request_id_var.set(str(metadata.get(REQUEST_ID_KEY) or new_request_id()))
         user_id_var.set(str(metadata.get(USER_ID_KEY) or ""))
+        admin_var.set(metadata.get(ADMIN_KEY) == "1")
         started = time.perf_counter()
         outcome = "OK"
         try:
@@ -64,7 +74,10 @@ def _wrap(inner: Handler, *, method: str, metadata: dict[str, Any]) -> Handler:
             outcome = mapping.grpc_code.name
             if mapping.http_status >= 500:
                 logger.exception("%s failed", method)
-            await context.abort(mapping.grpc_code, str(exc), trailing_metadata=((ERROR_REASON_KEY, mapping.reason),))
+            trailing = [(ERROR_REASON_KEY, mapping.reason)]
+            if (details := details_to_wire(exc)) is not None:
+                trailing.append((ERROR_DETAILS_KEY, details))
+            await context.abort(mapping.grpc_code, str(exc), trailing_metadata=tuple(trailing))
         except Exception as exc:
             if isinstance(exc, grpc.aio.AbortError) or type(exc).__name__ == "AbortError":
                 raise

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
-from support import DEV_MEDIA, Api
+import grpc
+from support import DEV_MEDIA, Api, as_user
 
+from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
 from trove_stack.infra import Infra
 
 TABLES = {
     "ingest": ("ingest.uploads", "ingest.media_files"),
     "analysis": ("analysis.stage_results",),
-    "search": ("search.media_text", "search.media_embeddings"),
-    "billing": ("billing.users",),
+    "search": ("search.media_text", "search.media_embeddings", "search.media", "search.search_history"),
+    "billing": ("billing.users", "billing.cost_tracking", "billing.usage", "billing.budgets", "billing.budget_alerts"),
 }
 
 
@@ -29,17 +32,42 @@ async def _count(dsn: str, table: str, user_id: str | None) -> int:
         await conn.close()
 
 
-async def test_other_users_and_nobody_see_zero_rows(infra: Infra, new_api: Callable[[], Awaitable[Api]]) -> None:
-    api = await new_api()
-    media_id = await api.upload((DEV_MEDIA / "chelsea.png").read_bytes(), "chelsea.png", "image/png")
-    assert (await api.wait_done(media_id))["status"] == "completed"
+async def _admin_fetch(infra: Infra, query: str, *args: Any) -> list[asyncpg.Record]:
     admin = await asyncpg.connect(infra.admin_dsn)
     try:
-        owner = str(
-            await admin.fetchval("SELECT user_id FROM ingest.media_files WHERE media_id = $1", uuid.UUID(media_id))
-        )
+        return list(await admin.fetch(query, *args))
     finally:
         await admin.close()
+
+
+async def test_every_user_owned_table_is_in_the_matrix(infra: Infra) -> None:
+    """A table with a user_id column in a service schema is user-owned: it must be listed above."""
+    rows = await _admin_fetch(
+        infra,
+        """SELECT c.table_schema || '.' || c.table_name AS name FROM information_schema.columns c
+           JOIN information_schema.tables t USING (table_schema, table_name)
+           WHERE c.column_name = 'user_id' AND t.table_type = 'BASE TABLE' AND c.table_schema = ANY($1::text[])""",
+        list(TABLES),
+    )
+    assert {r["name"] for r in rows} == {t for tables in TABLES.values() for t in tables}
+
+
+async def test_other_users_and_nobody_see_zero_rows(
+    infra: Infra, new_api: Callable[..., Awaitable[Api]], grpc_channel: Callable[[str], grpc.aio.Channel]
+) -> None:
+    api, admin = await new_api(), await new_api(admin=True)
+    media_id = await api.upload((DEV_MEDIA / "chelsea.png").read_bytes(), "chelsea.png", "image/png")
+    assert (await api.wait_done(media_id))["status"] == "completed"
+    assert (await api.search("a cat")).status_code == 200  # a search_history row
+    owner = (await api.request("GET", "/api/v1/me")).json()["user_id"]
+    # A budget the finished analysis has already used up, and one more cost: a budget row and alerts.
+    budget = await admin.request("PUT", f"/api/v1/admin/users/{owner}/budget", json={"amount": 0.0000000001})
+    assert budget.status_code == 200, budget.text
+    stub = billing_pb2_grpc.BillingServiceStub(grpc_channel("billing"))
+    await stub.RecordCost(
+        billing_pb2.RecordCostRequest(idempotency_key="rls-matrix", service="local-compute", units=1),
+        metadata=as_user(owner),
+    )
     stranger = str(uuid.uuid4())
     for service, tables in TABLES.items():
         for table in tables:
@@ -57,5 +85,25 @@ async def test_a_service_role_cannot_read_another_services_schema(infra: Infra) 
             except asyncpg.InsufficientPrivilegeError:
                 continue
             raise AssertionError(f"the search role can read {table}")
+    finally:
+        await conn.close()
+
+
+async def test_the_blocked_media_scan_returns_user_ids_only(
+    infra: Infra, new_api: Callable[..., Awaitable[Api]]
+) -> None:
+    """Ingest's one cross-user read: ids of users with media waiting for budget; rows stay hidden outside it."""
+    api, admin = await new_api(), await new_api(admin=True)
+    owner = (await api.request("GET", "/api/v1/me")).json()["user_id"]
+    assert (await admin.request("PUT", f"/api/v1/admin/users/{owner}/budget", json={"amount": 0})).status_code == 200
+    media_id = await api.upload((DEV_MEDIA / "page.png").read_bytes(), "page.png", "image/png")
+    assert (await api.request("GET", f"/api/v1/media/{media_id}")).json()["status"] == "blocked_budget"
+    conn = await asyncpg.connect(infra.dsns["ingest"])
+    try:
+        async with conn.transaction():
+            found = [str(r[0]) for r in await conn.fetch("SELECT ingest.users_with_blocked_media()")]
+            assert owner in found
+            assert await conn.fetchval("SELECT count(*) FROM ingest.media_files") == 0
+            assert await conn.fetchval("SELECT current_setting('app.blocked_scan', true)") in (None, "")
     finally:
         await conn.close()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import grpc
 import httpx
 import pytest
-from support import DEV_MEDIA, as_user
+from support import DEV_MEDIA, as_user, billing_user
 
 from trove_common.errors import (
     ConflictError,
@@ -24,7 +24,7 @@ Connect = Callable[[str], grpc.aio.Channel]
 
 async def test_upload_lifecycle(grpc_channel: Connect) -> None:
     stub = ingest_pb2_grpc.IngestServiceStub(grpc_channel("ingest"))
-    user = as_user(str(uuid.uuid4()))
+    user = as_user(await billing_user(grpc_channel("billing")))
     data = (DEV_MEDIA / "grass.png").read_bytes()
     ticket = await stub.CreateUpload(
         ingest_pb2.CreateUploadRequest(filename="grass.png", content_type="image/png", size_bytes=len(data)),
@@ -61,7 +61,7 @@ async def test_upload_lifecycle(grpc_channel: Connect) -> None:
 
 async def test_validation_errors_arrive_typed(grpc_channel: Connect) -> None:
     stub = ingest_pb2_grpc.IngestServiceStub(grpc_channel("ingest"))
-    user = as_user(str(uuid.uuid4()))
+    user = as_user(await billing_user(grpc_channel("billing")))
     cases: list[tuple[ingest_pb2.CreateUploadRequest, type[Exception]]] = [
         (
             ingest_pb2.CreateUploadRequest(filename="a.exe", content_type="application/x-msdownload", size_bytes=1),

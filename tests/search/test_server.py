@@ -8,7 +8,7 @@ from collections.abc import Callable
 import grpc
 import httpx
 import pytest
-from support import DEV_MEDIA, as_user
+from support import DEV_MEDIA, as_user, billing_user
 
 from trove_common.errors import InvalidArgumentError
 from trove_ml import TextEmbedder
@@ -43,7 +43,7 @@ def _segments(*texts_and_spans: tuple[str, float, float]) -> list[search_pb2.Seg
 async def test_index_search_delete(grpc_channel: Connect) -> None:
     ingest = ingest_pb2_grpc.IngestServiceStub(grpc_channel("ingest"))
     search = search_pb2_grpc.SearchServiceStub(grpc_channel("search"))
-    user = as_user(str(uuid.uuid4()))
+    user = as_user(await billing_user(grpc_channel("billing")))
     media_id = await _audio_media(ingest, user)
     segments = _segments(
         ("Good morning and welcome.", 0.0, 2.0), ("Expect heavy rain and strong winds this afternoon.", 2.0, 6.5)

@@ -1,27 +1,54 @@
-"""Billing rules: who a Firebase identity is in Trove."""
+"""Billing rules: users and tiers, quotas before work, the cost ledger, and monthly budgets that alert and block."""
 
 from __future__ import annotations
 
+import base64
+import logging
 import math
-import uuid
 
 import asyncpg
 
 from trove_billing import repo
-from trove_billing.models import Cost, Limits, User
-from trove_billing.settings import Tiers
+from trove_billing.models import Alert, Cost, LedgerPage, Usage, User
+from trove_billing.settings import TIER_NAMES, Tiers, TierSettings
+from trove_common.context import admin_var
 from trove_common.db import user_transaction
-from trove_common.errors import InvalidArgumentError, NotFoundError
+from trove_common.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError, QuotaExceededError
+from trove_common.ids import parse_id
+
+logger = logging.getLogger(__name__)
 
 MAX_UID_CHARS = 128
 MAX_EMAIL_CHARS = 320
-
-
 MAX_KEY_CHARS = 200
+MAX_PAGE = 100
+MAX_BUDGET = 1_000_000.0
+# Spending at these percentages of the month's budget records an alert (once per period each).
+ALERT_THRESHOLDS_PCT = (80, 100)
+
+
+def _encode_cursor(cost_id: int) -> str:
+    return base64.urlsafe_b64encode(f"cost:{cost_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = raw.partition(":")
+        if prefix != "cost" or not number.isdigit():
+            raise ValueError(raw)
+        return int(number)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgumentError("cursor is malformed") from None
+
+
+def _require_admin() -> None:
+    if not admin_var.get():
+        raise PermissionDeniedError("only an administrator may change another user's tier or budget")
 
 
 class Billing:
-    """Users, their tiers' limits, and the ledger of what their analysis cost."""
+    """Users, their tiers' limits, what they use and spend, and their budgets."""
 
     def __init__(self, *, pool: asyncpg.Pool, tiers: Tiers, prices: dict[str, float], currency: str) -> None:
         self._pool = pool
@@ -45,9 +72,8 @@ class Billing:
             raise NotFoundError("user not found")
         return user
 
-    def limits(self, tier: str) -> Limits:
-        limits = self._tiers.of(tier)
-        return Limits(max_media_duration_s=limits.max_media_duration_s, max_file_bytes=limits.max_file_bytes)
+    def limits(self, tier: str) -> TierSettings:
+        return self._tiers.of(tier)
 
     async def record_cost(
         self, *, user_id: str, idempotency_key: str, media_id: str, stage: str, service: str, units: float
@@ -60,10 +86,7 @@ class Billing:
         if not math.isfinite(units) or units < 0:
             raise InvalidArgumentError("units must be a finite number >= 0")
         if media_id:
-            try:
-                media_id = str(uuid.UUID(media_id))
-            except ValueError:
-                raise InvalidArgumentError("media_id must be a UUID") from None
+            media_id = parse_id(media_id, what="media_id")
         price = self._prices[service]
         cost = Cost(
             idempotency_key=idempotency_key,
@@ -76,5 +99,140 @@ class Billing:
             currency=self._currency,
         )
         async with user_transaction(self._pool, user_id) as conn:
+            # One ledger write per user at a time, so concurrent costs cannot both miss a threshold they cross together.
+            await repo.lock_user(conn, user_id=user_id)
             recorded = await repo.insert_cost(conn, user_id=user_id, cost=cost)
+            if recorded:
+                await self._alert(conn, user_id=user_id)
         return cost, recorded
+
+    async def _alert(self, conn: asyncpg.Connection, *, user_id: str) -> None:
+        """Record (and log) each budget threshold this period's spending has reached, once per period."""
+        usage = await self._usage(conn, user_id=user_id)
+        for pct in ALERT_THRESHOLDS_PCT:
+            if usage.budget_used * 100 < pct:
+                continue
+            fresh = await repo.insert_alert(
+                conn,
+                user_id=user_id,
+                period=usage.totals.period,
+                threshold_pct=pct,
+                spent=usage.totals.spent,
+                budget=usage.budget,
+                currency=usage.currency,
+            )
+            if fresh:
+                logger.warning(
+                    "budget alert",
+                    extra={
+                        "event": "budget_alert",
+                        "user_id": user_id,
+                        "threshold_pct": pct,
+                        "spent": usage.totals.spent,
+                        "budget": usage.budget,
+                        "period": usage.totals.period.isoformat(),
+                    },
+                )
+
+    async def _usage(self, conn: asyncpg.Connection, *, user_id: str) -> Usage:
+        user = await repo.get_user(conn, user_id=user_id)
+        if user is None:
+            raise NotFoundError("user not found")
+        limits = self._tiers.of(user.tier)
+        own = await repo.own_budget(conn, user_id=user_id)
+        return Usage(
+            tier=user.tier,
+            limits=limits,
+            totals=await repo.usage_totals(conn, user_id=user_id),
+            budget=limits.monthly_budget if own is None else own,
+            currency=self._currency,
+        )
+
+    async def usage(self, *, user_id: str) -> Usage:
+        async with user_transaction(self._pool, user_id) as conn:
+            return await self._usage(conn, user_id=user_id)
+
+    async def check_quota(self, *, user_id: str, size_bytes: int) -> None:
+        """Raise QuotaExceededError (naming the limit, the usage and the allowed value) if the upload does not fit."""
+        if size_bytes <= 0:
+            raise InvalidArgumentError("size_bytes must be a positive number of bytes")
+        usage = await self.usage(user_id=user_id)
+        limits, totals = usage.limits, usage.totals
+        minutes = totals.compute_s / 60
+        checks = (
+            ("max_file_bytes", size_bytes, limits.max_file_bytes, size_bytes > limits.max_file_bytes),
+            ("storage_bytes", totals.storage_bytes, limits.storage_bytes,
+             totals.storage_bytes + size_bytes > limits.storage_bytes),
+            ("uploads_per_month", totals.uploads, limits.uploads_per_month, totals.uploads >= limits.uploads_per_month),
+            ("processing_minutes_per_month", round(minutes, 3), limits.processing_minutes_per_month,
+             minutes >= limits.processing_minutes_per_month),
+        )  # fmt: skip
+        for name, used, allowed, exceeded in checks:
+            if exceeded:
+                raise QuotaExceededError(
+                    f"this upload would exceed your {usage.tier} tier's {name.replace('_', ' ')} "
+                    f"(usage {used}, limit {allowed})",
+                    details={
+                        "limit": name,
+                        "usage": used,
+                        "allowed": allowed,
+                        "requested_bytes": size_bytes,
+                        "tier": usage.tier,
+                    },
+                )
+
+    async def record_upload(self, *, user_id: str, media_id: str, size_bytes: int) -> bool:
+        media_id = parse_id(media_id, what="media_id")
+        if size_bytes < 0:
+            raise InvalidArgumentError("size_bytes must be >= 0")
+        async with user_transaction(self._pool, user_id) as conn:
+            return await repo.insert_usage(conn, user_id=user_id, media_id=media_id, size_bytes=size_bytes)
+
+    async def record_deletion(self, *, user_id: str, media_id: str) -> bool:
+        media_id = parse_id(media_id, what="media_id")
+        async with user_transaction(self._pool, user_id) as conn:
+            return await repo.mark_deleted(conn, user_id=user_id, media_id=media_id)
+
+    async def ledger(self, *, user_id: str, limit: int, cursor: str) -> LedgerPage:
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidArgumentError(f"limit must be between 1 and {MAX_PAGE}")
+        before = _decode_cursor(cursor) if cursor else None
+        async with user_transaction(self._pool, user_id) as conn:
+            items = await repo.list_costs(conn, user_id=user_id, limit=limit + 1, before=before)
+        more = len(items) > limit
+        items = items[:limit]
+        return LedgerPage(items=items, next_cursor=_encode_cursor(items[-1].cost_id) if more else "")
+
+    async def alerts(self, *, user_id: str) -> list[Alert]:
+        async with user_transaction(self._pool, user_id) as conn:
+            return await repo.list_alerts(conn, user_id=user_id)
+
+    async def set_tier(self, *, user_id: str, tier: str) -> User:
+        """Admin only: move a user to another tier. `user_id` names the target, not the caller."""
+        _require_admin()
+        if tier not in TIER_NAMES:
+            raise InvalidArgumentError(f"tier must be one of {', '.join(TIER_NAMES)}")
+        user_id = parse_id(user_id, what="user", error=NotFoundError)
+        async with user_transaction(self._pool, user_id) as conn:
+            user = await repo.set_tier(conn, user_id=user_id, tier=tier)
+        if user is None:
+            raise NotFoundError("user not found")
+        logger.info("tier changed", extra={"event": "tier_changed", "user_id": user_id, "tier": tier})
+        return user
+
+    async def set_budget(self, *, user_id: str, amount: float) -> tuple[str, float]:
+        """Admin only: a user's own monthly budget (instead of their tier's default); returns (user id, amount)."""
+        _require_admin()
+        if not math.isfinite(amount) or not 0 <= amount <= MAX_BUDGET:
+            raise InvalidArgumentError(f"amount must be a number from 0 to {MAX_BUDGET:,.0f}")
+        user_id = parse_id(user_id, what="user", error=NotFoundError)
+        async with user_transaction(self._pool, user_id) as conn:
+            if await repo.get_user(conn, user_id=user_id) is None:
+                raise NotFoundError("user not found")
+            await repo.set_budget(conn, user_id=user_id, amount=amount)
+        logger.info("budget changed", extra={"event": "budget_changed", "user_id": user_id, "amount": amount})
+        return user_id, amount
+
+    @property
+    def currency(self) -> str:
+        return self._currency

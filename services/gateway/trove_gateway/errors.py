@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,16 +17,19 @@ logger = logging.getLogger(__name__)
 _HTTP_REASONS = {404: "not_found", 405: "method_not_allowed"}
 
 
-def error_response(*, status: int, code: str, message: str) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "request_id": request_id_var.get()}}
-    return JSONResponse(body, status_code=status)
+def error_response(*, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+    error: dict[str, Any] = {"code": code, "message": message, "request_id": request_id_var.get()}
+    if details:
+        error["details"] = details
+    return JSONResponse({"error": error}, status_code=status)
 
 
 async def trove_error(request: Request, exc: Exception) -> Response:
     mapping = mapping_for(exc)
     if mapping.http_status >= 500:
         logger.error("request failed", extra={"reason": mapping.reason, "error": str(exc)})
-    return error_response(status=mapping.http_status, code=mapping.reason, message=str(exc))
+    details = exc.details if isinstance(exc, TroveError) else None
+    return error_response(status=mapping.http_status, code=mapping.reason, message=str(exc), details=details)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

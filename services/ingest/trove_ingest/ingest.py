@@ -8,6 +8,7 @@ import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 import asyncpg
 
@@ -24,7 +25,7 @@ from trove_common.errors import (
 from trove_common.ids import parse_id
 from trove_common.jobs import AnalyzeMediaArgs
 from trove_ingest import filetypes, repo
-from trove_ingest.models import STATUSES, Media, MediaPage, UploadTicket
+from trove_ingest.models import STATUSES, Budget, Media, MediaPage, UploadTicket
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,22 @@ MAX_PAGE = 100
 
 # Puts one analysis job on the queue; must be safe to call twice for one media file.
 Enqueue = Callable[[AnalyzeMediaArgs], Awaitable[None]]
+
+
+class Accounts(Protocol):
+    """The billing side of uploads (see trove_ingest.accounts)."""
+
+    async def check_quota(self, *, user_id: str, size_bytes: int) -> None: ...
+    async def budget(self, *, user_id: str) -> Budget: ...
+    async def record_upload(self, *, user_id: str, media_id: str, size_bytes: int) -> None: ...
+    async def record_deletion(self, *, user_id: str, media_id: str) -> None: ...
+
+
+def blocked_message(budget: Budget) -> str:
+    return (
+        f"Waiting: this month's analysis budget is used up ({budget.spent:.4f} of {budget.amount:.4f} "
+        f"{budget.currency} spent). Analysis starts by itself when the budget is raised or next month begins."
+    )
 
 
 def _check_filename(filename: str) -> str:
@@ -64,11 +81,19 @@ class Ingest:
     """Upload sessions and media records of the calling user."""
 
     def __init__(
-        self, *, pool: asyncpg.Pool, store: LocalBlobStore, enqueue: Enqueue, max_upload_bytes: int, url_ttl_s: int
+        self,
+        *,
+        pool: asyncpg.Pool,
+        store: LocalBlobStore,
+        enqueue: Enqueue,
+        accounts: Accounts,
+        max_upload_bytes: int,
+        url_ttl_s: int,
     ) -> None:
         self._pool = pool
         self._store = store
         self._enqueue = enqueue
+        self._accounts = accounts
         self._max_upload_bytes = max_upload_bytes
         self._url_ttl_s = url_ttl_s
 
@@ -86,6 +111,7 @@ class Ingest:
             raise PayloadTooLargeError(
                 f"the file is {size_bytes} bytes; the largest accepted is {self._max_upload_bytes} bytes"
             )
+        await self._accounts.check_quota(user_id=user_id, size_bytes=size_bytes)
         upload_id = str(uuid.uuid4())
         key = f"users/{user_id}/{upload_id}"
         signed = self._store.sign(key=key, method="PUT", ttl_s=self._url_ttl_s, max_bytes=size_bytes)
@@ -110,8 +136,10 @@ class Ingest:
         )
 
     async def complete_upload(self, *, user_id: str, upload_id: str) -> Media:
-        """Check the stored bytes, create the media record and queue its analysis. Safe to repeat."""
+        """Check the stored bytes, create the media record and queue its analysis (or hold it while the month's
+        budget is used up). Safe to repeat: usage is counted and the job queued once."""
         upload_id = parse_id(upload_id, what="upload", error=NotFoundError)
+        budget: Budget | None = None
         async with user_transaction(self._pool, user_id) as conn:
             upload = await repo.lock_upload(conn, upload_id=upload_id)
             if upload is None:
@@ -122,21 +150,37 @@ class Ingest:
                     raise NotFoundError("upload not found")
             else:
                 content_type, kind = self._check_object(upload.storage_key, upload.content_type, upload.size_bytes)
-                media = await repo.insert_media(conn, upload=upload, content_type=content_type, kind=kind)
-        if media.status == "queued":
-            # After commit, so the worker always finds the record; a failed enqueue is retried by completing again.
-            await self._enqueue(
-                AnalyzeMediaArgs(
-                    media_id=media.media_id,
-                    user_id=user_id,
-                    storage_key=media.storage_key,
-                    content_type=media.content_type,
-                    uploaded_at=media.created_at.isoformat(),
-                    kind=media.kind,
+                budget = await self._accounts.budget(user_id=user_id)
+                status, error = ("blocked_budget", blocked_message(budget)) if budget.exhausted else ("queued", "")
+                media = await repo.insert_media(
+                    conn, upload=upload, content_type=content_type, kind=kind, status=status, error=error
                 )
-            )
-        logger.info("upload completed", extra={"media_id": media.media_id, "kind": media.kind})
+        # After commit, so the worker always finds the record; a failed call is retried by completing again.
+        await self._accounts.record_upload(user_id=user_id, media_id=media.media_id, size_bytes=media.size_bytes)
+        if media.status == "queued":
+            budget = budget or await self._accounts.budget(user_id=user_id)
+            await self._enqueue(_job(media, user_id=user_id, priority=budget.queue_priority))
+        logger.info("upload completed", extra={"media_id": media.media_id, "kind": media.kind, "status": media.status})
         return media
+
+    async def resume_blocked(self) -> int:
+        """Queue the media of every user whose budget allows analysis again; returns how many were queued."""
+        async with self._pool.acquire() as conn:
+            user_ids = await repo.users_with_blocked_media(conn)
+        resumed = 0
+        for user_id in user_ids:
+            budget = await self._accounts.budget(user_id=user_id)
+            if budget.exhausted:
+                continue
+            async with user_transaction(self._pool, user_id) as conn:
+                media = await repo.unblock_media(conn)
+                # Inside the transaction: if queueing fails the media stays blocked and the next round retries;
+                # a worker that starts at once waits on the row lock for this commit.
+                for item in media:
+                    await self._enqueue(_job(item, user_id=user_id, priority=budget.queue_priority))
+            resumed += len(media)
+            logger.info("analysis resumed", extra={"event": "budget_resumed", "user_id": user_id, "media": len(media)})
+        return resumed
 
     def _check_object(self, key: str, declared_type: str, declared_size: int) -> tuple[str, str]:
         size = self._store.size(key)
@@ -196,7 +240,21 @@ class Ingest:
         media_id = parse_id(media_id, what="media", error=NotFoundError)
         async with user_transaction(self._pool, user_id) as conn:
             media = await repo.delete_media(conn, media_id=media_id)
-        if media is None:
-            raise NotFoundError("media not found")
+            if media is None:
+                raise NotFoundError("media not found")
+            # Before commit: if billing cannot be told, the delete rolls back and can be repeated (counted once).
+            await self._accounts.record_deletion(user_id=user_id, media_id=media_id)
         self._store.delete(media.storage_key)
         return media
+
+
+def _job(media: Media, *, user_id: str, priority: str) -> AnalyzeMediaArgs:
+    return AnalyzeMediaArgs(
+        media_id=media.media_id,
+        user_id=user_id,
+        storage_key=media.storage_key,
+        content_type=media.content_type,
+        uploaded_at=media.created_at.isoformat(),
+        kind=media.kind,
+        priority=priority,
+    )

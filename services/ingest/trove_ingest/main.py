@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
 
 from trove_common.blobstore import LocalBlobStore
+from trove_common.grpc_client import make_channel
 from trove_common.grpc_server import serve
 from trove_common.jobs import ANALYSIS_QUEUE, ANALYZE_MEDIA, AnalyzeMediaArgs, analyze_media_job_id
 from trove_common.service import open_database, start_process
+from trove_ingest.accounts import BillingAccounts
 from trove_ingest.ingest import Enqueue, Ingest
 from trove_ingest.server import IngestServicer
 from trove_ingest.settings import Settings
+from trove_protos.billing.v1 import billing_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2_grpc
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -34,6 +40,16 @@ def arq_enqueuer(redis: ArqRedis) -> Enqueue:
     return enqueue
 
 
+async def resume_blocked_forever(ingest: Ingest, *, every_s: float) -> None:
+    """Every `every_s`, queue media whose owner's budget was raised or renewed; errors wait for the next round."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await ingest.resume_blocked()
+        except Exception:
+            logger.exception("budget re-check failed; trying again in the next round")
+
+
 async def run(settings: Settings) -> None:
     pool = await open_database(settings.postgres, schema="ingest", migrations_dir=MIGRATIONS)
     redis = await create_pool(RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()))
@@ -42,16 +58,23 @@ async def run(settings: Settings) -> None:
         signing_key=settings.storage.signing_key.get_secret_value(),
         public_url=settings.storage.public_url,
     )
+    billing_channel = make_channel(settings.billing_addr)
     ingest = Ingest(
         pool=pool,
         store=store,
         enqueue=arq_enqueuer(redis),
+        accounts=BillingAccounts(billing_pb2_grpc.BillingServiceStub(billing_channel)),
         max_upload_bytes=settings.max_upload_bytes,
         url_ttl_s=settings.storage.url_ttl_s,
     )
     servicer = IngestServicer(ingest)
 
+    recheck = asyncio.create_task(resume_blocked_forever(ingest, every_s=settings.budget_recheck_s))
+
     async def close() -> None:
+        recheck.cancel()
+        await asyncio.gather(recheck, return_exceptions=True)
+        await billing_channel.close()
         await redis.aclose()
         await pool.close()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-STATUSES = ("queued", "processing", "completed", "failed")
+# blocked_budget: the owner's monthly budget is used up; the media is queued again when it is raised or renewed.
+STATUSES = ("queued", "processing", "completed", "failed", "blocked_budget")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +51,14 @@ class UploadTicket:
 class MediaPage:
     items: list[Media]
     next_cursor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """What ingest needs to know of a user's billing before queueing analysis."""
+
+    exhausted: bool
+    spent: float
+    amount: float
+    currency: str
+    queue_priority: str

@@ -49,10 +49,13 @@ async def lock_upload(conn: asyncpg.Connection, *, upload_id: str) -> Upload | N
     return Upload(**dict(row)) if row else None
 
 
-async def insert_media(conn: asyncpg.Connection, *, upload: Upload, content_type: str, kind: str) -> Media:
+async def insert_media(
+    conn: asyncpg.Connection, *, upload: Upload, content_type: str, kind: str, status: str, error: str
+) -> Media:
     row = await conn.fetchrow(
-        f"""INSERT INTO ingest.media_files (user_id, upload_id, filename, content_type, kind, size_bytes, storage_key)
-            VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7) RETURNING {_MEDIA}""",
+        f"""INSERT INTO ingest.media_files
+                (user_id, upload_id, filename, content_type, kind, size_bytes, storage_key, status, error)
+            VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9) RETURNING {_MEDIA}""",
         upload.user_id,
         upload.upload_id,
         upload.filename,
@@ -60,6 +63,8 @@ async def insert_media(conn: asyncpg.Connection, *, upload: Upload, content_type
         kind,
         upload.size_bytes,
         upload.storage_key,
+        status,
+        error,
     )
     await conn.execute(
         "UPDATE ingest.uploads SET media_id = $2::uuid WHERE upload_id = $1::uuid", upload.upload_id, row["media_id"]
@@ -111,3 +116,18 @@ async def delete_media(conn: asyncpg.Connection, *, media_id: str) -> Media | No
     if row is not None:
         await conn.execute("DELETE FROM ingest.uploads WHERE media_id = $1::uuid", media_id)
     return _media(row) if row else None
+
+
+async def users_with_blocked_media(conn: asyncpg.Connection) -> list[str]:
+    """Ids of the users who have media waiting for budget (the one cross-user read; see migration 002)."""
+    rows = await conn.fetch("SELECT ingest.users_with_blocked_media()::text AS user_id")
+    return [r["user_id"] for r in rows]
+
+
+async def unblock_media(conn: asyncpg.Connection) -> list[Media]:
+    """The calling user's media waiting for budget, now queued again."""
+    rows = await conn.fetch(
+        f"""UPDATE ingest.media_files SET status = 'queued', error = '', updated_at = now()
+            WHERE status = 'blocked_budget' RETURNING {_MEDIA}"""
+    )
+    return [_media(r) for r in rows]

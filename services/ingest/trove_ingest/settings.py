@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings
 
 from trove_common.settings import (
+    GrpcAddress,
     GrpcServerSettings,
     LogLevel,
     OtelSettings,
@@ -26,3 +27,7 @@ class Settings(BaseSettings):
     otel: OtelSettings = OtelSettings()
     log_level: LogLevel = "INFO"
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0, description="largest file accepted, in bytes")
+    billing_addr: GrpcAddress = "127.0.0.1:50051"
+    budget_recheck_s: float = Field(
+        default=60, gt=0, le=86400, description="how often media waiting for budget is checked for resumption"
+    )

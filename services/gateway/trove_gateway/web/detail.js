@@ -87,7 +87,9 @@ export class Detail extends EventTarget {
 
   preview(media, startS) {
     const box = h("div", { class: "preview" });
-    if (media.status !== "completed" && media.status !== "failed") {
+    if (media.status === "blocked_budget") {
+      box.append(h("p", { class: "muted" }, "Analysis waits until this month's budget allows it."));
+    } else if (media.status !== "completed" && media.status !== "failed") {
       box.append(h("p", { class: "muted" }, "Trove is still looking at this file."));
     }
     if (media.kind === "video" || media.kind === "audio") {

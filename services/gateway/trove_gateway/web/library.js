@@ -7,7 +7,13 @@ const PAGE_SIZE = 24;
 const POLL_MS = 3000;
 const FINAL = new Set(["completed", "failed"]);
 
-const STATUS_LABELS = { queued: "Queued", processing: "Analysing", completed: "Ready", failed: "Failed" };
+const STATUS_LABELS = {
+  queued: "Queued",
+  processing: "Analysing",
+  completed: "Ready",
+  failed: "Failed",
+  blocked_budget: "Waiting for budget",
+};
 
 /**
  * A thumbnail box: the kind's icon at once, the real thumbnail when the box scrolls into view (finished media of
@@ -38,8 +44,10 @@ export class Thumbnails {
   }
 }
 
-export function statusBadge(status) {
-  return h("span", { class: `badge status-${status}` }, STATUS_LABELS[status] || status);
+/** A status badge; `error` (why it failed, or why it waits) shows on hover. */
+export function statusBadge(status, error = "") {
+  const label = STATUS_LABELS[status] || status.replaceAll("_", " ");
+  return h("span", { class: `badge status-${status}`, title: error || null }, label);
 }
 
 export class Library extends EventTarget {
@@ -148,7 +156,7 @@ export class Library extends EventTarget {
         this.thumbnails.box(media),
         h("span", { class: "card-name" }, media.filename),
         h("span", { class: "card-meta" }, h("span", { class: "badge kind" }, media.kind), " ", timeEl(media.created_at)),
-        statusBadge(media.status),
+        statusBadge(media.status, media.error),
       ),
     );
   }
