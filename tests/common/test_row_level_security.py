@@ -12,18 +12,20 @@ from trove_stack.infra import Infra
 
 TABLES = {
     "ingest": ("ingest.uploads", "ingest.media_files"),
-    "analysis": ("analysis.stage_results",),
+    "analysis": ("analysis.stage_results", "analysis.processing_jobs"),
     "search": ("search.media_text", "search.media_embeddings"),
     "billing": ("billing.users",),
 }
 
 
-async def _count(dsn: str, table: str, user_id: str | None) -> int:
+async def _count(dsn: str, table: str, user_id: str | None, *, all_users: bool = False) -> int:
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():
             if user_id is not None:
                 await conn.execute("SELECT set_config('app.user_id', $1, true)", user_id)
+            if all_users:
+                await conn.execute("SELECT set_config('app.all_users', 'on', true)")
             return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
     finally:
         await conn.close()
@@ -59,3 +61,23 @@ async def test_a_service_role_cannot_read_another_services_schema(infra: Infra) 
             raise AssertionError(f"the search role can read {table}")
     finally:
         await conn.close()
+
+
+async def test_dead_letters_are_the_owners_or_the_admin_routes(infra: Infra) -> None:
+    """analysis.dead_letters: the owner sees theirs, a stranger and nobody see none, the admin routes see all."""
+    owner, stranger = str(uuid.uuid4()), str(uuid.uuid4())
+    admin = await asyncpg.connect(infra.admin_dsn)
+    try:
+        await admin.execute(
+            """INSERT INTO analysis.dead_letters (media_id, stage, user_id, job, errors)
+               VALUES ($1, 'image', $2, '{}', '[]')""",
+            uuid.uuid4(),
+            uuid.UUID(owner),
+        )
+    finally:
+        await admin.close()
+    dsn, table = infra.dsns["analysis"], "analysis.dead_letters"
+    assert await _count(dsn, table, owner) == 1
+    assert await _count(dsn, table, stranger) == 0
+    assert await _count(dsn, table, None) == 0
+    assert await _count(dsn, table, None, all_users=True) >= 1
