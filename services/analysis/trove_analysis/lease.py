@@ -2,7 +2,9 @@
 
 ARQ marks a running job with an in-progress key that expires after the job timeout (30 min here), and no
 worker takes the job while the key exists. A worker killed with SIGKILL leaves its job in the queue with that
-key; renewing a short key instead means the job runs again within `lease_s` of its worker vanishing.
+key; renewing a short key instead means the job runs again within `lease_s` of its worker vanishing. A worker
+killed between ARQ taking a job and the job's first renewal leaves a long key behind: the sweeper expires keys
+that stay longer than any lease for a whole sweep.
 """
 
 from __future__ import annotations
@@ -40,3 +42,25 @@ async def lease(redis: ArqRedis, *, job_id: str, lease_s: float) -> AsyncIterato
         beat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beat
+
+
+async def sweep(redis: ArqRedis, *, lease_s: float) -> None:
+    """Forever: expire in-progress keys that outlive every lease for a whole sweep (their worker vanished)."""
+    suspects: set[bytes] = set()
+    while True:
+        await asyncio.sleep(lease_s)
+        try:
+            suspects = await _sweep_once(redis, suspects, lease_ms=int(lease_s * 1000))
+        except Exception as exc:  # Redis away for a moment: sweep again later
+            logger.warning("could not sweep job leases", extra={"error": str(exc)})
+
+
+async def _sweep_once(redis: ArqRedis, suspects: set[bytes], *, lease_ms: int) -> set[bytes]:
+    long_lived = set()
+    async for key in redis.scan_iter(match=f"{in_progress_key_prefix}*", count=500):
+        if await redis.pttl(key) > lease_ms:
+            long_lived.add(key)
+    for key in long_lived & suspects:
+        logger.warning("job lease abandoned by a vanished worker: releasing it", extra={"key": key.decode()})
+        await redis.delete(key)
+    return long_lived - suspects

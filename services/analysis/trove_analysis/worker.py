@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from arq import Retry
+from arq import create_pool as create_redis
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
 from opentelemetry import context as otel_context
@@ -19,7 +20,7 @@ from opentelemetry import propagate, trace
 
 from trove_analysis.clients import BillingAccounts, IngestMediaStatus, LocalObjectStore, SearchSegmentIndex
 from trove_analysis.errors import StageRetryError
-from trove_analysis.lease import lease
+from trove_analysis.lease import lease, sweep
 from trove_analysis.local import LocalTextAnalyzer, LocalTranscriber, LocalVisionAnalyzer, probe_file
 from trove_analysis.pipeline import Pipeline, RetryPolicy
 from trove_analysis.providers import Facts
@@ -213,11 +214,15 @@ async def run_workers(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _stop_all, workers, sig)
+    redis = await create_redis(RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()))
+    sweeper = asyncio.create_task(sweep(redis, lease_s=settings.lease_s))
     try:
         await asyncio.gather(*(w.async_run() for w in workers))
     except asyncio.CancelledError:
         logger.info("worker pools stopped")
     finally:
+        sweeper.cancel()
+        await redis.aclose()
         for w in workers:
             await w.close()
         await shutdown(ctx)
