@@ -3,7 +3,8 @@
 Figures: upload-to-searchable seconds per image (create upload -> PUT -> complete -> analysis done),
 search latency through the gateway (p50/p95; new queries, and a repeated one served from the cache) and the
 raw pgvector query on the same data, and their ratio (uncached gateway / raw), the analysis worker's peak
-memory, and model-stage figures (see stages.py).
+memory, model-stage figures (see stages.py), and jobs/s through the whole pipeline with two worker processes,
+steady and with one of them SIGKILLed mid-batch (see throughput.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]
 
 import scale  # noqa: E402
 import stages  # noqa: E402
+import throughput  # noqa: E402
 from support import DEV_MEDIA, Api, sign_up  # noqa: E402
 
 from trove_ml import TextEmbedder  # noqa: E402
@@ -34,6 +36,8 @@ from trove_stack.infra import Infra, running_infra, running_services  # noqa: E4
 IMAGES = ("chelsea.png", "coffee.png", "rocket.jpg", "astronaut.png", "china.jpg", "grass.png", "grace_hopper.jpg")
 QUERY = "a cat"
 ROUNDS = 60
+# A SIGKILLed worker's jobs run again after this lease (the throughput-with-a-kill figure).
+OVERRIDES = {"TROVE_ANALYSIS_LEASE_S": "5"}
 
 
 def _percentiles(samples_ms: list[float]) -> dict[str, float]:
@@ -141,6 +145,12 @@ async def _at_scale(infra: Infra) -> dict[str, object]:
     return await scale.measure(infra, api, user_id)
 
 
+async def _throughput(infra: Infra) -> dict[str, object]:
+    token, _ = await sign_up(infra.auth_emulator_host)
+    api = Api(base_url=infra.config.gateway_url, token=token)
+    return await throughput.measure(infra, api, OVERRIDES)
+
+
 def _peak_rss_mb(pid_file: Path) -> float:
     """The high-water mark of a process's resident memory (VmHWM), in MiB."""
     pid = pid_file.read_text().split()[0]
@@ -152,7 +162,7 @@ def _peak_rss_mb(pid_file: Path) -> float:
 
 def main() -> None:
     figures: dict[str, object] = {}
-    with running_infra() as infra, running_services(infra):
+    with running_infra() as infra, running_services(infra, overrides=OVERRIDES):
         deadline = time.monotonic() + 120
         while httpx.get(f"{infra.config.gateway_url}/readyz", timeout=5).status_code != 200:
             if time.monotonic() > deadline:
@@ -161,6 +171,7 @@ def main() -> None:
         figures.update(asyncio.run(measure(infra)))
         figures["analysis_worker_peak_rss_mb"] = _peak_rss_mb(infra.config.pid_path("analysis-worker"))
         figures["search_at_scale"] = asyncio.run(_at_scale(infra))
+        figures["pipeline_throughput"] = asyncio.run(_throughput(infra))
     figures["stages"] = asyncio.run(stages.measure())
     print(json.dumps(figures, indent=2))
 

@@ -12,6 +12,8 @@ from trove_common.errors import error_from_wire
 from trove_common.grpc_server import ERROR_DETAILS_KEY, ERROR_REASON_KEY
 
 DEFAULT_TIMEOUT_S = 10.0
+# Peers are on loopback or in-cluster: after a peer restarts, reconnect within seconds, not gRPC's default 2 min.
+RECONNECT_OPTIONS = (("grpc.initial_reconnect_backoff_ms", 200), ("grpc.max_reconnect_backoff_ms", 2000))
 
 
 class _ContextClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
@@ -56,4 +58,6 @@ def make_channel(address: str, *, default_timeout_s: float = DEFAULT_TIMEOUT_S) 
     Downstream errors are raised as the `TroveError` subclass the server raised, so they map to the same
     HTTP status at the gateway.
     """
-    return grpc.aio.insecure_channel(address, interceptors=[_ContextClientInterceptor(default_timeout_s)])
+    return grpc.aio.insecure_channel(
+        address, options=RECONNECT_OPTIONS, interceptors=[_ContextClientInterceptor(default_timeout_s)]
+    )

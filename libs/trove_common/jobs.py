@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from arq import ArqRedis
 from opentelemetry import propagate
 
 from trove_common.context import request_id_var
 
 ANALYZE_MEDIA = "analyze_media"
 ANALYSIS_QUEUE = "trove:queue:analysis"
+# ARQ queues are sorted sets scored by due time, read lowest score first: a premium job is scored this much
+# earlier than its enqueue time, so every worker reads it before the standard jobs already waiting.
+PREMIUM_HEAD_START_S = 6 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +49,16 @@ class AnalyzeMediaArgs:
 def analyze_media_job_id(media_id: str) -> str:
     """One job per media file: ARQ refuses a second job with the same id while the first exists."""
     return f"{ANALYZE_MEDIA}:{media_id}"
+
+
+async def enqueue_analysis(
+    redis: ArqRedis, *, function: str, job_id: str, queue: str, args: AnalyzeMediaArgs, **extra: Any
+) -> bool:
+    """Enqueue an analysis job, premium ones ahead of the standard backlog; False if `job_id` is queued already."""
+    due = datetime.now(UTC)
+    if args.priority == "premium":
+        due -= timedelta(seconds=PREMIUM_HEAD_START_S)
+    job = await redis.enqueue_job(
+        function, _job_id=job_id, _queue_name=queue, _defer_until=due, **args.to_job(), **extra
+    )
+    return job is not None

@@ -15,18 +15,24 @@ from trove_stack.infra import Infra
 
 TABLES = {
     "ingest": ("ingest.uploads", "ingest.media_files"),
-    "analysis": ("analysis.stage_results",),
+    "analysis": ("analysis.stage_results", "analysis.processing_jobs"),
     "search": ("search.media_text", "search.media_embeddings", "search.media", "search.search_history"),
     "billing": ("billing.users", "billing.cost_tracking", "billing.usage", "billing.budgets", "billing.budget_alerts"),
 }
+# User-owned tables checked by their own test below (a normal upload writes no row into them).
+TESTED_APART = {"analysis.dead_letters"}
+# Tables with a user_id column and, deliberately, no row-level security: why, in their migration.
+WITHOUT_RLS = {"search.index_users"}  # user ids only, so a re-index can visit every user's segments
 
 
-async def _count(dsn: str, table: str, user_id: str | None) -> int:
+async def _count(dsn: str, table: str, user_id: str | None, *, all_users: bool = False) -> int:
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():
             if user_id is not None:
                 await conn.execute("SELECT set_config('app.user_id', $1, true)", user_id)
+            if all_users:
+                await conn.execute("SELECT set_config('app.all_users', 'on', true)")
             return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
     finally:
         await conn.close()
@@ -49,7 +55,7 @@ async def test_every_user_owned_table_is_in_the_matrix(infra: Infra) -> None:
            WHERE c.column_name = 'user_id' AND t.table_type = 'BASE TABLE' AND c.table_schema = ANY($1::text[])""",
         list(TABLES),
     )
-    assert {r["name"] for r in rows} == {t for tables in TABLES.values() for t in tables}
+    assert {r["name"] for r in rows} == {t for tables in TABLES.values() for t in tables} | TESTED_APART | WITHOUT_RLS
 
 
 async def test_other_users_and_nobody_see_zero_rows(
@@ -107,3 +113,23 @@ async def test_the_blocked_media_scan_returns_user_ids_only(
             assert await conn.fetchval("SELECT current_setting('app.blocked_scan', true)") in (None, "")
     finally:
         await conn.close()
+
+
+async def test_dead_letters_are_the_owners_or_the_admin_routes(infra: Infra) -> None:
+    """analysis.dead_letters: the owner sees theirs, a stranger and nobody see none, the admin routes see all."""
+    owner, stranger = str(uuid.uuid4()), str(uuid.uuid4())
+    admin = await asyncpg.connect(infra.admin_dsn)
+    try:
+        await admin.execute(
+            """INSERT INTO analysis.dead_letters (media_id, stage, user_id, job, errors)
+               VALUES ($1, 'image', $2, '{}', '[]')""",
+            uuid.uuid4(),
+            uuid.UUID(owner),
+        )
+    finally:
+        await admin.close()
+    dsn, table = infra.dsns["analysis"], "analysis.dead_letters"
+    assert await _count(dsn, table, owner) == 1
+    assert await _count(dsn, table, stranger) == 0
+    assert await _count(dsn, table, None) == 0
+    assert await _count(dsn, table, None, all_users=True) >= 1

@@ -6,12 +6,14 @@ import asyncio
 import sys
 from pathlib import Path
 
-from arq.worker import Worker
+from arq import create_pool
+from arq.connections import RedisSettings
 
+from trove_analysis.dead_letters import DeadLetters
 from trove_analysis.server import AnalysisServicer
 from trove_analysis.settings import Settings
 from trove_analysis.views import Analyses
-from trove_analysis.worker import worker_settings
+from trove_analysis.worker import run_workers
 from trove_common.grpc_server import serve
 from trove_common.service import open_database, start_process
 from trove_protos.analysis.v1 import analysis_pb2_grpc
@@ -21,12 +23,18 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 async def run_server(settings: Settings) -> None:
     pool = await open_database(settings.postgres, schema="analysis", migrations_dir=MIGRATIONS)
-    servicer = AnalysisServicer(Analyses(pool))
+    redis = await create_pool(RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()))
+    servicer = AnalysisServicer(Analyses(pool), DeadLetters(pool=pool, redis=redis))
+
+    async def close() -> None:
+        await redis.close()
+        await pool.close()
+
     await serve(
         settings=settings.grpc,
         service_names=["trove.analysis.v1.AnalysisService"],
         registrations=[lambda server: analysis_pb2_grpc.add_AnalysisServiceServicer_to_server(servicer, server)],
-        on_stop=pool.close,
+        on_stop=close,
     )
 
 
@@ -42,7 +50,7 @@ def main() -> None:
         asyncio.run(run_server(settings))
     else:
         # The server applies migrations; a worker started first waits for them by retrying its jobs.
-        Worker(**worker_settings(settings)).run()
+        asyncio.run(run_workers(settings))
 
 
 if __name__ == "__main__":

@@ -54,3 +54,31 @@ class StageResult:
     result: dict[str, Any]
     error: str
     finished_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StageJob:
+    """One row of analysis.processing_jobs: a stage of one media file and how its tries went."""
+
+    stage: str
+    status: str  # queued, running, succeeded, failed, dead
+    attempts: int
+    errors: list[dict[str, Any]]
+    last_error: str
+    cost_s: float
+    started_at: str
+    finished_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A stage that used up its tries, with every try's error."""
+
+    dead_letter_id: str
+    media_id: str
+    user_id: str
+    stage: str
+    job: dict[str, Any]
+    errors: list[dict[str, Any]]
+    created_at: str
+    requeued_at: str

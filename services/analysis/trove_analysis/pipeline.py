@@ -1,22 +1,26 @@
-"""The analysis pipeline for one media file: probe, the stages of its kind, text facts, embedding, index, status.
+"""The analysis pipeline for one media file: probe, the stages of its kind, text facts, embedding (+ index, status).
 
-Every stage result is stored under (media, stage, provider) before the pipeline moves on, and a stored result
-is reused instead of recomputed, so a job that is retried after a crash resumes where it stopped and never
-records a result or a cost twice.
+The stages of a file are rows of analysis.processing_jobs; `run_stage` runs one and answers the next, so a job
+that dies between two stages resumes at the first stage that has not succeeded. Every stage result is stored
+under (media, stage, provider) and reused instead of recomputed, so a retried stage never records a result or a
+cost twice. Permanent errors (bad media) fail the file at once; anything else is retried up to the stage's tries,
+then the stage goes to analysis.dead_letters.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from trove_analysis import describe, repo
-from trove_analysis.models import IndexedSegment, MediaFacts, SegmentText
+from trove_analysis import describe, processing, repo
+from trove_analysis.errors import StageRetryError
+from trove_analysis.models import IndexedSegment, MediaFacts, SegmentText, StageJob
 from trove_analysis.providers import (
     Accounts,
     Embedder,
@@ -38,6 +42,29 @@ from trove_ml.errors import MediaError
 logger = logging.getLogger(__name__)
 
 PROBE_PROVIDER = "local/probe/1"
+KIND_STAGES: dict[str, tuple[str, ...]] = {
+    "image": ("image",),
+    "video": ("video", "transcription"),
+    "audio": ("transcription",),
+    "document": ("document",),
+}
+
+
+def plan(kind: str, *, has_audio: bool = True) -> list[str]:
+    """The stages of a file of this kind, in order (a video without sound skips transcription)."""
+    middle = [s for s in KIND_STAGES.get(kind, ()) if has_audio or kind != "video" or s != "transcription"]
+    return ["probe", *middle, "text", "embedding"]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How many tries a stage gets before it goes to the dead letters."""
+
+    max_tries: int
+    per_stage: Mapping[str, int] = field(default_factory=dict)
+
+    def tries_for(self, stage: str) -> int:
+        return self.per_stage.get(stage, self.max_tries)
 
 
 class Pipeline:
@@ -56,6 +83,7 @@ class Pipeline:
         status: MediaStatus,
         index: SegmentIndex,
         accounts: Accounts,
+        retry: RetryPolicy,
     ) -> None:
         self._pool = pool
         self._store = store
@@ -67,56 +95,164 @@ class Pipeline:
         self._status = status
         self._index = index
         self._accounts = accounts
+        self._retry = retry
 
-    async def analyze(self, job: AnalyzeMediaArgs) -> str:
-        """Analyse one file; returns its final status. Bad media ends `failed`; other errors propagate (retry)."""
+    async def start(self, job: AnalyzeMediaArgs) -> bool:
+        """Mark the file processing and plan its stages; False when it was deleted before analysis."""
         try:
             await self._status.set_status(media_id=job.media_id, status="processing")
         except NotFoundError:
             logger.info("media was deleted before analysis", extra={"media_id": job.media_id})
-            return "deleted"
+            return False
+        async with user_transaction(self._pool, job.user_id) as conn:
+            if not await processing.jobs(conn, media_id=job.media_id):
+                await processing.plan(conn, media_id=job.media_id, user_id=job.user_id, stages=plan(job.kind))
+        return True
+
+    async def jobs(self, job: AnalyzeMediaArgs) -> list[StageJob]:
+        async with user_transaction(self._pool, job.user_id) as conn:
+            return await processing.jobs(conn, media_id=job.media_id)
+
+    async def next_stage(self, job: AnalyzeMediaArgs) -> str | None:
+        """The first stage that has not succeeded; None when all did or one failed for good."""
+        for row in await self.jobs(job):
+            if row.status in ("failed", "dead"):
+                return None
+            if row.status != "succeeded":
+                return row.stage
+        return None
+
+    async def run_stage(self, job: AnalyzeMediaArgs, stage: str) -> str | None:
+        """Run `stage` unless it succeeded before; returns the stage to run next (None: the file is done or failed).
+
+        Raises StageRetryError when the stage failed transiently and has tries left.
+        """
+        row = next((r for r in await self.jobs(job) if r.stage == stage), None)
+        if row is None or row.status in ("failed", "dead"):
+            return None
+        if row.status != "succeeded" and not await self._attempt(job, stage):
+            return None
+        return await self.next_stage(job)
+
+    async def _attempt(self, job: AnalyzeMediaArgs, stage: str) -> bool:
+        async with user_transaction(self._pool, job.user_id) as conn:
+            await processing.start(conn, media_id=job.media_id, stage=stage)
+        started = time.perf_counter()
         try:
-            segments = await self._segments(job)
-            facts = await self._facts(job)
+            await self._compute(job, stage)
         except MediaError as exc:
             logger.warning("media cannot be analysed", extra={"media_id": job.media_id, "reason": str(exc)})
+            async with user_transaction(self._pool, job.user_id) as conn:
+                await processing.fail(conn, media_id=job.media_id, stage=stage, error=str(exc), status="failed")
             await self._status.set_status(media_id=job.media_id, status="failed", error=str(exc))
-            return "failed"
+            return False
+        except Exception as exc:  # anything but bad media is worth another try: a service down, a timeout, a bug
+            await self._failed_try(job, stage, f"{type(exc).__name__}: {exc}")
+            return False
+        async with user_transaction(self._pool, job.user_id) as conn:
+            await processing.succeed(conn, media_id=job.media_id, stage=stage, cost_s=time.perf_counter() - started)
+        return True
+
+    async def _failed_try(self, job: AnalyzeMediaArgs, stage: str, error: str) -> None:
+        """Record a transient failure: raise StageRetryError while tries are left, else bury the stage."""
+        limit = self._retry.tries_for(stage)
+        async with user_transaction(self._pool, job.user_id) as conn:
+            history = await processing.fail(conn, media_id=job.media_id, stage=stage, error=error, status="queued")
+            if len(history) >= limit:
+                await processing.mark(conn, media_id=job.media_id, stage=stage, status="dead")
+                await processing.bury(
+                    conn, media_id=job.media_id, user_id=job.user_id, stage=stage, job=job.to_job(), errors=history
+                )
+        if len(history) < limit:
+            raise StageRetryError(stage=stage, tries=len(history), error=error)
+        logger.error("stage gave up", extra={"media_id": job.media_id, "stage": stage, "tries": len(history)})
+        reason = f"analysis gave up after {len(history)} tries of the {stage} stage: {error}"
+        try:
+            await self._status.set_status(media_id=job.media_id, status="failed", error=reason)
+        except Exception as exc:  # the dead letter is recorded; the status follows when it is requeued
+            logger.warning("could not mark the media failed", extra={"media_id": job.media_id, "error": str(exc)})
+
+    async def _compute(self, job: AnalyzeMediaArgs, stage: str) -> None:
+        path = self._store.local_path(job.storage_key)
+        if stage == "probe":
+            await self._probe(job, path)
+        elif stage in ("image", "video", "document"):
+            await self._stage(job, stage, self._vision.provider, self._with_thumbnail(job, path, stage))
+        elif stage == "transcription":
+            await self._stage(job, stage, self._transcriber.provider, lambda: self._transcriber.transcribe(path))
+        elif stage == "text":
+            if words := describe.spoken_and_written(await self._texts(job)):
+                await self._stage(job, "text", self._text.provider, lambda: self._text.analyze(words))
+        elif stage == "embedding":
+            await self._embed_and_index(job)
+        else:
+            raise MediaError(f"unknown stage {stage!r}")
+
+    async def _probe(self, job: AnalyzeMediaArgs, path: Path) -> None:
+        probed = await self._stage(job, "probe", PROBE_PROVIDER, lambda: self._prober(path))
+        await self._check_duration(probed)
+        kind = probed["kind"]
+        if job.kind == "video" and kind != "video":
+            raise MediaError("the file was uploaded as a video but has no video stream")
+        if kind not in KIND_STAGES:
+            raise MediaError(f"files of kind {kind!r} cannot be analysed")
+        stages = plan(kind, has_audio=bool(probed.get("has_audio")))
+        async with user_transaction(self._pool, job.user_id) as conn:
+            await processing.plan(conn, media_id=job.media_id, user_id=job.user_id, stages=stages)
+
+    async def _embed_and_index(self, job: AnalyzeMediaArgs) -> None:
+        texts = await self._texts(job)
+        segments: list[IndexedSegment] = []
+        if texts:
+            started = time.perf_counter()
+            vectors = await self._embedder.embed([t.text for t in texts])
+            provider = f"local/{self._embedder.model_name}"
+            await self._save(job, "embedding", provider, {"segments": len(texts)}, started)
+            segments = [
+                IndexedSegment(
+                    kind=t.kind,
+                    start_s=t.start_s,
+                    end_s=t.end_s,
+                    text=t.text,
+                    vector=v,
+                    page=t.page,
+                    keywords=t.keywords,
+                )
+                for t, v in zip(texts, vectors, strict=True)
+            ]
         await self._index.index(
             media_id=job.media_id,
             model=self._embedder.model_name,
             dim=self._embedder.dim,
             segments=segments,
-            facts=facts,
+            facts=await self._facts(job),
         )
         await self._status.set_status(media_id=job.media_id, status="completed")
-        return "completed"
 
-    async def _segments(self, job: AnalyzeMediaArgs) -> list[IndexedSegment]:
-        path = self._store.local_path(job.storage_key)
-        probed = await self._stage(job, "probe", PROBE_PROVIDER, lambda: self._prober(path))
-        await self._check_duration(probed)
-        texts = await self._kind_stages(job, path, probed)
-        if words := describe.spoken_and_written(texts):
-            await self._stage(job, "text", self._text.provider, lambda: self._text.analyze(words))
-        if not texts:
-            return []
-        started = time.perf_counter()
-        vectors = await self._embedder.embed([t.text for t in texts])
-        await self._save(job, "embedding", f"local/{self._embedder.model_name}", {"segments": len(texts)}, started)
-        return [
-            IndexedSegment(
-                kind=t.kind, start_s=t.start_s, end_s=t.end_s, text=t.text, vector=v, page=t.page, keywords=t.keywords
-            )
-            for t, v in zip(texts, vectors, strict=True)
-        ]
+    async def _done(self, job: AnalyzeMediaArgs) -> dict[str, Facts]:
+        """The stored results of the stages that succeeded, by stage."""
+        async with user_transaction(self._pool, job.user_id) as conn:
+            return {
+                s.stage: s.result for s in await repo.stages(conn, media_id=job.media_id) if s.status == "succeeded"
+            }
+
+    async def _texts(self, job: AnalyzeMediaArgs) -> list[SegmentText]:
+        """The file's segments before embedding, from the stored results of its kind's stages."""
+        done = await self._done(job)
+        texts: list[SegmentText] = []
+        if image := done.get("image"):
+            texts += describe.image_segments(image)
+        if video := done.get("video"):
+            texts += describe.scene_segments(video)
+        if transcript := done.get("transcription"):
+            texts += describe.speech_segments(transcript)
+        if document := done.get("document"):
+            texts += describe.page_segments(document)
+        return texts
 
     async def _facts(self, job: AnalyzeMediaArgs) -> MediaFacts:
         """Facts about the whole file for search filters, from the stored stage results."""
-        async with user_transaction(self._pool, job.user_id) as conn:
-            done = {
-                s.stage: s.result for s in await repo.stages(conn, media_id=job.media_id) if s.status == "succeeded"
-            }
+        done = await self._done(job)
         probed = done.get("probe", {})
         pictures = done.get("image") or done.get("video") or {}
         language = done.get("text", {}).get("language") or done.get("transcription", {}).get("language", "")
@@ -128,34 +264,6 @@ class Pipeline:
             has_faces=describe.has_faces(pictures),
             language=language,
         )
-
-    async def _kind_stages(self, job: AnalyzeMediaArgs, path: Path, probed: Facts) -> list[SegmentText]:
-        kind = probed["kind"]
-        if job.kind == "video" and kind != "video":
-            raise MediaError("the file was uploaded as a video but has no video stream")
-        if kind == "image":
-            facts = await self._stage(job, "image", self._vision.provider, self._with_thumbnail(job, path, "image"))
-            return describe.image_segments(facts)
-        if kind == "video":
-            facts = await self._stage(job, "video", self._vision.provider, self._with_thumbnail(job, path, "video"))
-            texts = describe.scene_segments(facts)
-            if probed.get("has_audio"):
-                texts += await self._speech(job, path)
-            return texts
-        if kind == "audio":
-            return await self._speech(job, path)
-        if kind == "document":
-            facts = await self._stage(
-                job, "document", self._vision.provider, self._with_thumbnail(job, path, "document")
-            )
-            return describe.page_segments(facts)
-        raise MediaError(f"files of kind {kind!r} cannot be analysed")
-
-    async def _speech(self, job: AnalyzeMediaArgs, path: Path) -> list[SegmentText]:
-        transcript = await self._stage(
-            job, "transcription", self._transcriber.provider, lambda: self._transcriber.transcribe(path)
-        )
-        return describe.speech_segments(transcript)
 
     def _with_thumbnail(self, job: AnalyzeMediaArgs, path: Path, kind: str) -> Callable[[], Awaitable[Facts]]:
         analyze = {

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings
 
+from trove_analysis.queues import Family
 from trove_common.settings import (
     EmbedderSettings,
     GrpcAddress,
@@ -18,6 +19,15 @@ from trove_common.settings import (
     StorageSettings,
     env_config,
 )
+
+
+class FamilyConcurrency(BaseModel):
+    """Jobs each stage family's pool runs at once in one worker process."""
+
+    image: int = Field(default=3, ge=1, le=64)
+    video: int = Field(default=2, ge=1, le=64)
+    text: int = Field(default=5, ge=1, le=64)
+    embedding: int = Field(default=4, ge=1, le=64)
 
 
 class Settings(BaseSettings):
@@ -33,11 +43,24 @@ class Settings(BaseSettings):
     ingest_addr: GrpcAddress = "127.0.0.1:50052"
     search_addr: GrpcAddress = "127.0.0.1:50054"
     billing_addr: GrpcAddress = "127.0.0.1:50051"
-    worker_concurrency: int = Field(default=2, ge=1, le=64, description="jobs one worker process runs at once")
+    families: list[Family] = Field(
+        default=["image", "video", "text", "embedding"],
+        min_length=1,
+        description="stage families (queues) this worker process serves; split them across processes to scale",
+    )
+    concurrency: FamilyConcurrency = FamilyConcurrency()
     model_threads: int = Field(default=2, ge=1, le=64, description="threads running model inference")
     torch_threads: int = Field(default=1, ge=1, le=64, description="torch intra-op threads per inference")
     job_timeout_s: int = Field(default=1800, ge=10)
-    max_tries: int = Field(default=5, ge=1, le=50)
+    max_tries: int = Field(default=5, ge=1, le=50, description="tries of a stage before it goes to dead letters")
+    max_tries_per_stage: dict[str, int] = Field(default={}, description='e.g. {"transcription": 3}')
+    retry_backoff_s: float = Field(default=5.0, gt=0, le=3600, description="wait before the 2nd try; doubles")
+    retry_backoff_max_s: float = Field(default=600.0, gt=0, le=86400)
+    lease_s: float = Field(
+        default=30.0, ge=3, le=3600, description="a job whose worker vanished (SIGKILL) runs again after this"
+    )
+    shutdown_grace_s: int = Field(default=20, ge=0, le=3600, description="on SIGTERM, running jobs get this long")
+    poll_delay_s: float = Field(default=0.2, gt=0, le=10, description="how often an idle family pool reads its queue")
     max_image_pixels: int = Field(default=100_000_000, ge=1_000_000, description="larger images are refused")
     max_pdf_pages: int = Field(default=200, ge=1, description="pages read per PDF; the rest are skipped")
     model_dir: Path = Field(

@@ -6,8 +6,8 @@ from typing import Any
 
 import asyncpg
 
-from trove_analysis import describe, repo
-from trove_analysis.models import StageResult
+from trove_analysis import describe, processing, repo
+from trove_analysis.models import StageJob, StageResult
 from trove_common.db import user_transaction
 from trove_common.ids import parse_id
 
@@ -58,16 +58,31 @@ def details(stages: list[StageResult]) -> dict[str, Any]:
     return view
 
 
+def progress(jobs: list[StageJob]) -> dict[str, Any]:
+    """Stage-by-stage progress: done/total, the stage running or next (with its tries so far)."""
+    current = next((j for j in jobs if j.status != "succeeded"), None)
+    return {
+        "done": sum(j.status == "succeeded" for j in jobs),
+        "total": len(jobs),
+        "current_stage": current.stage if current is not None else "",
+        "attempts": current.attempts if current is not None else 0,
+    }
+
+
 class Analyses:
     """What the pipeline saw, for the calling user."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def get(self, *, user_id: str, media_id: str) -> list[StageResult]:
+    async def get(self, *, user_id: str, media_id: str) -> tuple[list[StageResult], list[StageJob]]:
+        """The stored stage results and the stage jobs of one file."""
+        media_id = parse_id(media_id, what="media_id")
         async with user_transaction(self._pool, user_id) as conn:
-            return await repo.stages(conn, media_id=parse_id(media_id, what="media_id"))
+            return await repo.stages(conn, media_id=media_id), await processing.jobs(conn, media_id=media_id)
 
     async def delete(self, *, user_id: str, media_id: str) -> None:
+        media_id = parse_id(media_id, what="media_id")
         async with user_transaction(self._pool, user_id) as conn:
-            await repo.delete_media(conn, media_id=parse_id(media_id, what="media_id"))
+            await repo.delete_media(conn, media_id=media_id)
+            await processing.delete_media(conn, media_id=media_id)

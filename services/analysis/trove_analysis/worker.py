@@ -1,29 +1,36 @@
-"""ARQ worker: the `analyze_media` job and the worker's start-up and shut-down."""
+"""ARQ workers: one pool per stage family, the `analyze_media` and `run_stage` jobs, start-up and shut-down."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import grpc
 from arq import Retry
+from arq import create_pool as create_redis
 from arq.connections import RedisSettings
-from arq.worker import func
+from arq.worker import Worker, func
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
 from trove_analysis.clients import BillingAccounts, IngestMediaStatus, LocalObjectStore, SearchSegmentIndex
+from trove_analysis.errors import StageRetryError
+from trove_analysis.lease import lease, sweep
 from trove_analysis.local import LocalTextAnalyzer, LocalTranscriber, LocalVisionAnalyzer, probe_file
-from trove_analysis.pipeline import Pipeline
+from trove_analysis.pipeline import Pipeline, RetryPolicy
 from trove_analysis.providers import Facts
+from trove_analysis.queues import RUN_STAGE, Family, family_queue, stage_job_id, stage_queue
 from trove_analysis.settings import Settings
 from trove_common.blobstore import LocalBlobStore
 from trove_common.context import request_id_var, user_id_var
 from trove_common.db import create_pool
-from trove_common.errors import DeadlineExceededError, UnavailableError
 from trove_common.grpc_client import make_channel
-from trove_common.jobs import ANALYSIS_QUEUE, ANALYZE_MEDIA, AnalyzeMediaArgs
+from trove_common.jobs import ANALYSIS_QUEUE, ANALYZE_MEDIA, AnalyzeMediaArgs, enqueue_analysis
 from trove_common.offload import ModelExecutor
 from trove_ml import limit_torch_threads
 from trove_ml.offloaded import OffloadedTextEmbedder
@@ -34,49 +41,101 @@ from trove_protos.search.v1 import search_pb2_grpc
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
-# Transient failures wait 5 s, 10 s, 20 s, ... before the next try.
-BACKOFF_BASE_S = 5
+# Our own per-stage tries decide when a job is dead; ARQ's count also includes runs cut short by a killed worker.
+ARQ_MAX_TRIES = 1000
 
 
-async def analyze_media(ctx: dict[str, Any], **kwargs: Any) -> str:
-    """Analyse one uploaded file under the uploader's identity, correlation id and trace."""
-    job = AnalyzeMediaArgs(**kwargs)
+def backoff_s(*, tries: int, base_s: float, max_s: float) -> float:
+    """Wait before the next try: base, 2x base, 4x base ... capped, plus up to 25% jitter (no thundering herd)."""
+    delay = min(max_s, base_s * 2.0 ** (tries - 1))
+    return delay * (1 + 0.25 * random.random())
+
+
+@asynccontextmanager
+async def job_context(ctx: dict[str, Any], job: AnalyzeMediaArgs, span: str, stage: str) -> AsyncIterator[None]:
+    """The uploader's identity, correlation id and trace for the job's logs and spans, and the job's lease."""
     request_id_var.set(job.request_id)
     user_id_var.set(job.user_id)
     parent = propagate.extract({"traceparent": job.traceparent} if job.traceparent else {})
     token = otel_context.attach(parent)
+    settings: Settings = ctx["settings"]
     try:
-        with tracer.start_as_current_span("analyze_media", attributes={"media_id": job.media_id}):
-            logger.info(
-                "job started",
-                extra={
-                    "job_id": ctx.get("job_id"),
-                    "job_try": ctx.get("job_try"),
-                    "media_id": job.media_id,
-                    "kind": job.kind,
-                },
-            )
-            try:
-                outcome = await ctx["pipeline"].analyze(job)
-            except (UnavailableError, DeadlineExceededError, grpc.aio.AioRpcError, OSError) as exc:
-                defer_s = BACKOFF_BASE_S * 2 ** (ctx.get("job_try", 1) - 1)
-                logger.warning(
-                    "job will be retried",
+        async with lease(ctx["redis"], job_id=ctx.get("job_id", ""), lease_s=settings.lease_s):
+            with tracer.start_as_current_span(span, attributes={"media_id": job.media_id, "stage": stage}):
+                logger.info(
+                    "job started",
                     extra={
-                        "media_id": job.media_id,
-                        "error": str(exc),
-                        "defer_s": defer_s,
+                        "job_id": ctx.get("job_id"),
                         "job_try": ctx.get("job_try"),
+                        "media_id": job.media_id,
+                        "kind": job.kind,
+                        "stage": stage,
                     },
                 )
-                raise Retry(defer=defer_s) from exc
-            logger.info("job finished", extra={"media_id": job.media_id, "outcome": outcome})
-            return str(outcome)
+                yield
     finally:
         otel_context.detach(token)
 
 
+async def analyze_media(ctx: dict[str, Any], **kwargs: Any) -> str:
+    """The job ingest enqueues: plan the file's stages, probe it, and queue its next stage."""
+    job = AnalyzeMediaArgs(**kwargs)
+    async with job_context(ctx, job, "analyze_media", "probe"):
+        pipeline: Pipeline = ctx["pipeline"]
+        if not await pipeline.start(job):
+            return "deleted"
+        stage = await pipeline.next_stage(job)
+        if stage is None:
+            return "done"
+        if stage != "probe":  # a re-run after a crash: the stage after probe is queued (again) on its family
+            return await _enqueue_stage(ctx, job, stage, round_id="")
+        return await _advance(ctx, job, stage, round_id="")
+
+
+async def run_stage(ctx: dict[str, Any], *, stage: str, round_id: str = "", resume: bool = False, **kwargs: Any) -> str:
+    """One stage of one file on its family's queue; queues the next stage when it succeeds.
+
+    `resume`: a requeued dead letter, whose file was marked failed; it is processing again.
+    """
+    job = AnalyzeMediaArgs(**kwargs)
+    async with job_context(ctx, job, "run_stage", stage):
+        if resume and not await ctx["pipeline"].start(job):
+            return "deleted"
+        return await _advance(ctx, job, stage, round_id=round_id)
+
+
+async def _advance(ctx: dict[str, Any], job: AnalyzeMediaArgs, stage: str, *, round_id: str) -> str:
+    settings: Settings = ctx["settings"]
+    try:
+        following = await ctx["pipeline"].run_stage(job, stage)
+    except StageRetryError as exc:
+        defer_s = backoff_s(tries=exc.tries, base_s=settings.retry_backoff_s, max_s=settings.retry_backoff_max_s)
+        logger.warning(
+            "stage will be retried",
+            extra={"media_id": job.media_id, "stage": stage, "error": str(exc), "defer_s": defer_s},
+        )
+        raise Retry(defer=defer_s) from exc
+    if following is None:
+        logger.info("job finished", extra={"media_id": job.media_id, "stage": stage})
+        return f"{stage}: last stage"
+    return await _enqueue_stage(ctx, job, following, round_id=round_id)
+
+
+async def _enqueue_stage(ctx: dict[str, Any], job: AnalyzeMediaArgs, stage: str, *, round_id: str) -> str:
+    await enqueue_analysis(
+        ctx["redis"],
+        function=RUN_STAGE,
+        job_id=stage_job_id(job.media_id, stage, round_id=round_id),
+        queue=stage_queue(stage),
+        args=job,
+        stage=stage,
+        round_id=round_id,
+    )
+    return f"next: {stage}"
+
+
 async def startup(ctx: dict[str, Any]) -> None:
+    """Models, pools and channels, once per worker process; every family pool shares them (and the vision lock)."""
     settings: Settings = ctx["settings"]
     limit_torch_threads(settings.torch_threads)
     executor = ModelExecutor(threads=settings.model_threads, name="analysis-model")
@@ -110,6 +169,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         status=IngestMediaStatus(ingest_pb2_grpc.IngestServiceStub(channels["ingest"])),
         index=SearchSegmentIndex(search_pb2_grpc.SearchServiceStub(channels["search"])),
         accounts=BillingAccounts(billing_pb2_grpc.BillingServiceStub(channels["billing"])),
+        retry=RetryPolicy(max_tries=settings.max_tries, per_stage=settings.max_tries_per_stage),
     )
 
 
@@ -122,18 +182,52 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         ctx["executor"].shutdown()
 
 
-def worker_settings(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for `arq.Worker`, from our Settings."""
-    return {
-        "functions": [
-            func(analyze_media, name=ANALYZE_MEDIA, max_tries=settings.max_tries, timeout=settings.job_timeout_s)
-        ],
-        "queue_name": ANALYSIS_QUEUE,
-        "redis_settings": RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()),
-        "on_startup": startup,
-        "on_shutdown": shutdown,
-        "ctx": {"settings": settings},
-        "max_jobs": settings.worker_concurrency,
-        "handle_signals": True,
-        "keep_result": 3600,
-    }
+def family_worker(settings: Settings, family: Family, ctx: dict[str, Any]) -> Worker:
+    """The ARQ worker (pool) of one stage family: its own queue and concurrency, the process's shared ctx."""
+    functions = [func(run_stage, name=RUN_STAGE, max_tries=ARQ_MAX_TRIES, timeout=settings.job_timeout_s)]
+    if family_queue(family) == ANALYSIS_QUEUE:
+        functions.append(
+            func(analyze_media, name=ANALYZE_MEDIA, max_tries=ARQ_MAX_TRIES, timeout=settings.job_timeout_s)
+        )
+    return Worker(
+        functions=functions,
+        queue_name=family_queue(family),
+        redis_settings=RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()),
+        ctx=dict(ctx),
+        max_jobs=getattr(settings.concurrency, family),
+        handle_signals=False,
+        job_completion_wait=settings.shutdown_grace_s,
+        poll_delay=settings.poll_delay_s,
+        keep_result=3600,
+    )
+
+
+async def run_workers(settings: Settings) -> None:
+    """One ARQ worker per configured family in this process until SIGTERM/SIGINT.
+
+    On a signal every pool stops taking jobs and gives running ones `shutdown_grace_s` to finish; the rest are
+    cancelled and handed back to their queue (ARQ re-queues a cancelled job), so nothing waits for a lease.
+    """
+    ctx: dict[str, Any] = {"settings": settings}
+    await startup(ctx)
+    workers = [family_worker(settings, family, ctx) for family in dict.fromkeys(settings.families)]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _stop_all, workers, sig)
+    redis = await create_redis(RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()))
+    sweeper = asyncio.create_task(sweep(redis, lease_s=settings.lease_s))
+    try:
+        await asyncio.gather(*(w.async_run() for w in workers))
+    except asyncio.CancelledError:
+        logger.info("worker pools stopped")
+    finally:
+        sweeper.cancel()
+        await redis.aclose()
+        for w in workers:
+            await w.close()
+        await shutdown(ctx)
+
+
+def _stop_all(workers: list[Worker], sig: signal.Signals) -> None:
+    for w in workers:
+        w.handle_sig_wait_for_completion(sig)

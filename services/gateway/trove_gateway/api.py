@@ -54,6 +54,16 @@ def analysis_json(analysis: analysis_pb2.Analysis) -> dict[str, Any]:
         "labels": [{"name": x.name, "score": round(x.score, 4)} for x in analysis.labels],
         "description": analysis.description,
         **json_format.MessageToDict(analysis.details),
+        "progress": {
+            "done": analysis.progress.done,
+            "total": analysis.progress.total,
+            "current_stage": analysis.progress.current_stage,
+            "attempts": analysis.progress.attempts,
+            "stages": [
+                {"stage": j.stage, "status": j.status, "attempts": j.attempts, "last_error": j.last_error}
+                for j in analysis.progress.stages
+            ],
+        },
         "stages": [
             {
                 "stage": s.stage,

@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from trove_common.blobstore import LocalBlobStore
-from trove_gateway import admin_api, api, billing_api, blobs, health, pages, search_api
+from trove_gateway import admin_api, api, billing_api, blobs, health, jobs_api, pages, search_api
 from trove_gateway.auth import TokenVerifier, UserDirectory
 from trove_gateway.backends import Backends
 from trove_gateway.errors import EXCEPTION_HANDLERS
@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             *health.ROUTES,
             *api.ROUTES,
+            *jobs_api.ROUTES,
             *search_api.ROUTES,
             *billing_api.ROUTES,
             *admin_api.ROUTES,

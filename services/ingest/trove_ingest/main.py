@@ -12,7 +12,7 @@ from arq.connections import RedisSettings
 from trove_common.blobstore import LocalBlobStore
 from trove_common.grpc_client import make_channel
 from trove_common.grpc_server import serve
-from trove_common.jobs import ANALYSIS_QUEUE, ANALYZE_MEDIA, AnalyzeMediaArgs, analyze_media_job_id
+from trove_common.jobs import ANALYSIS_QUEUE, ANALYZE_MEDIA, AnalyzeMediaArgs, analyze_media_job_id, enqueue_analysis
 from trove_common.service import open_database, start_process
 from trove_ingest.accounts import BillingAccounts
 from trove_ingest.ingest import Enqueue, Ingest
@@ -27,14 +27,15 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def arq_enqueuer(redis: ArqRedis) -> Enqueue:
-    """Enqueue `analyze_media` with the caller's correlation id and trace context; a duplicate is a no-op."""
+    """Enqueue `analyze_media` with the caller's correlation id, trace context and priority; a duplicate is a no-op."""
 
     async def enqueue(args: AnalyzeMediaArgs) -> None:
-        await redis.enqueue_job(
-            ANALYZE_MEDIA,
-            _job_id=analyze_media_job_id(args.media_id),
-            _queue_name=ANALYSIS_QUEUE,
-            **args.with_context().to_job(),
+        await enqueue_analysis(
+            redis,
+            function=ANALYZE_MEDIA,
+            job_id=analyze_media_job_id(args.media_id),
+            queue=ANALYSIS_QUEUE,
+            args=args.with_context(),
         )
 
     return enqueue

@@ -90,7 +90,12 @@ export class Detail extends EventTarget {
     if (media.status === "blocked_budget") {
       box.append(h("p", { class: "muted" }, "Analysis waits until this month's budget allows it."));
     } else if (media.status !== "completed" && media.status !== "failed") {
-      box.append(h("p", { class: "muted" }, "Trove is still looking at this file."));
+      const p = (media.analysis && media.analysis.progress) || { done: 0, total: 0 };
+      const stage = p.current_stage ? ` (${p.current_stage}${p.attempts > 1 ? `, try ${p.attempts}` : ""})` : "";
+      box.append(
+        h("p", { class: "muted" }, `Trove is still looking at this file: step ${p.done} of ${p.total || "?"}${stage}.`),
+        h("progress", { max: String(p.total || 1), value: String(p.done), "aria-label": "analysis progress" }),
+      );
     }
     if (media.kind === "video" || media.kind === "audio") {
       const player = h(media.kind, { class: `player player-${media.kind}`, controls: true, preload: "metadata" });

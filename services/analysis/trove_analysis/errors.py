@@ -1,0 +1,12 @@
+"""The analysis service's domain exceptions."""
+
+from __future__ import annotations
+
+
+class StageRetryError(Exception):
+    """A stage failed transiently and has tries left: run it again after a backoff (the worker schedules it)."""
+
+    def __init__(self, *, stage: str, tries: int, error: str) -> None:
+        super().__init__(f"stage {stage} failed (try {tries}): {error}")
+        self.stage = stage
+        self.tries = tries
