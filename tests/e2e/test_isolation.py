@@ -45,6 +45,8 @@ CASES: dict[tuple[str, str], tuple[int, Callable[[Victim], dict[str, str]]]] = {
     ("DELETE", "/api/v1/media/{media_id}"): (404, lambda v: {"media_id": v.media_id}),
     ("PUT", "/api/v1/admin/users/{user_id}/tier"): (403, lambda v: {"user_id": v.user_id}),
     ("PUT", "/api/v1/admin/users/{user_id}/budget"): (403, lambda v: {"user_id": v.user_id}),
+    # A's file has no dead letter; the route refuses B before reading any id.
+    ("POST", "/api/v1/jobs/{job_id}/requeue"): (403, lambda v: {"job_id": v.media_id}),
     ("GET", "/blobs/{key:path}"): (403, lambda v: {"key": v.blob_key}),
     ("PUT", "/blobs/{key:path}"): (403, lambda v: {"key": v.blob_key}),
 }

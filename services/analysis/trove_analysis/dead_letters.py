@@ -7,7 +7,9 @@ from arq import ArqRedis
 
 from trove_analysis import processing
 from trove_analysis.models import DeadLetter
+from trove_analysis.providers import MediaStatus
 from trove_analysis.queues import RUN_STAGE, stage_job_id, stage_queue
+from trove_common.context import user_id_var
 from trove_common.errors import ConflictError, InvalidArgumentError, NotFoundError
 from trove_common.ids import parse_id
 from trove_common.jobs import AnalyzeMediaArgs, enqueue_analysis
@@ -16,9 +18,10 @@ MAX_LIST = 500
 
 
 class DeadLetters:
-    def __init__(self, *, pool: asyncpg.Pool, redis: ArqRedis) -> None:
+    def __init__(self, *, pool: asyncpg.Pool, redis: ArqRedis, status: MediaStatus) -> None:
         self._pool = pool
         self._redis = redis
+        self._status = status
 
     async def list(self, *, limit: int) -> list[DeadLetter]:
         if not 0 <= limit <= MAX_LIST:
@@ -37,6 +40,13 @@ class DeadLetters:
                 raise NotFoundError("no such dead letter")
             await conn.execute("SELECT set_config('app.user_id', $1, true)", letter.user_id)
             await processing.reset(conn, media_id=letter.media_id, stage=letter.stage)
+            # The file reads `queued` again at once (not `failed` until a worker picks the stage up); as its owner,
+            # since ingest takes the user from the call's metadata.
+            owner = user_id_var.set(letter.user_id)
+            try:
+                await self._status.set_status(media_id=letter.media_id, status="queued")
+            finally:
+                user_id_var.reset(owner)
             await enqueue_analysis(
                 self._redis,
                 function=RUN_STAGE,

@@ -9,14 +9,17 @@ from pathlib import Path
 from arq import create_pool
 from arq.connections import RedisSettings
 
+from trove_analysis.clients import IngestMediaStatus
 from trove_analysis.dead_letters import DeadLetters
 from trove_analysis.server import AnalysisServicer
 from trove_analysis.settings import Settings
 from trove_analysis.views import Analyses
 from trove_analysis.worker import run_workers
+from trove_common.grpc_client import make_channel
 from trove_common.grpc_server import serve
 from trove_common.service import open_database, start_process
 from trove_protos.analysis.v1 import analysis_pb2_grpc
+from trove_protos.ingest.v1 import ingest_pb2_grpc
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -24,9 +27,12 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 async def run_server(settings: Settings) -> None:
     pool = await open_database(settings.postgres, schema="analysis", migrations_dir=MIGRATIONS)
     redis = await create_pool(RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()))
-    servicer = AnalysisServicer(Analyses(pool), DeadLetters(pool=pool, redis=redis))
+    ingest = make_channel(settings.ingest_addr)
+    status = IngestMediaStatus(ingest_pb2_grpc.IngestServiceStub(ingest))
+    servicer = AnalysisServicer(Analyses(pool), DeadLetters(pool=pool, redis=redis, status=status))
 
     async def close() -> None:
+        await ingest.close()
         await redis.close()
         await pool.close()
 

@@ -1,0 +1,44 @@
+"""A premium user's upload overtakes a free user's backlog: the tier sets the job's priority in ingest."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Awaitable, Callable
+
+from PIL import Image
+from support import Api
+
+BACKLOG = 20
+
+
+def _picture(n: int) -> bytes:
+    """A small distinct photo-like PNG (a gradient in a colour of its own)."""
+    image = Image.linear_gradient("L").resize((320, 240)).convert("RGB")
+    image = Image.merge(
+        "RGB", [band.point(lambda v, k=k: (v + 37 * n * (k + 1)) % 256) for k, band in enumerate(image.split())]
+    )
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+async def _finished_at(api: Api, media_id: str) -> str:
+    media = await api.wait_done(media_id, timeout_s=600)
+    assert media["status"] == "completed", media
+    return str(media["updated_at"])
+
+
+async def test_a_premium_upload_completes_before_a_free_backlog(new_api: Callable[..., Awaitable[Api]]) -> None:
+    free, premium, admin = await new_api(), await new_api(), await new_api(admin=True)
+    premium_id = (await premium.request("GET", "/api/v1/me")).json()["user_id"]
+    moved = await admin.request("PUT", f"/api/v1/admin/users/{premium_id}/tier", json={"tier": "premium"})
+    assert moved.status_code == 200, moved.text
+    backlog = [await free.upload(_picture(n), f"free-{n}.png", "image/png") for n in range(BACKLOG)]
+    urgent = await premium.upload(_picture(BACKLOG), "premium.png", "image/png")
+
+    urgent_done = await _finished_at(premium, urgent)
+    backlog_done = await asyncio.gather(*(_finished_at(free, m) for m in backlog))
+    assert urgent_done < max(backlog_done)
+    overtaken = sum(done > urgent_done for done in backlog_done)
+    assert overtaken >= BACKLOG // 4, f"only {overtaken} of {BACKLOG} free files finished after the premium one"
