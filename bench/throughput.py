@@ -30,7 +30,7 @@ def _png(seed: int) -> bytes:
 
 
 async def _batch(api: Api, offset: int, *, kill: Child | None = None) -> float:
-    """Seconds from the first upload until every file of the batch is completed; kills `kill` a third in."""
+    """Seconds from the first upload until every file of the batch is completed; kills `kill` once all are uploaded."""
     started = time.perf_counter()
     ids = [await api.upload(_png(offset + i), f"bench-{offset + i}.png", "image/png") for i in range(BATCH)]
     if kill is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from trove_search.models import Candidate, Hit, Moment
@@ -84,7 +84,7 @@ def group(
         scored = _Scored(candidate, score(candidate), fused)
         if scored.score >= MIN_SCORE:
             by_media.setdefault(candidate.media_id, []).append(scored)
-    terms = query_terms(query)
+    terms = _Highlighter(query_terms(query))
     hits: list[tuple[float, Hit]] = []
     for media_id, found in by_media.items():
         found.sort(key=lambda s: s.score, reverse=True)
@@ -116,16 +116,25 @@ def query_terms(query: str) -> list[str]:
     return [w for w in (m.group().lower() for m in _WORD.finditer(query)) if w not in _STOPWORDS and len(w) > 1]
 
 
-def _matches(word: str, terms: list[str]) -> bool:
-    # A crude stemmer is enough to highlight "soups" for "soup" or "raining" for "rain".
-    lowered = word.lower()
-    return any(lowered.startswith(t[: max(3, len(t) - 2)]) if len(t) > 4 else lowered == t for t in terms)
+class _Highlighter:
+    """Finds the words of a text that match the query's terms, with one regular expression built per query.
+
+    A crude stemmer is enough to highlight "soups" for "soup" or "raining" for "rain": a term longer than four
+    letters matches any word starting with all but its last two (at least three) letters, a shorter one only itself.
+    """
+
+    def __init__(self, terms: list[str]) -> None:
+        stems = [re.escape(t[: max(3, len(t) - 2)]) + r"\w*" if len(t) > 4 else re.escape(t) for t in terms]
+        self.pattern = re.compile(rf"\b(?:{'|'.join(stems)})\b", re.IGNORECASE) if stems else None
+
+    def words(self, text: str) -> Iterator[re.Match[str]]:
+        return self.pattern.finditer(text) if self.pattern else iter(())
 
 
-def snippet(text: str, terms: list[str]) -> str:
+def snippet(text: str, terms: list[str] | _Highlighter) -> str:
     """`text` HTML-escaped and cut around the first matching word, with matching words wrapped in <mark>."""
-    words = list(_WORD.finditer(text))
-    first = next((m for m in words if _matches(m.group(), terms)), None)
+    highlighter = terms if isinstance(terms, _Highlighter) else _Highlighter(terms)
+    first = next(highlighter.words(text), None)
     start = 0
     if first is not None and first.start() > SNIPPET_CHARS // 3:
         start = text.rfind(" ", 0, first.start() - SNIPPET_CHARS // 3) + 1
@@ -133,17 +142,16 @@ def snippet(text: str, terms: list[str]) -> str:
     piece = text[start:end]
     out: list[str] = ["…" if start else ""]
     cursor = 0
-    for match in _WORD.finditer(piece):
-        if _matches(match.group(), terms):
-            out.append(html.escape(piece[cursor : match.start()]))
-            out.append(f"<mark>{html.escape(match.group())}</mark>")
-            cursor = match.end()
+    for match in highlighter.words(piece):
+        out.append(html.escape(piece[cursor : match.start()]))
+        out.append(f"<mark>{html.escape(match.group())}</mark>")
+        cursor = match.end()
     out.append(html.escape(piece[cursor:]))
     out.append("…" if end < len(text) else "")
     return "".join(out)
 
 
-def _moment(candidate: Candidate, terms: list[str]) -> Moment:
+def _moment(candidate: Candidate, terms: _Highlighter) -> Moment:
     return Moment(
         kind=candidate.kind,
         start_s=candidate.start_s,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -50,7 +51,7 @@ def _filters(filters: Filters, first: int) -> tuple[str, list[Any]]:
     return (" AND " + " AND ".join(clauses)) if clauses else "", args
 
 
-def _candidate(row: asyncpg.Record) -> Candidate:
+def _candidate(row: asyncpg.Record | dict[str, Any]) -> Candidate:
     return Candidate(**dict(row))
 
 
@@ -148,61 +149,64 @@ async def nearest(
     return [_candidate(r) for r in rows]
 
 
+# A full-text match and its segment's vector in the space (None when it has none), for the caller to compare
+# with the query's vector: the text query then need not wait for the query to be embedded.
+TextMatch = tuple[Candidate, npt.NDArray[np.float32] | None]
+
+
 async def text_matches(
-    conn: asyncpg.Connection,
-    *,
-    query: str,
-    space: str,
-    dim: int,
-    vector: npt.NDArray[np.float32],
-    limit: int,
-    filters: Filters = NO_FILTERS,
-) -> list[Candidate]:
-    """The `limit` segments whose text best matches the query's words, with their similarity to the query too.
+    conn: asyncpg.Connection, *, query: str, space: str, dim: int, limit: int, filters: Filters = NO_FILTERS
+) -> list[TextMatch]:
+    """The `limit` segments whose text best matches the query's words, with their vectors.
 
     Segments containing all the words come first; only when they are fewer than `limit` are segments with any
     of the words ranked too (ranking every segment that shares one common word would not scale).
     """
     all_words, any_word = await conn.fetchrow(_TSQUERIES, query)
-    found = await _text_matches(
-        conn, tsquery=all_words, space=space, dim=dim, vector=vector, limit=limit, filters=filters
-    )
+    found = await _text_matches(conn, tsquery=all_words, space=space, dim=dim, limit=limit, filters=filters)
     if len(found) >= limit:
         return found
-    seen = {c.segment_id for c in found}
-    more = await _text_matches(
-        conn, tsquery=any_word, space=space, dim=dim, vector=vector, limit=limit, filters=filters
-    )
-    return found + [c for c in more if c.segment_id not in seen][: limit - len(found)]
+    seen = {c.segment_id for c, _ in found}
+    more = await _text_matches(conn, tsquery=any_word, space=space, dim=dim, limit=limit, filters=filters)
+    return found + [m for m in more if m[0].segment_id not in seen][: limit - len(found)]
+
+
+def with_similarity(matches: list[TextMatch], vector: npt.NDArray[np.float32]) -> list[Candidate]:
+    """The matches with their cosine similarity to `vector` (0 for a segment without a vector)."""
+    query_norm = float(np.linalg.norm(vector)) or 1.0
+    return [
+        replace(c, similarity=float(np.dot(e, vector)) / ((float(np.linalg.norm(e)) or 1.0) * query_norm))
+        if e is not None
+        else c
+        for c, e in matches
+    ]
 
 
 async def _text_matches(
-    conn: asyncpg.Connection,
-    *,
-    tsquery: str,
-    space: str,
-    dim: int,
-    vector: npt.NDArray[np.float32],
-    limit: int,
-    filters: Filters,
-) -> list[Candidate]:
-    where, args = _filters(filters, first=5)
+    conn: asyncpg.Connection, *, tsquery: str, space: str, dim: int, limit: int, filters: Filters
+) -> list[TextMatch]:
+    where, args = _filters(filters, first=4)
     rows = await conn.fetch(
         f"""SELECT {_CANDIDATE}, ts_rank_cd(t.tsv, $1::tsquery, 32) AS text_rank,
-                   coalesce(1 - (e.embedding::vector({int(dim)}) <=> $2), 0) AS similarity
+                   e.embedding::vector({int(dim)}) AS embedding
             FROM search.media_text t
             JOIN search.media m ON m.media_id = t.media_id
-            LEFT JOIN search.media_embeddings e ON e.segment_id = t.segment_id AND e.space = $3
+            LEFT JOIN search.media_embeddings e ON e.segment_id = t.segment_id AND e.space = $2
             WHERE t.tsv @@ $1::tsquery {where}
             ORDER BY text_rank DESC
-            LIMIT $4""",
+            LIMIT $3""",
         tsquery,
-        vector,
         space,
         limit,
         *args,
     )
-    return [_candidate(r) for r in rows]
+    return [
+        (
+            _candidate({k: v for k, v in r.items() if k != "embedding"}),
+            None if r["embedding"] is None else np.asarray(r["embedding"].to_numpy(), dtype=np.float32),
+        )
+        for r in rows
+    ]
 
 
 async def media_vector(

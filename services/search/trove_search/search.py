@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -26,6 +27,7 @@ from trove_search.models import (
     MEDIA_KINDS,
     NO_FILTERS,
     SEGMENT_KINDS,
+    Candidate,
     Filters,
     HistoryEntry,
     Hit,
@@ -242,26 +244,31 @@ class Search:
         )
 
     async def _rank(self, *, user_id: str, text: str, query: Query, space: Space, encoder: QueryEncoder) -> list[Hit]:
-        vector = await self._query_vector(text, space=space, encoder=encoder)
-        async with user_transaction(self._pool, user_id) as conn:
-            by_vector = await repo.nearest(
-                conn,
-                space=space.space,
-                dim=space.dim,
-                vector=vector,
-                limit=CANDIDATES,
-                ef_search=max(self._ef_search, CANDIDATES),
-                filters=query.filters,
-            )
-            by_text = await repo.text_matches(
-                conn,
-                query=text,
-                space=space.space,
-                dim=space.dim,
-                vector=vector,
-                limit=CANDIDATES,
-                filters=query.filters,
-            )
+        # The query is embedded while the full-text ranking runs, and the vector index is searched as soon as the
+        # vector is there; each on its own connection.
+        embedding = asyncio.create_task(self._query_vector(text, space=space, encoder=encoder))
+
+        async def nearest() -> list[Candidate]:
+            vector = await embedding
+            async with user_transaction(self._pool, user_id) as conn:
+                return await repo.nearest(
+                    conn,
+                    space=space.space,
+                    dim=space.dim,
+                    vector=vector,
+                    limit=CANDIDATES,
+                    ef_search=max(self._ef_search, CANDIDATES),
+                    filters=query.filters,
+                )
+
+        async def text_matches() -> list[Candidate]:
+            async with user_transaction(self._pool, user_id) as conn:
+                matches = await repo.text_matches(
+                    conn, query=text, space=space.space, dim=space.dim, limit=CANDIDATES, filters=query.filters
+                )
+            return repo.with_similarity(matches, await embedding)
+
+        by_vector, by_text = await asyncio.gather(nearest(), text_matches())
         hits = ranking.group(ranking.merge(by_vector, by_text), query=text)[:MAX_RESULTS]
         if query.sort == "date":
             hits.sort(key=lambda h: (h.taken_at or h.uploaded_at or _EPOCH, h.score), reverse=True)
