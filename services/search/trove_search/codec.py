@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +13,33 @@ def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _moment(m: Moment) -> dict[str, Any]:
+    return {
+        "kind": m.kind,
+        "start_s": m.start_s,
+        "end_s": m.end_s,
+        "text": m.text,
+        "snippet": m.snippet,
+        "page": m.page,
+    }
+
+
 def hits_to_json(hits: list[Hit]) -> bytes:
-    return json.dumps([asdict(h) for h in hits], default=lambda v: v.isoformat()).encode()
+    # Field by field: dataclasses.asdict deep-copies every value, which cost 30 ms for a page of 100 hits.
+    return json.dumps(
+        [
+            {
+                "media_id": h.media_id,
+                "score": h.score,
+                "best": _moment(h.best),
+                "moments": [_moment(m) for m in h.moments],
+                "taken_at": h.taken_at.isoformat() if h.taken_at else None,
+                "uploaded_at": h.uploaded_at.isoformat() if h.uploaded_at else None,
+                "duration_s": h.duration_s,
+            }
+            for h in hits
+        ]
+    ).encode()
 
 
 def hits_from_json(raw: bytes) -> list[Hit]:
