@@ -26,6 +26,7 @@ from trove_stack.process import stop_pid_file
 MAX_TRIES = 4
 BACKOFF_S = 1.0
 WORKER = "analysis-worker"
+SHUTDOWN_GRACE_S = 5
 pytestmark = pytest.mark.timeout(1200)
 
 
@@ -36,7 +37,7 @@ def stack() -> Iterator[Supervised]:
             "TROVE_ANALYSIS_MAX_TRIES": str(MAX_TRIES),
             "TROVE_ANALYSIS_RETRY_BACKOFF_S": str(BACKOFF_S),
             "TROVE_ANALYSIS_LEASE_S": "3",
-            "TROVE_ANALYSIS_SHUTDOWN_GRACE_S": "5",
+            "TROVE_ANALYSIS_SHUTDOWN_GRACE_S": str(SHUTDOWN_GRACE_S),
         }
     ) as running:
         yield running
@@ -186,6 +187,40 @@ async def test_no_queued_job_is_lost_when_redis_restarts(stack: Supervised, admi
     assert old is not None
     assert await asyncio.to_thread(stop_pid_file, stack.config.pid_path("redis"))  # SIGTERM: AOF flushed
     await asyncio.to_thread(stack.wait_restarted, "redis", old)
+    results = await _all_done(api, media_ids)
+    assert [r["status"] for r in results] == ["completed"] * len(media_ids)
+    await _no_duplicates(admin_db, media_ids)
+
+
+async def _gone_within(pid: int, timeout_s: float) -> None:
+    for _ in range(int(timeout_s * 5)):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"process {pid} still runs {timeout_s} s after SIGTERM")
+
+
+async def test_a_sigtermed_worker_finishes_or_hands_back_its_jobs(
+    stack: Supervised, admin_db: asyncpg.Connection
+) -> None:
+    """SIGTERM (a deploy, a scale-down) stops the worker within its grace period and loses no job."""
+    stack.search.open()
+    api = await _api(stack)
+    media_ids = await _upload_batch(api, 12)
+    ids = [uuid.UUID(m) for m in media_ids]
+    for _ in range(100):  # until the worker is in the middle of the batch
+        if await admin_db.fetchval(
+            "SELECT count(*) FROM analysis.processing_jobs WHERE media_id = ANY($1) AND status = 'running'", ids
+        ):
+            break
+        await asyncio.sleep(0.2)
+    pid = stack.pid(WORKER)
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    await _gone_within(pid, SHUTDOWN_GRACE_S + 10)
+    await asyncio.to_thread(stack.wait_restarted, WORKER, pid)
     results = await _all_done(api, media_ids)
     assert [r["status"] for r in results] == ["completed"] * len(media_ids)
     await _no_duplicates(admin_db, media_ids)
