@@ -99,6 +99,21 @@ async def test_quota_errors_name_the_limit_usage_and_allowed_value(grpc_channel:
         )
     assert too_big.value.details["limit"] == "max_file_bytes"
     assert too_big.value.details["allowed"] == me.limits.max_file_bytes
+    # Uploads started and not completed count as if they were.
+    with pytest.raises(QuotaExceededError) as crowded:
+        await stub.CheckQuota(
+            billing_pb2.CheckQuotaRequest(size_bytes=1000, pending_uploads=me.limits.uploads_per_month),
+            metadata=as_user(user),
+        )
+    assert crowded.value.details["limit"] == "uploads_per_month"
+    with pytest.raises(QuotaExceededError) as full:
+        await stub.CheckQuota(
+            billing_pb2.CheckQuotaRequest(size_bytes=1000, pending_bytes=me.limits.storage_bytes),
+            metadata=as_user(user),
+        )
+    assert full.value.details["limit"] == "storage_bytes"
+    with pytest.raises(InvalidArgumentError):
+        await stub.CheckQuota(billing_pb2.CheckQuotaRequest(size_bytes=1000, pending_bytes=-1), metadata=as_user(user))
     minutes = me.limits.processing_minutes_per_month
     assert await _cost(stub, user, "long-video", minutes * 60)
     with pytest.raises(QuotaExceededError, match="processing minutes") as busy:

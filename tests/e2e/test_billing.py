@@ -134,6 +134,19 @@ async def test_quota_breaches_return_402_naming_the_limit(new_api: NewApi) -> No
     assert (details["usage"], details["allowed"]) == (2, 2)
 
 
+async def test_uploads_started_at_once_cannot_pass_a_limit_together(new_api: NewApi) -> None:
+    """Uploads that are created but not completed yet count: a third upload cannot start while two are open."""
+    api, admin = await new_api(), await new_api(admin=True)
+    user_id = await _user_id(api)
+    assert (await admin.request("PUT", f"/api/v1/admin/users/{user_id}/tier", json={"tier": "pro"})).status_code == 200
+    opened = [await api.create_upload(f"open-{n}.png", "image/png", 100_000) for n in range(2)]
+    assert [r.status_code for r in opened] == [201, 201]
+    third = await api.create_upload("third.png", "image/png", 1000)
+    assert third.status_code == 402, third.text
+    details = third.json()["error"]["details"]
+    assert (details["limit"], details["usage"], details["allowed"]) == ("uploads_per_month", 2, 2)
+
+
 async def test_admin_routes_refuse_bad_input_and_non_admins(new_api: NewApi) -> None:
     api, admin = await new_api(), await new_api(admin=True)
     user_id = await _user_id(api)

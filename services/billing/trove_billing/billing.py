@@ -152,18 +152,26 @@ class Billing:
         async with user_transaction(self._pool, user_id) as conn:
             return await self._usage(conn, user_id=user_id)
 
-    async def check_quota(self, *, user_id: str, size_bytes: int) -> None:
-        """Raise QuotaExceededError (naming the limit, the usage and the allowed value) if the upload does not fit."""
+    async def check_quota(
+        self, *, user_id: str, size_bytes: int, pending_bytes: int = 0, pending_uploads: int = 0
+    ) -> None:
+        """Raise QuotaExceededError (naming the limit, the usage and the allowed value) if the upload does not fit.
+
+        Args:
+            pending_bytes, pending_uploads: uploads started and not completed yet, counted as if they were.
+        """
         if size_bytes <= 0:
             raise InvalidArgumentError("size_bytes must be a positive number of bytes")
+        if pending_bytes < 0 or pending_uploads < 0:
+            raise InvalidArgumentError("pending_bytes and pending_uploads must be >= 0")
         usage = await self.usage(user_id=user_id)
         limits, totals = usage.limits, usage.totals
         minutes = totals.compute_s / 60
+        storage, uploads = totals.storage_bytes + pending_bytes, totals.uploads + pending_uploads
         checks = (
             ("max_file_bytes", size_bytes, limits.max_file_bytes, size_bytes > limits.max_file_bytes),
-            ("storage_bytes", totals.storage_bytes, limits.storage_bytes,
-             totals.storage_bytes + size_bytes > limits.storage_bytes),
-            ("uploads_per_month", totals.uploads, limits.uploads_per_month, totals.uploads >= limits.uploads_per_month),
+            ("storage_bytes", storage, limits.storage_bytes, storage + size_bytes > limits.storage_bytes),
+            ("uploads_per_month", uploads, limits.uploads_per_month, uploads >= limits.uploads_per_month),
             ("processing_minutes_per_month", round(minutes, 3), limits.processing_minutes_per_month,
              minutes >= limits.processing_minutes_per_month),
         )  # fmt: skip

@@ -80,7 +80,12 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     async def CheckQuota(
         self, request: billing_pb2.CheckQuotaRequest, context: grpc.aio.ServicerContext
     ) -> billing_pb2.CheckQuotaResponse:
-        await self._billing.check_quota(user_id=user_id_var.get(), size_bytes=request.size_bytes)
+        await self._billing.check_quota(
+            user_id=user_id_var.get(),
+            size_bytes=request.size_bytes,
+            pending_bytes=request.pending_bytes,
+            pending_uploads=request.pending_uploads,
+        )
         return billing_pb2.CheckQuotaResponse()
 
     async def RecordUpload(

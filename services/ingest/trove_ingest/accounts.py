@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trove_common.context import USER_ID_KEY
-from trove_ingest.models import Budget
+from trove_ingest.models import Budget, Pending
 from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
 
 
@@ -16,8 +16,13 @@ class BillingAccounts:
     def __init__(self, stub: billing_pb2_grpc.BillingServiceStub) -> None:
         self._stub = stub
 
-    async def check_quota(self, *, user_id: str, size_bytes: int) -> None:
-        await self._stub.CheckQuota(billing_pb2.CheckQuotaRequest(size_bytes=size_bytes), metadata=_as(user_id))
+    async def check_quota(self, *, user_id: str, size_bytes: int, pending: Pending) -> None:
+        await self._stub.CheckQuota(
+            billing_pb2.CheckQuotaRequest(
+                size_bytes=size_bytes, pending_bytes=pending.size_bytes, pending_uploads=pending.uploads
+            ),
+            metadata=_as(user_id),
+        )
 
     async def budget(self, *, user_id: str) -> Budget:
         usage = await self._stub.GetUsage(billing_pb2.GetUsageRequest(), metadata=_as(user_id))

@@ -25,7 +25,7 @@ from trove_common.errors import (
 from trove_common.ids import parse_id
 from trove_common.jobs import AnalyzeMediaArgs
 from trove_ingest import filetypes, repo
-from trove_ingest.models import STATUSES, Budget, Media, MediaPage, UploadTicket
+from trove_ingest.models import STATUSES, Budget, Media, MediaPage, Pending, UploadTicket
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ Enqueue = Callable[[AnalyzeMediaArgs], Awaitable[None]]
 class Accounts(Protocol):
     """The billing side of uploads (see trove_ingest.accounts)."""
 
-    async def check_quota(self, *, user_id: str, size_bytes: int) -> None: ...
+    async def check_quota(self, *, user_id: str, size_bytes: int, pending: Pending) -> None: ...
     async def budget(self, *, user_id: str) -> Budget: ...
     async def record_upload(self, *, user_id: str, media_id: str, size_bytes: int) -> None: ...
     async def record_deletion(self, *, user_id: str, media_id: str) -> None: ...
@@ -111,7 +111,9 @@ class Ingest:
             raise PayloadTooLargeError(
                 f"the file is {size_bytes} bytes; the largest accepted is {self._max_upload_bytes} bytes"
             )
-        await self._accounts.check_quota(user_id=user_id, size_bytes=size_bytes)
+        async with user_transaction(self._pool, user_id) as conn:
+            pending = await repo.pending_uploads(conn)
+        await self._accounts.check_quota(user_id=user_id, size_bytes=size_bytes, pending=pending)
         upload_id = str(uuid.uuid4())
         key = f"users/{user_id}/{upload_id}"
         signed = self._store.sign(key=key, method="PUT", ttl_s=self._url_ttl_s, max_bytes=size_bytes)

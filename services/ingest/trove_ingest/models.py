@@ -54,6 +54,14 @@ class MediaPage:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    """A user's uploads that were started and not completed yet, and have not expired."""
+
+    uploads: int
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class Budget:
     """What ingest needs to know of a user's billing before queueing analysis."""
 

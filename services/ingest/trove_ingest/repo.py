@@ -6,7 +6,7 @@ from datetime import datetime
 
 import asyncpg
 
-from trove_ingest.models import Media, Upload
+from trove_ingest.models import Media, Pending, Upload
 
 _UPLOAD = "upload_id::text, user_id::text, filename, content_type, size_bytes, storage_key, expires_at, media_id::text"
 _MEDIA = (
@@ -41,6 +41,14 @@ async def insert_upload(
         storage_key,
         expires_at,
     )
+
+
+async def pending_uploads(conn: asyncpg.Connection) -> Pending:
+    row = await conn.fetchrow(
+        """SELECT count(*) AS uploads, coalesce(sum(size_bytes), 0)::bigint AS size_bytes FROM ingest.uploads
+           WHERE media_id IS NULL AND expires_at > now()"""
+    )
+    return Pending(uploads=row["uploads"], size_bytes=row["size_bytes"])
 
 
 async def lock_upload(conn: asyncpg.Connection, *, upload_id: str) -> Upload | None:
