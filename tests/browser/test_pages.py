@@ -48,7 +48,7 @@ async def test_config_tells_the_page_where_to_sign_in_and_what_the_server_takes(
     assert config["projectId"] == "demo-trove"
     assert config["allowedTypes"] == ALLOWED_TYPES
     assert config["maxUploadBytes"] == 2 * 1024**3  # TROVE_INGEST_MAX_UPLOAD_BYTES's default, which ingest enforces
-    assert config["billing"] is False
+    assert config["billing"] is True
 
 
 async def test_media_content_streams_ranges_to_its_owner_only(new_api: NewApi) -> None:

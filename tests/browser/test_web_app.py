@@ -128,6 +128,14 @@ async def test_sign_up_upload_find_play_and_delete(new_page: NewPage, shot: Shot
     await expect(card(page, "weather_report.wav")).to_contain_text("Ready")
     await shot(page, "05-library")
 
+    # This month's usage: three uploads and what their analysis cost.
+    await page.get_by_role("link", name="Usage").click()
+    await expect(page.get_by_role("heading", name="Usage")).to_be_visible()
+    await expect(page.locator(".meter").filter(has_text="Uploads")).to_contain_text("3 of 1,000")
+    await expect(page.locator("#usage-body")).to_contain_text("local-compute")
+    await shot(page, "05-usage")
+    await page.get_by_role("link", name="Library").click()
+
     # What Trove saw in the photo.
     dialog = page.locator("#detail")
     await card(page, "chelsea.png").get_by_role("button").click()
@@ -387,12 +395,7 @@ async def test_keyboard_only_at_phone_width(new_page: NewPage, shot: Shot) -> No
     await no_sideways_scrolling()
     await shot(page, "02-library")
 
-    # The usage section stays hidden while /config.json says billing: false, even when asked for by address.
-    await expect(page.locator("#nav-usage")).to_be_hidden()
-    await page.goto("/#/usage")
-    await expect(page.get_by_role("heading", name="Library")).to_be_visible()
-
-    for view, heading in (("upload", "Upload"), ("search", "Search")):
+    for view, heading in (("usage", "Usage"), ("upload", "Upload"), ("search", "Search")):
         await page.get_by_role("link", name=heading, exact=True).focus()
         await page.keyboard.press("Enter")
         await expect(page.get_by_role("heading", name=heading, exact=True)).to_be_focused()

@@ -71,8 +71,7 @@ def page_config(settings: Settings) -> dict[str, Any]:
         "projectId": settings.firebase.project_id,
         "maxUploadBytes": settings.max_upload_bytes,
         "allowedTypes": ALLOWED_TYPES,
-        # No usage API in billing yet; the page keeps its usage section hidden until this is true.
-        "billing": False,
+        "billing": True,  # the Usage section (billing's usage and alerts routes)
     }
 
 

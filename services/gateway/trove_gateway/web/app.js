@@ -8,6 +8,7 @@ import { formatBytes } from "./dom.js";
 import { Library, Thumbnails } from "./library.js";
 import { Search } from "./search.js";
 import { Uploads } from "./upload.js";
+import { Usage } from "./usage.js";
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ["signin", "library", "upload", "search", "usage"];
@@ -107,6 +108,7 @@ async function main() {
     empty: $("library-empty"),
   });
   const uploads = new Uploads({ api, config, list: $("upload-list") });
+  const usage = new Usage({ api, body: $("usage-body"), status: $("usage-status") });
   const search = new Search({
     api,
     thumbnails,
@@ -156,6 +158,7 @@ async function main() {
       if (query && query !== search.query) search.run(query);
       else if (!query && search.query) search.reset();
     }
+    if (view === "usage" && view !== lastView) usage.show();
     if (view !== lastView) {
       showView(view);
       $(`${view}-title`).focus({ preventScroll: true });
