@@ -34,11 +34,14 @@ async def test_a_premium_upload_completes_before_a_free_backlog(new_api: Callabl
     premium_id = (await premium.request("GET", "/api/v1/me")).json()["user_id"]
     moved = await admin.request("PUT", f"/api/v1/admin/users/{premium_id}/tier", json={"tier": "premium"})
     assert moved.status_code == 200, moved.text
-    backlog = [await free.upload(_picture(n), f"free-{n}.png", "image/png") for n in range(BACKLOG)]
+    # All at once, so the backlog is queued before the workers can drain it; then the premium upload.
+    backlog = list(
+        await asyncio.gather(*(free.upload(_picture(n), f"free-{n}.png", "image/png") for n in range(BACKLOG)))
+    )
     urgent = await premium.upload(_picture(BACKLOG), "premium.png", "image/png")
 
     urgent_done = await _finished_at(premium, urgent)
     backlog_done = await asyncio.gather(*(_finished_at(free, m) for m in backlog))
     assert urgent_done < max(backlog_done)
     overtaken = sum(done > urgent_done for done in backlog_done)
-    assert overtaken >= BACKLOG // 4, f"only {overtaken} of {BACKLOG} free files finished after the premium one"
+    assert overtaken >= BACKLOG // 2, f"only {overtaken} of {BACKLOG} free files finished after the premium one"
