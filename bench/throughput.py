@@ -4,13 +4,12 @@ second analysis worker process, and the same batch with that worker SIGKILLed mi
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import signal
 import time
 from dataclasses import replace
 
-from PIL import Image, ImageDraw
+from media_samples import small_png
 from support import Api
 
 from trove_stack.infra import Infra
@@ -21,18 +20,10 @@ BATCH = 24
 EXTRA_WORKER = "analysis-worker-2"
 
 
-def _png(seed: int) -> bytes:
-    image = Image.new("RGB", (96, 96), (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256))
-    ImageDraw.Draw(image).rectangle((seed % 40, 10, 60, 50 + seed % 30), fill=(255 - seed * 7 % 256, 90, 30))
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
-
-
 async def _batch(api: Api, offset: int, *, kill: Child | None = None) -> float:
     """Seconds from the first upload until every file of the batch is completed; kills `kill` once all are uploaded."""
     started = time.perf_counter()
-    ids = [await api.upload(_png(offset + i), f"bench-{offset + i}.png", "image/png") for i in range(BATCH)]
+    ids = [await api.upload(small_png(offset + i), f"bench-{offset + i}.png", "image/png") for i in range(BATCH)]
     if kill is not None:
         assert kill.pid is not None
         os.kill(kill.pid, signal.SIGKILL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
 from pathlib import Path
@@ -67,3 +68,18 @@ def bomb_png(side: int = 100_000) -> bytes:
 
 def truncated(data: bytes, fraction: float = 0.4) -> bytes:
     return data[: int(len(data) * fraction)]
+
+
+def small_png(seed: int, size: tuple[int, int] = (96, 96)) -> bytes:
+    """A distinct small picture per seed: coloured discs on a coloured ground."""
+    rng = random.Random(seed)
+    width, height = size
+    image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    disc = min(width, height) // 4
+    for _ in range(3):
+        x, y = rng.randrange(width - disc), rng.randrange(height - disc)
+        draw.ellipse((x, y, x + disc, y + disc), fill=tuple(rng.randrange(256) for _ in range(3)))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Awaitable, Callable
 
-from PIL import Image
+from media_samples import small_png
 from support import Api
 
 BACKLOG = 20
-
-
-def _picture(n: int) -> bytes:
-    """A small distinct photo-like PNG (a gradient in a colour of its own)."""
-    image = Image.linear_gradient("L").resize((320, 240)).convert("RGB")
-    image = Image.merge(
-        "RGB", [band.point(lambda v, k=k: (v + 37 * n * (k + 1)) % 256) for k, band in enumerate(image.split())]
-    )
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
+PICTURE = (320, 240)
 
 
 async def _finished_at(api: Api, media_id: str) -> str:
@@ -36,9 +25,11 @@ async def test_a_premium_upload_completes_before_a_free_backlog(new_api: Callabl
     assert moved.status_code == 200, moved.text
     # All at once, so the backlog is queued before the workers can drain it; then the premium upload.
     backlog = list(
-        await asyncio.gather(*(free.upload(_picture(n), f"free-{n}.png", "image/png") for n in range(BACKLOG)))
+        await asyncio.gather(
+            *(free.upload(small_png(n, PICTURE), f"free-{n}.png", "image/png") for n in range(BACKLOG))
+        )
     )
-    urgent = await premium.upload(_picture(BACKLOG), "premium.png", "image/png")
+    urgent = await premium.upload(small_png(BACKLOG, PICTURE), "premium.png", "image/png")
 
     urgent_done = await _finished_at(premium, urgent)
     backlog_done = await asyncio.gather(*(_finished_at(free, m) for m in backlog))

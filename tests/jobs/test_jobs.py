@@ -7,7 +7,6 @@ file; the supervisor restarts what dies, as under `make run`.
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import random
 import signal
@@ -18,7 +17,7 @@ from datetime import datetime
 import asyncpg
 import pytest
 from jobs.stack import Supervised, supervised_stack
-from PIL import Image, ImageDraw
+from media_samples import small_png
 from support import DEV_MEDIA, Api, sign_up
 
 from trove_stack.process import stop_pid_file
@@ -55,21 +54,8 @@ async def _api(stack: Supervised, *, admin: bool = False) -> Api:
     return Api(base_url=stack.config.gateway_url, token=token, firebase_uid=uid)
 
 
-def _small_png(seed: int) -> bytes:
-    """A distinct small picture: coloured shapes on a coloured ground."""
-    rng = random.Random(seed)
-    image = Image.new("RGB", (96, 96), tuple(rng.randrange(256) for _ in range(3)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(3):
-        x, y = rng.randrange(70), rng.randrange(70)
-        draw.ellipse((x, y, x + 25, y + 25), fill=tuple(rng.randrange(256) for _ in range(3)))
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
-
-
 async def _upload_batch(api: Api, count: int, *, dev_files: tuple[str, ...] = ()) -> list[str]:
-    ids = [await api.upload(_small_png(i), f"shape-{i}.png", "image/png") for i in range(count)]
+    ids = [await api.upload(small_png(i), f"shape-{i}.png", "image/png") for i in range(count)]
     for name in dev_files:
         ids.append(await api.upload((DEV_MEDIA / name).read_bytes(), name, "image/png"))
     return ids

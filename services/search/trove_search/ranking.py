@@ -131,9 +131,8 @@ class _Highlighter:
         return self.pattern.finditer(text) if self.pattern else iter(())
 
 
-def snippet(text: str, terms: list[str] | _Highlighter) -> str:
+def snippet(text: str, highlighter: _Highlighter) -> str:
     """`text` HTML-escaped and cut around the first matching word, with matching words wrapped in <mark>."""
-    highlighter = terms if isinstance(terms, _Highlighter) else _Highlighter(terms)
     first = next(highlighter.words(text), None)
     start = 0
     if first is not None and first.start() > SNIPPET_CHARS // 3:
