@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 
@@ -97,6 +97,39 @@ class EmbedderSettings(BaseModel):
         if missing:
             raise ValueError(f"{value} is not a sentence-transformers model folder: missing {', '.join(missing)}")
         return value.resolve()
+
+
+class ImageTextSettings(BaseModel):
+    """An image-text model (CLIP or SigLIP) that puts pictures and queries in one space; off unless a folder is given.
+
+    Analysis embeds pictures and video keyframes with its image tower, search embeds queries with its text tower,
+    so both services must be given the same folder. A similarity between `floor` (unrelated) and `ceil` (a good
+    caption) is mapped to a 0-1 score; unset, they come from the model (see trove_ml.image_text).
+    """
+
+    model_dir: Path | None = Field(
+        default=None,
+        description="a Hugging Face CLIP or SigLIP folder (config.json, model.safetensors, tokenizer, "
+        "preprocessor_config.json); unset: pictures are searched through their labels only",
+    )
+    floor: float | None = Field(default=None, ge=-1, le=1, description="cosine similarity of an unrelated picture")
+    ceil: float | None = Field(default=None, ge=-1, le=1, description="cosine similarity of a well-captioned picture")
+
+    @field_validator("model_dir")
+    @classmethod
+    def _model_folder(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        from trove_ml.image_text import check_folder  # here, not at the top: keeps torch out of other services
+
+        check_folder(value)
+        return value.resolve()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ImageTextSettings:
+        if self.floor is not None and self.ceil is not None and self.floor >= self.ceil:
+            raise ValueError("floor must be below ceil")
+        return self
 
 
 def _host_port(value: str) -> str:

@@ -1,4 +1,4 @@
-"""The text embedder as the services use it: one loaded model, inference in the process's model executor."""
+"""Models as the services use them: one loaded model, inference in the process's model executor."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trove_common.offload import ModelExecutor
+from trove_ml.image_text import ImageTextModel
 from trove_ml.text_embedder import TextEmbedder
 
 
@@ -28,3 +29,17 @@ class OffloadedTextEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         return await self._executor.run(self._model.embed, list(texts))
+
+
+class OffloadedImageTextQueries:
+    """The text tower of a user-supplied image-text model as search uses it: queries embedded in the executor,
+    into the space where analysis put the pictures."""
+
+    def __init__(self, executor: ModelExecutor, model: ImageTextModel) -> None:
+        self._model = model
+        self._executor = executor
+        self.model_name: str = model.name
+        self.dim: int = model.dim
+
+    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return await self._executor.run(self._model.embed_texts, list(texts))

@@ -25,8 +25,12 @@ SERVICE_PATHS = (
 )
 # Variables handed from the launcher's own environment to every child, when set.
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
-# One variable for the sentence embedder of both analysis (segments) and search (queries), so they cannot disagree.
-EMBEDDER_ENV = "TROVE_EMBEDDER_MODEL_DIR"
+# One variable per model that analysis (segments, pictures) and search (queries) must share, so they cannot
+# disagree: the sentence embedder and the optional image-text model. Each maps to both services' own setting.
+SHARED_MODEL_ENV = {
+    "TROVE_EMBEDDER_MODEL_DIR": "EMBEDDER__MODEL_DIR",
+    "TROVE_IMAGE_TEXT_MODEL_DIR": "IMAGE_TEXT__MODEL_DIR",
+}
 
 
 def _default_data_dir() -> Path:
@@ -253,8 +257,8 @@ def process_env(
     if block == "gateway" and "TROVE_INGEST_MAX_UPLOAD_BYTES" in overrides:
         # The web page checks sizes before uploading; it must use the limit ingest enforces.
         env["TROVE_GATEWAY_MAX_UPLOAD_BYTES"] = overrides["TROVE_INGEST_MAX_UPLOAD_BYTES"]
-    if block in ("analysis", "search") and EMBEDDER_ENV in overrides:
-        env[f"{prefix}EMBEDDER__MODEL_DIR"] = overrides[EMBEDDER_ENV]
+    if block in ("analysis", "search"):
+        env.update({prefix + field: overrides[name] for name, field in SHARED_MODEL_ENV.items() if name in overrides})
     env.update({k: v for k, v in overrides.items() if k in computed or k.startswith(prefix)})
     return env
 

@@ -72,6 +72,7 @@ async def test_bad_requests_are_invalid_argument(grpc_channel: Connect) -> None:
     user = as_user(str(uuid.uuid4()))
     media_id = str(uuid.uuid4())
     good = _segments(("hello", 0.0, 1.0))[0]
+    pictured = search_pb2.Segment(kind="image", text="x", vector=good.vector, image_vector=[0.6, 0.8])
     bad_requests = [
         search_pb2.IndexSegmentsRequest(media_id=media_id, model="m", dim=3, segments=[good]),
         search_pb2.IndexSegmentsRequest(
@@ -87,6 +88,19 @@ async def test_bad_requests_are_invalid_argument(grpc_channel: Connect) -> None:
             segments=[search_pb2.Segment(kind="speech", start_s=5, end_s=1, text="x", vector=good.vector)],
         ),
         search_pb2.IndexSegmentsRequest(media_id="nope", model=EMBEDDER.model_name, dim=384, segments=[good]),
+        # Picture vectors: of no named image-text model, of the wrong length, or not finite.
+        search_pb2.IndexSegmentsRequest(media_id=media_id, model=EMBEDDER.model_name, dim=384, segments=[pictured]),
+        search_pb2.IndexSegmentsRequest(
+            media_id=media_id, model=EMBEDDER.model_name, dim=384, segments=[pictured], image_model="c", image_dim=4
+        ),
+        search_pb2.IndexSegmentsRequest(
+            media_id=media_id,
+            model=EMBEDDER.model_name,
+            dim=384,
+            segments=[search_pb2.Segment(kind="image", text="x", vector=good.vector, image_vector=[1.0, float("nan")])],
+            image_model="c",
+            image_dim=2,
+        ),
     ]
     for request in bad_requests:
         with pytest.raises(InvalidArgumentError):

@@ -28,12 +28,22 @@ class SearchSegmentIndex:
         self._stub = stub
 
     async def index(
-        self, *, media_id: str, model: str, dim: int, segments: list[IndexedSegment], facts: MediaFacts
+        self,
+        *,
+        media_id: str,
+        model: str,
+        dim: int,
+        segments: list[IndexedSegment],
+        facts: MediaFacts,
+        image_model: tuple[str, int] | None,
     ) -> None:
+        images = image_model if any(s.image_vector is not None for s in segments) else None
         request = search_pb2.IndexSegmentsRequest(
             media_id=media_id,
             model=model,
             dim=dim,
+            image_model=images[0] if images else "",
+            image_dim=images[1] if images else 0,
             facts=search_pb2.MediaFacts(
                 kind=facts.kind,
                 taken_at=facts.taken_at,
@@ -51,6 +61,7 @@ class SearchSegmentIndex:
                     vector=s.vector.tolist(),
                     page=s.page,
                     keywords=s.keywords,
+                    image_vector=[] if s.image_vector is None else s.image_vector.tolist(),
                 )
                 for s in segments
             ],

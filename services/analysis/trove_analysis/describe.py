@@ -61,7 +61,14 @@ def _ocr_text(facts: dict[str, Any]) -> str:
 
 def image_segments(facts: dict[str, Any]) -> list[SegmentText]:
     segments = [
-        SegmentText(kind="image", start_s=0.0, end_s=0.0, text=picture_text(facts), keywords=picture_keywords(facts))
+        SegmentText(
+            kind="image",
+            start_s=0.0,
+            end_s=0.0,
+            text=picture_text(facts),
+            keywords=picture_keywords(facts),
+            image_vector=facts.get("image_vector"),
+        )
     ]
     if text := _ocr_text(facts):
         segments.append(SegmentText(kind="text", start_s=0.0, end_s=0.0, text=text))
@@ -81,6 +88,7 @@ def scene_segments(facts: dict[str, Any]) -> list[SegmentText]:
                 end_s=scene["end_s"],
                 text=text,
                 keywords=picture_keywords(scene),
+                image_vector=scene.get("image_vector"),
             )
         )
     return segments

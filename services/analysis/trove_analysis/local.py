@@ -14,6 +14,7 @@ from trove_common.offload import ModelExecutor
 from trove_ml import ImageClassifier
 from trove_ml.errors import MediaError
 from trove_ml.faces import FaceFinder
+from trove_ml.image_text import ImageTextModel
 from trove_ml.ocr import TextReader
 from trove_ml.pdf import read_pdf, render_page
 from trove_ml.pixels import describe_pixels
@@ -47,12 +48,23 @@ def thumbnail_jpeg(image: Image.Image) -> bytes:
 
 class LocalVisionAnalyzer:
     """Pictures, video scenes and document pages: labels (EfficientNet-Lite0 + WordNet broader terms), pixel
-    facts, text (RapidOCR, or a PDF's text layer) and faces (dlib). Methods return plain JSON values."""
+    facts, text (RapidOCR, or a PDF's text layer), faces (dlib) and, when the user supplied an image-text model,
+    each picture's vector in its space. Methods return plain JSON values."""
 
-    provider = "local/efficientnet-lite0+wordnet+rapidocr+dlib/1"
-
-    def __init__(self, *, executor: ModelExecutor, wordnet_dir: Path, max_pdf_pages: int) -> None:
+    def __init__(
+        self,
+        *,
+        executor: ModelExecutor,
+        wordnet_dir: Path,
+        max_pdf_pages: int,
+        image_text: ImageTextModel | None = None,
+    ) -> None:
         self._executor = executor
+        self._image_text = image_text
+        self.provider = "local/efficientnet-lite0+wordnet+rapidocr+dlib/1" + (
+            f"+{image_text.name}" if image_text else ""
+        )
+        self.image_model = (image_text.name, image_text.dim) if image_text else None
         self._classifier = ImageClassifier()
         self._wordnet = WordNet(wordnet_dir)
         self._reader = TextReader()
@@ -114,6 +126,8 @@ class LocalVisionAnalyzer:
                 "faces": [{"box": face.box, "score": face.score, "embedding": face.embedding} for face in faces],
             }
         )
+        if self._image_text is not None:
+            facts["image_vector"] = self._image_text.embed_images([image])[0].tolist()
         return facts
 
 

@@ -20,6 +20,7 @@ class IndexedSegment:
     vector: npt.NDArray[np.float32]
     page: int = 0
     keywords: str = ""
+    image_vector: npt.NDArray[np.float32] | None = None  # a picture's vector in the image-text space
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class SegmentText:
     text: str
     page: int = 0
     keywords: str = ""  # extra full-text terms, not embedded or shown
+    image_vector: list[float] | None = None  # what the picture looks like to the image-text model, if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import numpy as np
+import numpy.typing as npt
 
 from trove_analysis import describe, processing, repo
 from trove_analysis.errors import StageRetryError
@@ -217,6 +219,7 @@ class Pipeline:
                     vector=v,
                     page=t.page,
                     keywords=t.keywords,
+                    image_vector=self._image_vector(t),
                 )
                 for t, v in zip(texts, vectors, strict=True)
             ]
@@ -226,8 +229,16 @@ class Pipeline:
             dim=self._embedder.dim,
             segments=segments,
             facts=await self._facts(job),
+            image_model=self._vision.image_model,
         )
         await self._status.set_status(media_id=job.media_id, status="completed")
+
+    def _image_vector(self, text: SegmentText) -> npt.NDArray[np.float32] | None:
+        """The segment's image-text vector when it is one of the configured model's (its stage ran with it)."""
+        if self._vision.image_model is None or text.image_vector is None:
+            return None
+        vector = np.asarray(text.image_vector, dtype=np.float32)
+        return vector if vector.shape == (self._vision.image_model[1],) else None
 
     async def _done(self, job: AnalyzeMediaArgs) -> dict[str, Facts]:
         """The stored results of the stages that succeeded, by stage."""

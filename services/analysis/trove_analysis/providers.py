@@ -28,6 +28,9 @@ class ObjectStore(Protocol):
 
 class VisionAnalyzer(Protocol):
     provider: str  # name and version: part of the stage-result key, so a new version re-runs the stage
+    # The image-text model whose vectors pictures and keyframes carry (facts["image_vector"]), with its
+    # dimension; None when pictures get no such vectors.
+    image_model: tuple[str, int] | None
 
     async def analyze_image(self, path: Path) -> tuple[Facts, bytes]:
         """Facts about a picture, and a JPEG thumbnail."""
@@ -75,8 +78,17 @@ class SegmentIndex(Protocol):
     """Where searchable segments go (search)."""
 
     async def index(
-        self, *, media_id: str, model: str, dim: int, segments: list[IndexedSegment], facts: MediaFacts
-    ) -> None: ...
+        self,
+        *,
+        media_id: str,
+        model: str,
+        dim: int,
+        segments: list[IndexedSegment],
+        facts: MediaFacts,
+        image_model: tuple[str, int] | None,
+    ) -> None:
+        """Replace the media's segments; `image_model` names the space of their `image_vector`s, if any."""
+        ...
 
 
 class Accounts(Protocol):

@@ -12,6 +12,7 @@ from trove_common.settings import (
     EmbedderSettings,
     GrpcAddress,
     GrpcServerSettings,
+    ImageTextSettings,
     LogLevel,
     OtelSettings,
     PostgresSettings,
@@ -39,6 +40,7 @@ class Settings(BaseSettings):
     storage: StorageSettings
     otel: OtelSettings = OtelSettings()
     embedder: EmbedderSettings = EmbedderSettings()
+    image_text: ImageTextSettings = ImageTextSettings()
     log_level: LogLevel = "INFO"
     ingest_addr: GrpcAddress = "127.0.0.1:50052"
     search_addr: GrpcAddress = "127.0.0.1:50054"

@@ -33,6 +33,7 @@ from trove_common.grpc_client import make_channel
 from trove_common.jobs import ANALYSIS_QUEUE, ANALYZE_MEDIA, AnalyzeMediaArgs, enqueue_analysis
 from trove_common.offload import ModelExecutor
 from trove_ml import limit_torch_threads
+from trove_ml.image_text import ImageTextModel
 from trove_ml.offloaded import OffloadedTextEmbedder
 from trove_protos.billing.v1 import billing_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2_grpc
@@ -159,7 +160,10 @@ async def startup(ctx: dict[str, Any]) -> None:
         store=LocalObjectStore(store),
         prober=prober,
         vision=LocalVisionAnalyzer(
-            executor=executor, wordnet_dir=settings.wordnet_dir, max_pdf_pages=settings.max_pdf_pages
+            executor=executor,
+            wordnet_dir=settings.wordnet_dir,
+            max_pdf_pages=settings.max_pdf_pages,
+            image_text=ImageTextModel.load(model_dir) if (model_dir := settings.image_text.model_dir) else None,
         ),
         transcriber=LocalTranscriber(
             executor=executor, model_dir=settings.model_dir / "whisper-base", threads=settings.torch_threads

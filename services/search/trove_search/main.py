@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import asyncpg
 from redis.asyncio import Redis
 
 from trove_common.grpc_client import make_channel
@@ -12,9 +13,11 @@ from trove_common.grpc_server import serve
 from trove_common.offload import ModelExecutor
 from trove_common.service import open_database, start_process
 from trove_ml import limit_torch_threads
-from trove_ml.offloaded import OffloadedTextEmbedder
+from trove_ml.image_text import ImageTextModel
+from trove_ml.offloaded import OffloadedImageTextQueries, OffloadedTextEmbedder
 from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from trove_protos.search.v1 import search_pb2_grpc
+from trove_search import space_repo
 from trove_search.cache import SearchCache
 from trove_search.history import HistoryWriter
 from trove_search.models import MediaInfo
@@ -22,7 +25,7 @@ from trove_search.reindexer import Reindexer
 from trove_search.search import LookupMedia, Search
 from trove_search.server import SearchServicer
 from trove_search.settings import Settings
-from trove_search.spaces import QueryEncoder, Spaces
+from trove_search.spaces import PictureSpace, QueryEncoder, Spaces
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -40,6 +43,25 @@ def ingest_lookup(stub: ingest_pb2_grpc.IngestServiceStub) -> LookupMedia:
         }
 
     return lookup
+
+
+async def _picture_space(settings: Settings, executor: ModelExecutor, pool: asyncpg.Pool) -> PictureSpace | None:
+    """The configured image-text model's space, with its vector index; None when no model folder is set."""
+    config = settings.image_text
+    if config.model_dir is None:
+        return None
+    model = await asyncio.to_thread(ImageTextModel.load, config.model_dir)
+    floor, ceil = model.calibration
+    pictures = PictureSpace(
+        encoder=OffloadedImageTextQueries(executor, model),
+        floor=floor if config.floor is None else config.floor,
+        ceil=ceil if config.ceil is None else config.ceil,
+    )
+    if pictures.floor >= pictures.ceil:
+        raise ValueError(f"image-text floor {pictures.floor} must be below ceil {pictures.ceil}")
+    async with pool.acquire() as conn:
+        await space_repo.ensure_hnsw_index(conn, pictures.space, model.dim)
+    return pictures
 
 
 async def run(settings: Settings) -> None:
@@ -62,6 +84,7 @@ async def run(settings: Settings) -> None:
         load=load_encoder,
     )
     await spaces.prepare()
+    pictures = await _picture_space(settings, executor, pool)
     reindexer = Reindexer(pool=pool, spaces=spaces, batch=settings.reindex_batch, pause_s=settings.reindex_pause_s)
     await reindexer.start(resume_only=True)
     search = Search(
@@ -71,6 +94,7 @@ async def run(settings: Settings) -> None:
         spaces=spaces,
         lookup=ingest_lookup(ingest_pb2_grpc.IngestServiceStub(channel)),
         ef_search=settings.hnsw_ef_search,
+        pictures=pictures,
     )
     servicer = SearchServicer(search, reindexer)
 

@@ -21,6 +21,7 @@ class Segment:
     vector: npt.NDArray[np.float32]
     page: int = 0
     keywords: str = ""
+    image_vector: npt.NDArray[np.float32] | None = None  # a picture in the image-text space
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ class Candidate:
     duration_s: float | None
     similarity: float = 0.0  # cosine similarity to the query, 0 when not computed
     text_rank: float = 0.0  # full-text rank, 0 when the text does not match
+    image_match: float = 0.0  # how well the picture fits the query per the image-text model, 0-1; 0 when none
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,13 @@
 """Turning retrieved segments into results: scores people can read, fusion, a relevance cut-off, snippets.
 
-A segment's score combines two pieces of evidence, each mapped to 0-1: how close its vector is to the query's
-(cosine similarity, calibrated between SIM_FLOOR, where unrelated text sits for this model, and SIM_CEIL, a
-near paraphrase) and how well its words match (full-text rank). They are combined as a noisy OR, so either
-can carry a result and both together rank it higher. A mild focus factor then prefers a match that covers its
-whole file (a photo of a cat) over an equally good match in a few seconds of a long video or recording: the
-score loses up to FOCUS_WEIGHT as the segment's share of the file's duration shrinks.
+A segment's score combines up to three pieces of evidence, each mapped to 0-1: how close its vector is to the
+query's (cosine similarity, calibrated between SIM_FLOOR, where unrelated text sits for this model, and SIM_CEIL,
+a near paraphrase), how well its words match (full-text rank) and, when the user supplied an image-text model,
+how well the picture itself fits the query (`Candidate.image_match`, calibrated by that model's space). They
+are combined as a noisy OR, so any one can carry a result and several together rank it higher. A mild focus
+factor then prefers a match that covers its whole file (a photo of a cat) over an equally good match in a few
+seconds of a long video or recording: the score loses up to FOCUS_WEIGHT as the segment's share of the file's
+duration shrinks.
 
 The cut-off has two tiers, calibrated on the dev corpus: a query returns nothing unless its best match scores
 at least MIN_TOP_SCORE (nonsense and unrelated queries peak around 0.1-0.2, real matches at 0.75 and more), and
@@ -18,7 +20,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from trove_search.models import Candidate, Hit, Moment
 
@@ -43,7 +45,7 @@ _STOPWORDS = frozenset(
 def score(candidate: Candidate) -> float:
     vector = min(1.0, max(0.0, (candidate.similarity - SIM_FLOOR) / (SIM_CEIL - SIM_FLOOR)))
     text = min(1.0, candidate.text_rank / TEXT_CEIL)
-    evidence = 1.0 - (1.0 - vector) * (1.0 - TEXT_WEIGHT * text)
+    evidence = 1.0 - (1.0 - vector) * (1.0 - TEXT_WEIGHT * text) * (1.0 - candidate.image_match)
     return evidence * (1.0 - FOCUS_WEIGHT * (1.0 - _coverage(candidate)))
 
 
@@ -55,16 +57,24 @@ def _coverage(candidate: Candidate) -> float:
     return min(1.0, span / candidate.duration_s)
 
 
-def merge(vector_hits: list[Candidate], text_hits: list[Candidate]) -> list[tuple[Candidate, float]]:
-    """One entry per segment (its full-text rank and similarity together), with its reciprocal-rank fusion."""
+def merge(*retrieved: list[Candidate]) -> list[tuple[Candidate, float]]:
+    """One entry per segment, with the evidence every retriever found for it, and its reciprocal-rank fusion."""
     fused: dict[int, float] = {}
     merged: dict[int, Candidate] = {}
-    for hits in (vector_hits, text_hits):
+    for hits in retrieved:
         for rank, hit in enumerate(hits, start=1):
             fused[hit.segment_id] = fused.get(hit.segment_id, 0.0) + 1.0 / (RRF_K + rank)
             seen = merged.get(hit.segment_id)
-            if seen is None or hit.text_rank > seen.text_rank:
-                merged[hit.segment_id] = hit
+            merged[hit.segment_id] = (
+                hit
+                if seen is None
+                else replace(
+                    seen,
+                    similarity=max(seen.similarity, hit.similarity),
+                    text_rank=max(seen.text_rank, hit.text_rank),
+                    image_match=max(seen.image_match, hit.image_match),
+                )
+            )
     return [(merged[sid], fused[sid]) for sid in merged]
 
 

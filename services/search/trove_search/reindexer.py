@@ -117,7 +117,7 @@ class Reindexer:
                 await self._fill(space, user_id)
             target = await space_repo.get_space(conn, space)
             assert target is not None
-            await space_repo.ensure_hnsw_index(conn, target)
+            await space_repo.ensure_hnsw_index(conn, target.space, target.dim)
             async with conn.transaction():
                 await space_repo.activate(conn, space)
             logger.info("re-index complete: searches use the new space", extra={"space": space})

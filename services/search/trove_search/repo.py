@@ -63,11 +63,13 @@ async def replace_segments(
     segments: list[Segment],
     facts: MediaFacts,
     vectors: Mapping[str, npt.NDArray[np.float32]],
+    image_space: str = "",
 ) -> None:
     """Make `segments` the whole index of one media file (a re-run replaces, never duplicates).
 
     Args:
         vectors: embedding space -> one row per segment, in the segments' order.
+        image_space: the image-text space of the segments' `image_vector`s (segments without one get no row).
     """
     await conn.execute("INSERT INTO search.index_users (user_id) VALUES ($1::uuid) ON CONFLICT DO NOTHING", user_id)
     await conn.execute(
@@ -99,16 +101,14 @@ async def replace_segments(
             seg.page,
             seg.keywords,
         )
-        for space, rows in vectors.items():
-            await conn.execute(
-                """INSERT INTO search.media_embeddings (segment_id, space, user_id, media_id, embedding)
-                   VALUES ($1, $2, $3::uuid, $4::uuid, $5)""",
-                segment_id,
-                space,
-                user_id,
-                media_id,
-                rows[i],
-            )
+        own = [(space, rows[i]) for space, rows in vectors.items()]
+        if seg.image_vector is not None:
+            own.append((image_space, seg.image_vector))
+        await conn.executemany(
+            """INSERT INTO search.media_embeddings (segment_id, space, user_id, media_id, embedding)
+               VALUES ($1, $2, $3::uuid, $4::uuid, $5)""",
+            [(segment_id, space, user_id, media_id, vector) for space, vector in own],
+        )
 
 
 async def _tune_hnsw(conn: asyncpg.Connection, ef_search: int) -> None:

@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import asyncpg
@@ -37,7 +37,7 @@ from trove_search.models import (
     Space,
     space_name,
 )
-from trove_search.spaces import QueryEncoder, Spaces
+from trove_search.spaces import PictureSpace, QueryEncoder, Spaces
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def _check_limit(limit: int) -> None:
         raise InvalidArgumentError(f"limit must be between 1 and {MAX_LIMIT}")
 
 
-def _check_segments(segments: list[Segment], dim: int) -> None:
+def _check_segments(segments: list[Segment], dim: int, image_dim: int) -> None:
     if len(segments) > MAX_SEGMENTS:
         raise InvalidArgumentError(f"at most {MAX_SEGMENTS} segments per media file")
     for i, seg in enumerate(segments):
@@ -142,6 +142,9 @@ def _check_segments(segments: list[Segment], dim: int) -> None:
             raise InvalidArgumentError(f"segments[{i}] must have 0 <= start_s <= end_s and page >= 0")
         if seg.vector.shape != (dim,) or not np.isfinite(seg.vector).all():
             raise InvalidArgumentError(f"segments[{i}].vector must have {dim} finite values")
+        image = seg.image_vector
+        if image is not None and (image.shape != (image_dim,) or not np.isfinite(image).all()):
+            raise InvalidArgumentError(f"segments[{i}].image_vector must have image_dim ({image_dim}) finite values")
 
 
 def _cursor(offset: int, request_key: str) -> str:
@@ -174,21 +177,36 @@ class Search:
         cache: SearchCache,
         history: HistoryWriter,
         ef_search: int,
+        pictures: PictureSpace | None = None,
     ) -> None:
         self._pool = pool
         self._spaces = spaces
+        self._pictures = pictures
         self._lookup = lookup
         self._cache = cache
         self._history = history
         self._ef_search = ef_search
 
     async def index(
-        self, *, user_id: str, media_id: str, model: str, dim: int, segments: list[Segment], facts: MediaFacts
+        self,
+        *,
+        user_id: str,
+        media_id: str,
+        model: str,
+        dim: int,
+        segments: list[Segment],
+        facts: MediaFacts,
+        image_model: str = "",
+        image_dim: int = 0,
     ) -> int:
         media_id = parse_id(media_id, what="media_id")
         if not model or not 1 <= dim <= 4096:
             raise InvalidArgumentError("model must be named and dim must be between 1 and 4096")
-        _check_segments(segments, dim)
+        if image_model and not 1 <= image_dim <= 4096:
+            raise InvalidArgumentError("image_dim must be between 1 and 4096")
+        if not image_model and any(seg.image_vector is not None for seg in segments):
+            raise InvalidArgumentError("image_model must name the model of the segments' image vectors")
+        _check_segments(segments, dim, image_dim)
         sent = space_name(model, dim)
         vectors = {sent: np.stack([seg.vector for seg in segments]) if segments else np.empty((0, dim), np.float32)}
         texts = [seg.text for seg in segments]
@@ -201,7 +219,13 @@ class Search:
                 live = await space_repo.live_spaces(conn, lock=True)
                 if all(s.space in vectors for s in live):
                     await repo.replace_segments(
-                        conn, user_id=user_id, media_id=media_id, segments=segments, facts=facts, vectors=vectors
+                        conn,
+                        user_id=user_id,
+                        media_id=media_id,
+                        segments=segments,
+                        facts=facts,
+                        vectors=vectors,
+                        image_space=space_name(image_model, image_dim) if image_model else "",
                     )
                     break
         await self._cache.bump(user_id)
@@ -220,13 +244,14 @@ class Search:
         offset = _offset(query.cursor, request_key)
         # One space for the whole search: the query is embedded by, and compared with, the active space only.
         space, encoder = await self._spaces.active()
+        answered_by = space.space + (f"+{self._pictures.space}" if self._pictures else "")
         version = await self._cache.version(user_id)
-        cached = await self._cache.results(space.space, user_id, version, request_key)
+        cached = await self._cache.results(answered_by, user_id, version, request_key)
         if cached is not None:
             hits = hits_from_json(cached)
         else:
             hits = await self._rank(user_id=user_id, text=text, query=query, space=space, encoder=encoder)
-            await self._cache.keep_results(space.space, user_id, version, request_key, hits_to_json(hits))
+            await self._cache.keep_results(answered_by, user_id, version, request_key, hits_to_json(hits))
         results, more = await self._page(hits, offset=offset, limit=query.limit)
         took_ms = 1000 * (time.perf_counter() - started)
         if offset == 0:
@@ -246,20 +271,10 @@ class Search:
     async def _rank(self, *, user_id: str, text: str, query: Query, space: Space, encoder: QueryEncoder) -> list[Hit]:
         # The query is embedded while the full-text ranking runs, and the vector index is searched as soon as the
         # vector is there; each on its own connection.
-        embedding = asyncio.create_task(self._query_vector(text, space=space, encoder=encoder))
+        embedding = asyncio.create_task(self._query_vector(text, space=space.space, encoder=encoder))
 
         async def nearest() -> list[Candidate]:
-            vector = await embedding
-            async with user_transaction(self._pool, user_id) as conn:
-                return await repo.nearest(
-                    conn,
-                    space=space.space,
-                    dim=space.dim,
-                    vector=vector,
-                    limit=CANDIDATES,
-                    ef_search=max(self._ef_search, CANDIDATES),
-                    filters=query.filters,
-                )
+            return await self._nearest(user_id, await embedding, space=space.space, dim=space.dim, query=query)
 
         async def text_matches() -> list[Candidate]:
             async with user_transaction(self._pool, user_id) as conn:
@@ -268,17 +283,39 @@ class Search:
                 )
             return repo.with_similarity(matches, await embedding)
 
-        by_vector, by_text = await asyncio.gather(nearest(), text_matches())
-        hits = ranking.group(ranking.merge(by_vector, by_text), query=text)[:MAX_RESULTS]
+        retrievers = [nearest(), text_matches()]
+        if self._pictures is not None:
+            retrievers.append(self._pictures_like(user_id, text, self._pictures, query=query))
+        hits = ranking.group(ranking.merge(*await asyncio.gather(*retrievers)), query=text)[:MAX_RESULTS]
         if query.sort == "date":
             hits.sort(key=lambda h: (h.taken_at or h.uploaded_at or _EPOCH, h.score), reverse=True)
         return hits
 
-    async def _query_vector(self, text: str, *, space: Space, encoder: QueryEncoder) -> npt.NDArray[np.float32]:
-        vector = await self._cache.query_vector(space.space, text)
-        if vector is None or vector.shape != (space.dim,):
+    async def _nearest(
+        self, user_id: str, vector: npt.NDArray[np.float32], *, space: str, dim: int, query: Query
+    ) -> list[Candidate]:
+        async with user_transaction(self._pool, user_id) as conn:
+            return await repo.nearest(
+                conn,
+                space=space,
+                dim=dim,
+                vector=vector,
+                limit=CANDIDATES,
+                ef_search=max(self._ef_search, CANDIDATES),
+                filters=query.filters,
+            )
+
+    async def _pictures_like(self, user_id: str, text: str, pictures: PictureSpace, *, query: Query) -> list[Candidate]:
+        """Pictures and keyframes whose image-text vectors lie closest to the query's, with their calibrated match."""
+        vector = await self._query_vector(text, space=pictures.space, encoder=pictures.encoder)
+        found = await self._nearest(user_id, vector, space=pictures.space, dim=pictures.encoder.dim, query=query)
+        return [replace(c, similarity=0.0, image_match=pictures.match(c.similarity)) for c in found]
+
+    async def _query_vector(self, text: str, *, space: str, encoder: QueryEncoder) -> npt.NDArray[np.float32]:
+        vector = await self._cache.query_vector(space, text)
+        if vector is None or vector.shape != (encoder.dim,):
             vector = (await encoder.embed([text]))[0]
-            await self._cache.keep_query_vector(space.space, text, vector)
+            await self._cache.keep_query_vector(space, text, vector)
         return vector
 
     async def _page(self, hits: list[Hit], *, offset: int, limit: int) -> tuple[list[Result], bool]:

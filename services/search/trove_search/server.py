@@ -96,6 +96,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                 page=s.page,
                 keywords=s.keywords,
                 vector=np.asarray(s.vector, dtype=np.float32),
+                image_vector=np.asarray(s.image_vector, dtype=np.float32) if s.image_vector else None,
             )
             for s in request.segments
         ]
@@ -115,6 +116,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             dim=request.dim,
             segments=segments,
             facts=facts,
+            image_model=request.image_model,
+            image_dim=request.image_dim,
         )
         return search_pb2.IndexSegmentsResponse(indexed=indexed)
 

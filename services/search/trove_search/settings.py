@@ -9,6 +9,7 @@ from trove_common.settings import (
     EmbedderSettings,
     GrpcAddress,
     GrpcServerSettings,
+    ImageTextSettings,
     LogLevel,
     OtelSettings,
     PostgresSettings,
@@ -25,6 +26,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     otel: OtelSettings = OtelSettings()
     embedder: EmbedderSettings = EmbedderSettings()
+    image_text: ImageTextSettings = ImageTextSettings()
     log_level: LogLevel = "INFO"
     ingest_addr: GrpcAddress = "127.0.0.1:50052"
     model_threads: int = Field(default=2, ge=1, le=32, description="threads running the query embedder")

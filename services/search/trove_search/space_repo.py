@@ -169,11 +169,11 @@ async def add_vectors(
     return stored
 
 
-async def ensure_hnsw_index(conn: asyncpg.Connection, space: Space) -> None:
+async def ensure_hnsw_index(conn: asyncpg.Connection, space: str, dim: int) -> None:
     """A partial HNSW index over the space's vectors unless it has one (call outside a transaction: CONCURRENTLY)."""
-    if space.dim > HNSW_MAX_DIM:
+    if dim > HNSW_MAX_DIM:
         return
-    literal = await conn.fetchval("SELECT quote_literal($1::text)", space.space)
+    literal = await conn.fetchval("SELECT quote_literal($1::text)", space)
     indexed = await conn.fetchval(
         """SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = 'search' AND tablename = 'media_embeddings'
                AND indexdef LIKE '%USING hnsw%' AND position($1 || '::text' IN indexdef) > 0)""",
@@ -181,8 +181,8 @@ async def ensure_hnsw_index(conn: asyncpg.Connection, space: Space) -> None:
     )
     if indexed:  # e.g. the built-in model's, made by migration 001
         return
-    name = "media_embeddings_" + hashlib.sha256(space.space.encode()).hexdigest()[:16] + "_hnsw"
+    name = "media_embeddings_" + hashlib.sha256(space.encode()).hexdigest()[:16] + "_hnsw"
     await conn.execute(
         f"""CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON search.media_embeddings
-            USING hnsw ((embedding::vector({int(space.dim)})) vector_cosine_ops) WHERE space = {literal}"""
+            USING hnsw ((embedding::vector({int(dim)})) vector_cosine_ops) WHERE space = {literal}"""
     )

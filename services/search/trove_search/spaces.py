@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +33,24 @@ EncoderLoader = Callable[[Path | None], QueryEncoder]
 
 def encoder_space(encoder: QueryEncoder) -> str:
     return space_name(encoder.model_name, encoder.dim)
+
+
+@dataclass(frozen=True, slots=True)
+class PictureSpace:
+    """The space of the user-supplied image-text model: pictures' vectors come from analysis, the query's from
+    the model's text tower (`encoder`). A similarity from `floor` (unrelated) to `ceil` (a good caption) maps to
+    a 0-1 match."""
+
+    encoder: QueryEncoder
+    floor: float
+    ceil: float
+
+    @property
+    def space(self) -> str:
+        return encoder_space(self.encoder)
+
+    def match(self, similarity: float) -> float:
+        return min(1.0, max(0.0, (similarity - self.floor) / (self.ceil - self.floor)))
 
 
 class Spaces:
