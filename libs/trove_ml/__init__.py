@@ -1,4 +1,5 @@
-"""Local CPU models whose weights ship inside pip packages: an ImageNet classifier and a sentence embedder."""
+"""Local CPU models: an ImageNet classifier and a sentence embedder whose weights ship inside pip packages, and
+an image-text (CLIP/SigLIP) model from a folder the user supplies."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import pillow_heif
 import torch
 
 from trove_ml.image_classifier import ImageClassifier, Label
+from trove_ml.image_text import ImageTextModel
 from trove_ml.text_embedder import TextEmbedder
 
-__all__ = ["ImageClassifier", "Label", "TextEmbedder", "limit_torch_threads"]
+__all__ = ["ImageClassifier", "ImageTextModel", "Label", "TextEmbedder", "limit_torch_threads"]
 
 # iPhones save photos as HEIC; Pillow reads them only through this plugin, registered once for every user of
 # Pillow in the process (probe, decoding, thumbnails).
