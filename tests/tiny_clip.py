@@ -21,7 +21,6 @@ from transformers import (
     CLIPConfig,
     CLIPImageProcessorPil,
     CLIPModel,
-    PreTrainedModel,
     PreTrainedTokenizerFast,
     SiglipConfig,
     SiglipImageProcessorPil,
@@ -43,6 +42,8 @@ UNRELATED = ["a photo", "the thing", "some big picture", "gizmo", "", "my one bl
 IMAGE_SIZE = 32
 MAX_TOKENS = 16
 IMAGES_PER_WORD = 24
+STEPS = 200
+UNRELATED_PER_STEP = 3
 
 
 def colour_image(rgb: tuple[int, int, int], size: int = 64, seed: int = 0) -> Image.Image:
@@ -116,24 +117,33 @@ def _loss(model: CLIPModel | SiglipModel, images: Tensor, texts: Tensor, same: T
     return (to_text + to_image) / 2
 
 
-def _train(model: PreTrainedModel, family: str, tokenizer: PreTrainedTokenizerFast, *, seed: int) -> None:
+def _caption(rng: random.Random, word: str) -> str:
+    caption = rng.choice(TEMPLATES).format(word)
+    if rng.random() < 0.3:  # long, even cut, captions: the model must still find the word among filler
+        caption += " " + " ".join(rng.choices(FILLERS, k=rng.randint(3, 2 * MAX_TOKENS)))
+    return caption
+
+
+def _jitter(rgb: tuple[int, int, int], rng: random.Random) -> tuple[int, int, int]:
+    r, g, b = (min(255, max(0, c + rng.randint(-25, 25))) for c in rgb)
+    return r, g, b
+
+
+def _train(model: CLIPModel | SiglipModel, family: str, tokenizer: PreTrainedTokenizerFast, *, seed: int) -> None:
     rng = random.Random(seed)
     words = list(PAIRS)
     labels = torch.arange(len(words)).repeat_interleave(IMAGES_PER_WORD)
     # Jittered colours teach "reddish" rather than one exact red.
-    pictures = [
-        colour_image(tuple(min(255, max(0, c + rng.randint(-25, 25))) for c in PAIRS[words[label]]), seed=i)  # type: ignore[arg-type]
-        for i, label in enumerate(labels.tolist())
-    ]
+    pictures = [colour_image(_jitter(PAIRS[words[label]], rng), seed=i) for i, label in enumerate(labels.tolist())]
     pixels = _image_processor(family)(images=pictures, return_tensors="pt")["pixel_values"]
     optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     model.train()
-    for _ in range(120):
+    for _ in range(STEPS):
         batch = torch.tensor([rng.randrange(len(labels)) for _ in range(16)])
-        captions = [rng.choice(TEMPLATES).format(words[label]) for label in labels[batch].tolist()]
-        captions += rng.sample(UNRELATED, 3)
-        tokens = tokenizer(captions, padding="max_length", max_length=MAX_TOKENS, return_tensors="pt")
-        same = F.pad(labels[batch][:, None] == labels[batch][None, :], (0, 3), value=False)
+        captions = [_caption(rng, words[label]) for label in labels[batch].tolist()]
+        captions += rng.sample(UNRELATED, UNRELATED_PER_STEP)
+        tokens = tokenizer(captions, padding="max_length", truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+        same = F.pad(labels[batch][:, None] == labels[batch][None, :], (0, UNRELATED_PER_STEP), value=False)
         loss = _loss(model, *_features(model, pixels[batch], tokens["input_ids"], tokens["attention_mask"]), same)
         optimiser.zero_grad()
         loss.backward()
