@@ -11,10 +11,12 @@ import dataclasses
 import io
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from support import DEV_MEDIA, Api, sign_up
 from tiny_clip import PAIRS, colour_image, write_tiny_clip
 
+from trove_ml.image_text import ImageTextModel
 from trove_stack.config import free_ports
 from trove_stack.infra import Infra, running_services
 
@@ -25,6 +27,7 @@ QUEUE_USERS = ("gateway", "ingest", "analysis", "search")  # the services that t
 @pytest.fixture(scope="module")
 def clip_gateway(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     model_dir = write_tiny_clip(tmp_path_factory.mktemp("models") / "tiny-clip")
+    floor, ceil = _calibration(ImageTextModel.load(model_dir))
     data_dir = tmp_path_factory.mktemp("clip-stack")
     ports = iter(free_ports(5))
     cfg = dataclasses.replace(
@@ -37,10 +40,23 @@ def clip_gateway(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iter
     own_redis = f"redis://{cfg.host}:{cfg.redis_port}/1"
     overrides = {
         "TROVE_IMAGE_TEXT_MODEL_DIR": str(model_dir),
+        "TROVE_SEARCH_IMAGE_TEXT__FLOOR": str(floor),
+        "TROVE_SEARCH_IMAGE_TEXT__CEIL": str(ceil),
         **{f"TROVE_{block.upper()}_REDIS__DSN": own_redis for block in QUEUE_USERS},
     }
     with running_services(dataclasses.replace(infra, config=cfg), overrides=overrides):
         yield cfg.gateway_url
+
+
+def _calibration(model: ImageTextModel) -> tuple[float, float]:
+    """The tiny model's own floor and ceiling, as a user would set them for theirs: the best similarity of a word
+    to another word's colour, and the worst to its own (CLIP's published defaults are for real weights)."""
+    pictures = model.embed_images([colour_image(rgb, size=96, seed=99) for rgb in PAIRS.values()])
+    similarity = model.embed_texts(list(PAIRS)) @ pictures.T
+    own = np.eye(len(PAIRS), dtype=bool)
+    floor, ceil = float(similarity[~own].max()), float(similarity[own].min())
+    assert floor < ceil, similarity
+    return floor, ceil
 
 
 def _png(rgb: tuple[int, int, int], seed: int) -> bytes:
@@ -67,5 +83,7 @@ async def test_pictures_are_found_by_the_image_text_model(infra: Infra, clip_gat
         assert results[0]["segment"]["kind"] == "image"
         assert 0 < results[0]["score"] <= 1
 
+    nonsense = await user.search("qwxz zzkj")
+    assert nonsense.status_code == 200 and nonsense.json()["results"] == [], "no picture is the nearest junk"
     cat = (await user.search("a cat")).json()["results"]
     assert cat and cat[0]["media_id"] == ids["chelsea.png"], "labels still find pictures next to the model"

@@ -85,22 +85,24 @@ class _Scored:
     fused: float
 
 
-def group(
-    candidates: Iterable[tuple[Candidate, float]], *, query: str, order: str = "score", min_top: float = MIN_TOP_SCORE
-) -> list[Hit]:
-    """Results grouped by media (best moment first), cut off as described above, ordered by score or by fusion."""
+def group(candidates: Iterable[tuple[Candidate, float]], *, query: str, min_top: float = MIN_TOP_SCORE) -> list[Hit]:
+    """Results grouped by media (best moment first), cut off as described above, ordered by score.
+
+    Equal scores (two pictures that both reach a calibrated ceiling) are ordered by reciprocal-rank fusion,
+    which still knows which one each retriever ranked higher.
+    """
     by_media: dict[str, list[_Scored]] = {}
     for candidate, fused in candidates:
         scored = _Scored(candidate, score(candidate), fused)
         if scored.score >= MIN_SCORE:
             by_media.setdefault(candidate.media_id, []).append(scored)
     terms = _Highlighter(query_terms(query))
-    hits: list[tuple[float, Hit]] = []
+    hits: list[tuple[tuple[float, float], Hit]] = []
     for media_id, found in by_media.items():
         found.sort(key=lambda s: s.score, reverse=True)
         best = found[0]
         moments = [_moment(s.candidate, terms) for s in found[1 : 1 + MAX_MOMENTS]]
-        key = best.score if order == "score" else max(s.fused for s in found)
+        key = (best.score, max(s.fused for s in found))
         first = best.candidate
         hits.append(
             (
