@@ -7,7 +7,6 @@ should not pay.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import threading
@@ -23,6 +22,7 @@ from safetensors import SafetensorError
 from torch.nn import functional as F
 
 from trove_ml.errors import ModelFolderError
+from trove_ml.model_folder import folder_model_name, read_json
 
 if TYPE_CHECKING:
     from transformers import BaseImageProcessor, CLIPModel, PreTrainedTokenizerBase, SiglipModel
@@ -41,16 +41,6 @@ _IMAGE_BATCH = 16
 _TEXT_BATCH = 64
 
 
-def _config(folder: Path) -> dict[str, Any]:
-    try:
-        config = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelFolderError(f"{folder}/config.json cannot be read as JSON: {exc}") from None
-    if not isinstance(config, dict):
-        raise ModelFolderError(f"{folder}/config.json is not a JSON object")
-    return config
-
-
 def check_folder(folder: Path) -> None:
     """Cheap check for settings validation (no weights loaded): the files exist and config.json names a
     supported model_type; else ModelFolderError naming what is missing or unsupported."""
@@ -66,7 +56,7 @@ def check_folder(folder: Path) -> None:
             else ""
         )
         raise ModelFolderError(f"{folder} is not a CLIP/SigLIP model folder: missing {', '.join(missing)}{hint}")
-    model_type = _config(folder).get("model_type")
+    model_type = read_json(folder / "config.json").get("model_type")
     if model_type not in FAMILIES:
         raise ModelFolderError(
             f"{folder}: model_type {model_type!r} is not supported; only {' and '.join(FAMILIES)} image-text models"
@@ -101,7 +91,8 @@ class ImageTextModel:
     ) -> None:
         config: dict[str, Any] = model.config.to_dict()  # with transformers' defaults for what config.json omits
         self.family: str = config["model_type"]
-        self.name = f"{self.family}:{re.sub(r'[^A-Za-z0-9._-]', '_', folder.resolve().name)}"
+        # The folder's name plus a digest of its files: new weights under an old name make a new space.
+        self.name = f"{self.family}:{re.sub(r'[^A-Za-z0-9._-]', '_', folder_model_name(folder.resolve(), MODEL_FILES))}"
         # SigLIP has no separate projection: its text head maps to the vision tower's width.
         self.dim = int(config["projection_dim"] if self.family == "clip" else config["text_config"]["projection_size"])
         self._max_tokens = int(config["text_config"]["max_position_embeddings"])
@@ -129,7 +120,7 @@ class ImageTextModel:
 
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # a bar per load on stderr is noise in a service's logs
 
-        clip = _config(folder)["model_type"] == "clip"
+        clip = read_json(folder / "config.json")["model_type"] == "clip"
         model_class = CLIPModel if clip else SiglipModel
         processor_class = CLIPImageProcessorPil if clip else SiglipImageProcessorPil
         try:

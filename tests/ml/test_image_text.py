@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from tiny_bert import write_tiny_bert
 from tiny_clip import PAIRS, colour_image, write_tiny_clip
 
@@ -60,8 +61,20 @@ def _pictures() -> tuple[list[Image.Image], list[str]]:
 def test_loads_with_family_name_and_dim(models: dict[str, ImageTextModel]) -> None:
     clip, siglip = models["clip"], models["siglip"]
 
-    assert (clip.family, clip.name, clip.dim) == ("clip", "clip:tiny-clip", 24)
-    assert (siglip.family, siglip.name, siglip.dim) == ("siglip", "siglip:tiny-siglip", 32)
+    assert (clip.family, clip.dim, siglip.family, siglip.dim) == ("clip", 24, "siglip", 32)
+    assert re.fullmatch(r"clip:tiny-clip-[0-9a-f]{12}", clip.name), clip.name
+    assert re.fullmatch(r"siglip:tiny-siglip-[0-9a-f]{12}", siglip.name), siglip.name
+
+
+def test_the_name_follows_the_weights_not_the_folder(tmp_path: Path, folders: dict[str, Path]) -> None:
+    copy = shutil.copytree(folders["clip"], tmp_path / "tiny-clip")
+    assert ImageTextModel.load(copy).name == ImageTextModel.load(folders["clip"]).name
+
+    weights = load_file(copy / "model.safetensors")
+    first = next(iter(weights))
+    weights[first] = weights[first] + 1.0
+    save_file(weights, copy / "model.safetensors")
+    assert ImageTextModel.load(copy).name != ImageTextModel.load(folders["clip"]).name
 
 
 def test_rows_are_unit_length_float32_and_empty_input_is_empty(model: ImageTextModel) -> None:
