@@ -80,6 +80,7 @@ class Candidate:
     duration_s: float | None
     similarity: float = 0.0  # cosine similarity to the query, 0 when not computed
     text_rank: float = 0.0  # full-text rank, 0 when the text does not match
+    text_coverage: float = 0.0  # share of the query's words the text contains, 0-1
     image_match: float = 0.0  # how well the picture fits the query per the image-text model, 0-1; 0 when none
 
 

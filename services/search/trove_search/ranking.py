@@ -2,7 +2,8 @@
 
 A segment's score combines up to three pieces of evidence, each mapped to 0-1: how close its vector is to the
 query's (cosine similarity, calibrated between SIM_FLOOR, where unrelated text sits for this model, and SIM_CEIL,
-a near paraphrase), how well its words match (full-text rank) and, when the user supplied an image-text model,
+a near paraphrase), how well its words match (full-text rank, times the share of the query's words it
+contains) and, when the user supplied an image-text model,
 how well the picture itself fits the query (`Candidate.image_match`, calibrated by that model's space). They
 are combined as a noisy OR, so any one can carry a result and several together rank it higher. A mild focus
 factor then prefers a match that covers its whole file (a photo of a cat) over an equally good match in a few
@@ -44,12 +45,12 @@ _STOPWORDS = frozenset(
 
 def score(candidate: Candidate) -> float:
     vector = min(1.0, max(0.0, (candidate.similarity - SIM_FLOOR) / (SIM_CEIL - SIM_FLOOR)))
-    text = min(1.0, candidate.text_rank / TEXT_CEIL)
+    text = min(1.0, candidate.text_rank / TEXT_CEIL) * candidate.text_coverage
     evidence = 1.0 - (1.0 - vector) * (1.0 - TEXT_WEIGHT * text) * (1.0 - candidate.image_match)
-    return evidence * (1.0 - FOCUS_WEIGHT * (1.0 - _coverage(candidate)))
+    return evidence * (1.0 - FOCUS_WEIGHT * (1.0 - _share_of_file(candidate)))
 
 
-def _coverage(candidate: Candidate) -> float:
+def _share_of_file(candidate: Candidate) -> float:
     """The share of its file's duration a segment spans; 1 for pictures, pages and undated spans."""
     span = candidate.end_s - candidate.start_s
     if not candidate.duration_s or span <= 0:
@@ -72,6 +73,7 @@ def merge(*retrieved: list[Candidate]) -> list[tuple[Candidate, float]]:
                     seen,
                     similarity=max(seen.similarity, hit.similarity),
                     text_rank=max(seen.text_rank, hit.text_rank),
+                    text_coverage=max(seen.text_coverage, hit.text_coverage),
                     image_match=max(seen.image_match, hit.image_match),
                 )
             )

@@ -19,10 +19,13 @@ from trove_search.models import NO_FILTERS, Candidate, Filters, HistoryEntry, Me
 # rewards segments that match more of them. Its lexemes come out of to_tsvector quoted, so no user input
 # reaches to_tsquery's operator syntax. Both are computed first and passed back as plain tsquery values: under
 # row-level security only a leakproof condition (`tsv @@ <value>`, see trove_stack.postgres) may use the GIN
-# index, and a condition that still calls to_tsquery() would scan every segment of the user.
+# index, and a condition that still calls to_tsquery() would scan every segment of the user. The third value
+# holds each of the query's words on its own, to count the share of them a segment contains: one word of "woman
+# in military uniform" in a list of labels ranks like all three (ts_rank_cd weighs matches, not misses).
 _TSQUERIES = """SELECT websearch_to_tsquery('english', $1::text)::text, to_tsquery('simple', coalesce(nullif(
     array_to_string(ARRAY(SELECT quote_literal(lexeme) FROM unnest(to_tsvector('english', $1::text))), ' | '),
-    ''), 'x_no_words_x'))::text"""
+    ''), 'x_no_words_x'))::text,
+    ARRAY(SELECT to_tsquery('simple', quote_literal(lexeme))::text FROM unnest(to_tsvector('english', $1::text)))"""
 
 _CANDIDATE = """t.segment_id, t.media_id::text AS media_id, t.kind, t.start_s, t.end_s, t.text, t.page,
     m.taken_at, m.uploaded_at, m.duration_s"""
@@ -162,12 +165,14 @@ async def text_matches(
     Segments containing all the words come first; only when they are fewer than `limit` are segments with any
     of the words ranked too (ranking every segment that shares one common word would not scale).
     """
-    all_words, any_word = await conn.fetchrow(_TSQUERIES, query)
-    found = await _text_matches(conn, tsquery=all_words, space=space, dim=dim, limit=limit, filters=filters)
+    all_words, any_word, words = await conn.fetchrow(_TSQUERIES, query)
+    found = await _text_matches(
+        conn, tsquery=all_words, words=words, space=space, dim=dim, limit=limit, filters=filters
+    )
     if len(found) >= limit:
         return found
     seen = {c.segment_id for c, _ in found}
-    more = await _text_matches(conn, tsquery=any_word, space=space, dim=dim, limit=limit, filters=filters)
+    more = await _text_matches(conn, tsquery=any_word, words=words, space=space, dim=dim, limit=limit, filters=filters)
     return found + [m for m in more if m[0].segment_id not in seen][: limit - len(found)]
 
 
@@ -183,21 +188,29 @@ def with_similarity(matches: list[TextMatch], vector: npt.NDArray[np.float32]) -
 
 
 async def _text_matches(
-    conn: asyncpg.Connection, *, tsquery: str, space: str, dim: int, limit: int, filters: Filters
+    conn: asyncpg.Connection, *, tsquery: str, words: list[str], space: str, dim: int, limit: int, filters: Filters
 ) -> list[TextMatch]:
-    where, args = _filters(filters, first=4)
+    where, args = _filters(filters, first=5)
     rows = await conn.fetch(
-        f"""SELECT {_CANDIDATE}, ts_rank_cd(t.tsv, $1::tsquery, 32) AS text_rank,
-                   e.embedding::vector({int(dim)}) AS embedding
-            FROM search.media_text t
-            JOIN search.media m ON m.media_id = t.media_id
-            LEFT JOIN search.media_embeddings e ON e.segment_id = t.segment_id AND e.space = $2
-            WHERE t.tsv @@ $1::tsquery {where}
-            ORDER BY text_rank DESC
-            LIMIT $3""",
+        f"""SELECT best.*, e.embedding::vector({int(dim)}) AS embedding
+            FROM (
+                SELECT * FROM (
+                    SELECT {_CANDIDATE}, ts_rank_cd(t.tsv, $1::tsquery, 32) AS text_rank,
+                           (SELECT count(*) FROM unnest($4::tsquery[]) w WHERE t.tsv @@ w)::float8
+                               / greatest(cardinality($4::tsquery[]), 1) AS text_coverage
+                    FROM search.media_text t
+                    JOIN search.media m ON m.media_id = t.media_id
+                    WHERE t.tsv @@ $1::tsquery {where}
+                ) matched
+                ORDER BY text_rank * text_coverage DESC
+                LIMIT $3
+            ) best
+            LEFT JOIN search.media_embeddings e ON e.segment_id = best.segment_id AND e.space = $2
+            ORDER BY best.text_rank * best.text_coverage DESC""",
         tsquery,
         space,
         limit,
+        words,
         *args,
     )
     return [

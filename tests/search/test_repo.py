@@ -1,0 +1,52 @@
+"""The segment index's SQL on the real search database, inside user transactions (row-level security on)."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+from pydantic import SecretStr
+
+from trove_common.db import create_pool, user_transaction
+from trove_common.settings import PostgresSettings
+from trove_search import repo
+from trove_search.models import MediaFacts, Segment
+from trove_stack.infra import Infra, ServiceGroup
+
+FACTS = MediaFacts(kind="image", taken_at=None, uploaded_at=None, duration_s=None, has_faces=False, language="")
+
+
+async def test_full_text_counts_the_share_of_the_query_words_a_segment_holds(
+    infra: Infra, services: ServiceGroup
+) -> None:
+    user_id = str(uuid.uuid4())
+    texts = {
+        "all": "a woman in a military uniform",
+        "one": "a photo of a warship; military vessel, military vessel, military",
+        "none": "a photo of a cat",
+    }
+    media = {name: str(uuid.uuid4()) for name in texts}
+    pool = await create_pool(PostgresSettings(dsn=SecretStr(infra.dsns["search"])), vectors=True)
+    try:
+        for name, text in texts.items():
+            segment = Segment(kind="image", start_s=0.0, end_s=0.0, text=text, vector=np.ones(4, np.float32))
+            async with user_transaction(pool, user_id) as conn:
+                await repo.replace_segments(
+                    conn,
+                    user_id=user_id,
+                    media_id=media[name],
+                    segments=[segment],
+                    facts=FACTS,
+                    vectors={"test:4": segment.vector[None, :]},
+                )
+        async with user_transaction(pool, user_id) as conn:
+            found = await repo.text_matches(conn, query="woman in military uniform", space="test:4", dim=4, limit=10)
+    finally:
+        await pool.close()
+
+    by_media = {c.media_id: c for c, _ in found}
+    assert set(by_media) == {media["all"], media["one"]}
+    assert by_media[media["all"]].text_coverage == 1.0
+    assert abs(by_media[media["one"]].text_coverage - 1 / 3) < 1e-9
+    # The segment that says "military" three times still ranks below the one with every word.
+    assert [c.media_id for c, _ in found] == [media["all"], media["one"]]
