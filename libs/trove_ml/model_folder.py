@@ -28,4 +28,4 @@ def folder_model_name(folder: Path, files: Sequence[str]) -> str:
     for name in files:
         with (folder / name).open("rb") as f:
             digest.update(hashlib.file_digest(f, "sha256").digest())
-    return f"{folder.name.replace('/', '_')}-{digest.hexdigest()[:12]}"
+    return f"{folder.name}-{digest.hexdigest()[:12]}"

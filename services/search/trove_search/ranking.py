@@ -3,12 +3,11 @@
 A segment's score combines up to three pieces of evidence, each mapped to 0-1: how close its vector is to the
 query's (cosine similarity, calibrated between SIM_FLOOR, where unrelated text sits for this model, and SIM_CEIL,
 a near paraphrase), how well its words match (full-text rank, times the share of the query's words it
-contains) and, when the user supplied an image-text model,
-how well the picture itself fits the query (`Candidate.image_match`, calibrated by that model's space). They
-are combined as a noisy OR, so any one can carry a result and several together rank it higher. A mild focus
-factor then prefers a match that covers its whole file (a photo of a cat) over an equally good match in a few
-seconds of a long video or recording: the score loses up to FOCUS_WEIGHT as the segment's share of the file's
-duration shrinks.
+contains) and, when the user supplied an image-text model, how well the picture itself fits the query
+(`Candidate.image_match`, calibrated by that model's space). They are combined as a noisy OR, so any one can
+carry a result and several together rank it higher. A mild focus factor then prefers a match that covers its
+whole file (a photo of a cat) over an equally good match in a few seconds of a long video or recording: the
+score loses up to FOCUS_WEIGHT as the segment's share of the file's duration shrinks.
 
 The cut-off has two tiers, calibrated on the dev corpus: a query returns nothing unless its best match scores
 at least MIN_TOP_SCORE (nonsense and unrelated queries peak around 0.1-0.2, real matches at 0.75 and more), and

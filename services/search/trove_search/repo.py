@@ -22,10 +22,12 @@ from trove_search.models import NO_FILTERS, Candidate, Filters, HistoryEntry, Me
 # index, and a condition that still calls to_tsquery() would scan every segment of the user. The third value
 # holds each of the query's words on its own, to count the share of them a segment contains: one word of "woman
 # in military uniform" in a list of labels ranks like all three (ts_rank_cd weighs matches, not misses).
-_TSQUERIES = """SELECT websearch_to_tsquery('english', $1::text)::text, to_tsquery('simple', coalesce(nullif(
-    array_to_string(ARRAY(SELECT quote_literal(lexeme) FROM unnest(to_tsvector('english', $1::text))), ' | '),
-    ''), 'x_no_words_x'))::text,
-    ARRAY(SELECT to_tsquery('simple', quote_literal(lexeme))::text FROM unnest(to_tsvector('english', $1::text)))"""
+_TSQUERIES = """WITH q AS (SELECT ARRAY(SELECT quote_literal(lexeme) FROM unnest(to_tsvector('english', $1::text)))
+        AS lexemes)
+    SELECT websearch_to_tsquery('english', $1::text)::text,
+        to_tsquery('simple', coalesce(nullif(array_to_string(lexemes, ' | '), ''), 'x_no_words_x'))::text,
+        ARRAY(SELECT to_tsquery('simple', lexeme)::text FROM unnest(lexemes) AS lexeme)
+    FROM q"""
 
 _CANDIDATE = """t.segment_id, t.media_id::text AS media_id, t.kind, t.start_s, t.end_s, t.text, t.page,
     m.taken_at, m.uploaded_at, m.duration_s"""
@@ -194,15 +196,16 @@ async def _text_matches(
     rows = await conn.fetch(
         f"""SELECT best.*, e.embedding::vector({int(dim)}) AS embedding
             FROM (
-                SELECT * FROM (
-                    SELECT {_CANDIDATE}, ts_rank_cd(t.tsv, $1::tsquery, 32) AS text_rank,
-                           (SELECT count(*) FROM unnest($4::tsquery[]) w WHERE t.tsv @@ w)::float8
-                               / greatest(cardinality($4::tsquery[]), 1) AS text_coverage
-                    FROM search.media_text t
-                    JOIN search.media m ON m.media_id = t.media_id
-                    WHERE t.tsv @@ $1::tsquery {where}
-                ) matched
-                ORDER BY text_rank * text_coverage DESC
+                SELECT {_CANDIDATE}, r.text_rank, c.text_coverage
+                FROM search.media_text t
+                JOIN search.media m ON m.media_id = t.media_id
+                CROSS JOIN LATERAL (SELECT ts_rank_cd(t.tsv, $1::tsquery, 32) AS text_rank) r
+                CROSS JOIN LATERAL (
+                    SELECT count(*)::float8 / greatest(cardinality($4::tsquery[]), 1) AS text_coverage
+                    FROM unnest($4::tsquery[]) w WHERE t.tsv @@ w
+                ) c
+                WHERE t.tsv @@ $1::tsquery {where}
+                ORDER BY r.text_rank * c.text_coverage DESC
                 LIMIT $3
             ) best
             LEFT JOIN search.media_embeddings e ON e.segment_id = best.segment_id AND e.space = $2
