@@ -157,6 +157,18 @@ class LocalBlobStore:
         for path in self._family(final):
             path.unlink(missing_ok=True)
 
+    def derived_bytes(self, key: str) -> int:
+        """The bytes of the files derived from an object (`<key>.<suffix>`), without temporary files."""
+        final = self.path(key)
+        total = 0
+        for path in self._family(final):
+            if path.name.startswith(f"{final.name}."):
+                try:
+                    total += path.stat().st_size
+                except FileNotFoundError:
+                    continue
+        return total
+
     def _family(self, final: Path) -> Iterator[Path]:
         name = final.name
         try:

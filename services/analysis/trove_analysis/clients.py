@@ -78,6 +78,11 @@ class BillingAccounts:
         user = await self._stub.GetUser(billing_pb2.GetUserRequest())
         return float(user.limits.max_media_duration_s)
 
+    async def record_derived_bytes(self, *, media_id: str, size_bytes: int) -> None:
+        await self._stub.RecordDerivedBytes(
+            billing_pb2.RecordDerivedBytesRequest(media_id=media_id, size_bytes=size_bytes)
+        )
+
     async def processing_s_left(self) -> float:
         usage = await self._stub.GetUsage(billing_pb2.GetUsageRequest())
         return max(0.0, float(usage.limits.processing_minutes_per_month - usage.processing_minutes) * 60)
@@ -104,3 +109,6 @@ class LocalObjectStore:
 
     def put(self, key: str, data: bytes) -> None:
         self._store.write(key, data)
+
+    def derived_bytes(self, key: str) -> int:
+        return self._store.derived_bytes(key)

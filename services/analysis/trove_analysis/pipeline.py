@@ -286,6 +286,9 @@ class Pipeline:
         async def run() -> Facts:
             facts, thumbnail = await analyze(path)
             self._store.put(thumbnail_key(job.storage_key), thumbnail)
+            await self._accounts.record_derived_bytes(
+                media_id=job.media_id, size_bytes=self._store.derived_bytes(job.storage_key)
+            )
             return facts
 
         return run
