@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import os
 import re
+import stat
 import time
 import uuid
 from collections.abc import Iterator
@@ -179,13 +180,22 @@ class LocalBlobStore:
             if path.name == name or path.name.startswith((f"{name}.", f".{name}.")):
                 yield path
 
-    def user_files(self, user_id: str) -> list[Path]:
-        """The files in a user's folder (uploads, derived and temporary files)."""
+    def stale_user_files(self, user_id: str, *, modified_before: float) -> list[Path]:
+        """The files in a user's folder (uploads, derived and temporary files) last modified before a unix time."""
         folder = self.path(f"{USERS_PREFIX}{user_id}")
+        stale = []
         try:
-            return [p for p in folder.iterdir() if p.is_file()]
+            entries = list(folder.iterdir())
         except FileNotFoundError:
             return []
+        for path in entries:
+            try:
+                info = path.lstat()
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            if stat.S_ISREG(info.st_mode) and info.st_mtime < modified_before:
+                stale.append(path)
+        return stale
 
     def user_folders(self) -> list[str]:
         """The user ids that have a folder."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
@@ -209,14 +210,13 @@ class Ingest:
                 self._store.delete(key)
             swept += len(keys)
             logger.info("abandoned uploads swept", extra={"event": "uploads_swept", "user_id": user_id, "n": len(keys)})
-        for user_id in self._store.user_folders():
+        for user_id in await asyncio.to_thread(self._store.user_folders):
             await self._sweep_orphans(user_id, older_than=time.time() - grace_s)
         return swept
 
     async def _sweep_orphans(self, user_id: str, *, older_than: float) -> None:
-        files = [f for f in self._store.user_files(user_id) if f.stat().st_mtime < older_than]
-        ids = {object_of(f.name) for f in files}
-        ids = {i for i in ids if _is_uuid(i)}
+        files = await asyncio.to_thread(self._store.stale_user_files, user_id, modified_before=older_than)
+        ids = {i for i in (object_of(f.name) for f in files) if _is_uuid(i)}
         if not ids:
             return
         async with user_transaction(self._pool, user_id) as conn:
