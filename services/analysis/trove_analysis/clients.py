@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from trove_analysis.models import IndexedSegment, MediaFacts
@@ -79,6 +78,15 @@ class BillingAccounts:
         user = await self._stub.GetUser(billing_pb2.GetUserRequest())
         return float(user.limits.max_media_duration_s)
 
+    async def record_derived_bytes(self, *, media_id: str, size_bytes: int) -> None:
+        await self._stub.RecordDerivedBytes(
+            billing_pb2.RecordDerivedBytesRequest(media_id=media_id, size_bytes=size_bytes)
+        )
+
+    async def processing_s_left(self) -> float:
+        usage = await self._stub.GetUsage(billing_pb2.GetUsageRequest())
+        return max(0.0, float(usage.limits.processing_minutes_per_month - usage.processing_minutes) * 60)
+
     async def record_cost(self, *, key: str, media_id: str, stage: str, compute_s: float) -> None:
         await self._stub.RecordCost(
             billing_pb2.RecordCostRequest(
@@ -100,6 +108,7 @@ class LocalObjectStore:
         return path
 
     def put(self, key: str, data: bytes) -> None:
-        temp, final = self._store.open_temp(key)
-        temp.write_bytes(data)
-        os.replace(temp, final)
+        self._store.write(key, data)
+
+    def derived_bytes(self, key: str) -> int:
+        return self._store.derived_bytes(key)

@@ -286,6 +286,9 @@ class Pipeline:
         async def run() -> Facts:
             facts, thumbnail = await analyze(path)
             self._store.put(thumbnail_key(job.storage_key), thumbnail)
+            await self._accounts.record_derived_bytes(
+                media_id=job.media_id, size_bytes=self._store.derived_bytes(job.storage_key)
+            )
             return facts
 
         return run
@@ -296,6 +299,13 @@ class Pipeline:
         if duration_s > limit_s:
             raise MediaError(
                 f"the media is {duration_s / 60:.1f} minutes long; your tier allows {limit_s / 60:.1f} minutes"
+            )
+        # The tier rule, judged before any costly stage: media longer than the processing minutes left is refused.
+        left_s = await self._accounts.processing_s_left() if duration_s > 0 else 0.0
+        if duration_s > left_s:
+            raise MediaError(
+                f"the media is {duration_s / 60:.1f} minutes long but only {left_s / 60:.1f} of this month's "
+                "processing minutes are left; upload it again next month or ask for a larger tier"
             )
 
     async def _stage(

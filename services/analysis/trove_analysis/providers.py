@@ -25,6 +25,10 @@ class ObjectStore(Protocol):
 
     def put(self, key: str, data: bytes) -> None: ...
 
+    def derived_bytes(self, key: str) -> int:
+        """The bytes of the files derived from an object (its thumbnail, ...)."""
+        ...
+
 
 class VisionAnalyzer(Protocol):
     provider: str  # name and version: part of the stage-result key, so a new version re-runs the stage
@@ -95,5 +99,11 @@ class Accounts(Protocol):
     """The uploader's limits and the cost ledger (billing)."""
 
     async def max_media_duration_s(self) -> float: ...
+
+    async def record_derived_bytes(self, *, media_id: str, size_bytes: int) -> None: ...
+
+    async def processing_s_left(self) -> float:
+        """Seconds of this month's processing minutes the uploader has not used yet."""
+        ...
 
     async def record_cost(self, *, key: str, media_id: str, stage: str, compute_s: float) -> None: ...

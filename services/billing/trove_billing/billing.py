@@ -196,6 +196,13 @@ class Billing:
         async with user_transaction(self._pool, user_id) as conn:
             return await repo.insert_usage(conn, user_id=user_id, media_id=media_id, size_bytes=size_bytes)
 
+    async def record_derived_bytes(self, *, user_id: str, media_id: str, size_bytes: int) -> bool:
+        media_id = parse_id(media_id, what="media_id")
+        if size_bytes < 0:
+            raise InvalidArgumentError("size_bytes must be >= 0")
+        async with user_transaction(self._pool, user_id) as conn:
+            return await repo.set_derived_bytes(conn, user_id=user_id, media_id=media_id, size_bytes=size_bytes)
+
     async def record_deletion(self, *, user_id: str, media_id: str) -> bool:
         media_id = parse_id(media_id, what="media_id")
         async with user_transaction(self._pool, user_id) as conn:

@@ -120,11 +120,23 @@ async def mark_deleted(conn: asyncpg.Connection, *, user_id: str, media_id: str)
     return bool(updated)
 
 
+async def set_derived_bytes(conn: asyncpg.Connection, *, user_id: str, media_id: str, size_bytes: int) -> bool:
+    """Set the bytes of a held media file's derived files; False when the file is not counted (or deleted)."""
+    updated = await conn.fetchval(
+        """UPDATE billing.usage SET derived_bytes = $3
+           WHERE user_id = $1::uuid AND media_id = $2::uuid AND deleted_at IS NULL RETURNING true""",
+        user_id,
+        media_id,
+        size_bytes,
+    )
+    return bool(updated)
+
+
 async def usage_totals(conn: asyncpg.Connection, *, user_id: str) -> UsageTotals:
     """Storage held now, and this period's uploads, compute seconds and spending (by service)."""
     row = await conn.fetchrow(
         f"""SELECT {_PERIOD} AS period,
-                   (SELECT coalesce(sum(size_bytes), 0) FROM billing.usage
+                   (SELECT coalesce(sum(size_bytes + derived_bytes), 0) FROM billing.usage
                      WHERE user_id = $1::uuid AND deleted_at IS NULL)::bigint AS storage_bytes,
                    (SELECT count(*) FROM billing.usage
                      WHERE user_id = $1::uuid AND billing_period = {_PERIOD})::bigint AS uploads""",

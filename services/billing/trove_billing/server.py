@@ -96,6 +96,14 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         )
         return billing_pb2.RecordUsageResponse(recorded=recorded)
 
+    async def RecordDerivedBytes(
+        self, request: billing_pb2.RecordDerivedBytesRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.RecordUsageResponse:
+        recorded = await self._billing.record_derived_bytes(
+            user_id=user_id_var.get(), media_id=request.media_id, size_bytes=request.size_bytes
+        )
+        return billing_pb2.RecordUsageResponse(recorded=recorded)
+
     async def RecordDeletion(
         self, request: billing_pb2.RecordDeletionRequest, context: grpc.aio.ServicerContext
     ) -> billing_pb2.RecordUsageResponse:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from trove_common.blobstore import URL_PREFIX
-from trove_common.errors import InvalidArgumentError, NotFoundError, PayloadTooLargeError
+from trove_common.blobstore import URL_PREFIX, parse_upload_key
+from trove_common.context import USER_ID_KEY
+from trove_common.errors import InvalidArgumentError, NotFoundError, PayloadTooLargeError, PermissionDeniedError
 from trove_gateway.state import GatewayState
+from trove_protos.ingest.v1 import ingest_pb2
 
 
 def _checked(request: Request, method: str) -> tuple[GatewayState, str, int]:
@@ -28,15 +28,23 @@ def _checked(request: Request, method: str) -> tuple[GatewayState, str, int]:
 
 
 async def put_blob(request: Request) -> Response:
-    """Store the body; at most the signed byte count, written to a temporary file and renamed into place."""
+    """Store the body of an open upload: at most the signed byte count, written to a temporary file and moved into
+    place only if nothing is there yet. A URL is dead once its upload is completed, deleted, swept or expired."""
     state, key, max_bytes = _checked(request, "PUT")
+    owner = parse_upload_key(key)
+    if owner is None:
+        raise PermissionDeniedError("only an upload's bytes can be written through a signed URL")
+    # The signature vouches for the key, and so for the user it names.
+    await state.backends.ingest.CheckUploadWritable(
+        ingest_pb2.CheckUploadWritableRequest(storage_key=key), metadata=((USER_ID_KEY, owner[0]),)
+    )
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
         raise PayloadTooLargeError(f"this upload URL accepts at most {max_bytes} bytes")
     temp, final = state.store.open_temp(key)
     received = 0
     try:
-        with temp.open("wb") as fh:
+        with state.store.create_file(temp) as fh:
             async for chunk in request.stream():
                 received += len(chunk)
                 if received > max_bytes:
@@ -44,7 +52,8 @@ async def put_blob(request: Request) -> Response:
                 fh.write(chunk)
         if received == 0:
             raise InvalidArgumentError("the request body is empty")
-        os.replace(temp, final)
+        # Never over existing bytes: once written they are what `complete` checks and what analysis reads.
+        state.store.publish(temp, final, replace=False)
     finally:
         temp.unlink(missing_ok=True)
     return Response(status_code=200)

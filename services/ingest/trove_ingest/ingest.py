@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
+import time
 import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import asyncpg
 
-from trove_common.blobstore import LocalBlobStore
+from trove_common.blobstore import LocalBlobStore, object_of, parse_upload_key, upload_key
 from trove_common.db import user_transaction
 from trove_common.errors import (
     ConflictError,
@@ -111,14 +113,16 @@ class Ingest:
             raise PayloadTooLargeError(
                 f"the file is {size_bytes} bytes; the largest accepted is {self._max_upload_bytes} bytes"
             )
-        async with user_transaction(self._pool, user_id) as conn:
-            pending = await repo.pending_uploads(conn)
-        await self._accounts.check_quota(user_id=user_id, size_bytes=size_bytes, pending=pending)
         upload_id = str(uuid.uuid4())
-        key = f"users/{user_id}/{upload_id}"
+        key = upload_key(user_id=user_id, upload_id=upload_id)
         signed = self._store.sign(key=key, method="PUT", ttl_s=self._url_ttl_s, max_bytes=size_bytes)
         expires_at = datetime.fromtimestamp(signed.expires_at, UTC)
         async with user_transaction(self._pool, user_id) as conn:
+            # Checking and reserving are one step per user: concurrent creates take turns, and each one sees
+            # the reservations of those before it.
+            await repo.lock_user_uploads(conn, user_id=user_id)
+            pending = await repo.pending_uploads(conn)
+            await self._accounts.check_quota(user_id=user_id, size_bytes=size_bytes, pending=pending)
             await repo.insert_upload(
                 conn,
                 upload_id=upload_id,
@@ -138,11 +142,12 @@ class Ingest:
         )
 
     async def complete_upload(self, *, user_id: str, upload_id: str) -> Media:
-        """Check the stored bytes, create the media record and queue its analysis (or hold it while the month's
-        budget is used up). Safe to repeat: usage is counted and the job queued once."""
+        """Check the stored bytes and the quota, create the media record and queue its analysis (or hold it while
+        the month's budget is used up). Safe to repeat: usage is counted and the job queued once."""
         upload_id = parse_id(upload_id, what="upload", error=NotFoundError)
         budget: Budget | None = None
         async with user_transaction(self._pool, user_id) as conn:
+            await repo.lock_user_uploads(conn, user_id=user_id)
             upload = await repo.lock_upload(conn, upload_id=upload_id)
             if upload is None:
                 raise NotFoundError("upload not found")
@@ -151,19 +156,76 @@ class Ingest:
                 if media is None:
                     raise NotFoundError("upload not found")
             else:
+                if upload.expires_at <= datetime.now(UTC):
+                    raise ConflictError(
+                        f"the upload expired at {upload.expires_at.isoformat()}; start a new upload",
+                        details={"reason": "upload_expired", "expired_at": upload.expires_at.isoformat()},
+                    )
                 content_type, kind = self._check_object(upload.storage_key, upload.content_type, upload.size_bytes)
+                # Again, as the limits or the usage may have changed since the upload was created.
+                pending = await repo.pending_uploads(conn, excluding=upload.upload_id)
+                await self._accounts.check_quota(user_id=user_id, size_bytes=upload.size_bytes, pending=pending)
                 budget = await self._accounts.budget(user_id=user_id)
                 status, error = ("blocked_budget", blocked_message(budget)) if budget.exhausted else ("queued", "")
                 media = await repo.insert_media(
                     conn, upload=upload, content_type=content_type, kind=kind, status=status, error=error
                 )
         # After commit, so the worker always finds the record; a failed call is retried by completing again.
-        await self._accounts.record_upload(user_id=user_id, media_id=media.media_id, size_bytes=media.size_bytes)
+        # Until it is counted the upload keeps its reservation (see repo.pending_uploads).
+        if upload.counted_at is None:
+            await self._accounts.record_upload(user_id=user_id, media_id=media.media_id, size_bytes=media.size_bytes)
+            async with user_transaction(self._pool, user_id) as conn:
+                await repo.mark_counted(conn, upload_id=upload.upload_id)
         if media.status == "queued":
             budget = budget or await self._accounts.budget(user_id=user_id)
             await self._enqueue(_job(media, user_id=user_id, priority=budget.queue_priority))
         logger.info("upload completed", extra={"media_id": media.media_id, "kind": media.kind, "status": media.status})
         return media
+
+    async def check_writable(self, *, user_id: str, storage_key: str) -> None:
+        """Succeed only while the upload owning `storage_key` is open: not completed, swept, deleted or expired."""
+        owner = parse_upload_key(storage_key)
+        if owner is None or owner[0] != user_id:
+            raise NotFoundError("no upload has this storage key")
+        async with user_transaction(self._pool, user_id) as conn:
+            upload = await repo.upload_by_key(conn, storage_key=storage_key)
+        if upload is None:
+            raise NotFoundError("the upload no longer exists")
+        if upload.media_id is not None:
+            raise ConflictError("the upload is completed; its bytes cannot be written again")
+        if upload.expires_at <= datetime.now(UTC):
+            raise ConflictError("the upload has expired; start a new upload")
+
+    async def sweep(self, *, grace_s: float) -> int:
+        """Remove uploads never completed that expired more than `grace_s` ago, with their bytes, and files
+        left in users' folders by no upload (a write that raced a delete); returns how many uploads went."""
+        expired_before = datetime.now(UTC) - timedelta(seconds=grace_s)
+        async with self._pool.acquire() as conn:
+            user_ids = await repo.users_with_abandoned_uploads(conn, expired_before=expired_before)
+        swept = 0
+        for user_id in user_ids:
+            async with user_transaction(self._pool, user_id) as conn:
+                keys = await repo.delete_abandoned(conn, expired_before=expired_before)
+            for key in keys:
+                self._store.delete(key)
+            swept += len(keys)
+            logger.info("abandoned uploads swept", extra={"event": "uploads_swept", "user_id": user_id, "n": len(keys)})
+        for user_id in await asyncio.to_thread(self._store.user_folders):
+            await self._sweep_orphans(user_id, older_than=time.time() - grace_s)
+        return swept
+
+    async def _sweep_orphans(self, user_id: str, *, older_than: float) -> None:
+        files = await asyncio.to_thread(self._store.stale_user_files, user_id, modified_before=older_than)
+        ids = {i for i in (object_of(f.name) for f in files) if _is_uuid(i)}
+        if not ids:
+            return
+        async with user_transaction(self._pool, user_id) as conn:
+            known = await repo.known_uploads(conn, upload_ids=sorted(ids))
+        for path in files:
+            upload_id = object_of(path.name)
+            if upload_id in ids and upload_id not in known:
+                path.unlink(missing_ok=True)
+                logger.info("orphan blob removed", extra={"event": "orphan_swept", "user_id": user_id})
 
     async def resume_blocked(self) -> int:
         """Queue the media of every user whose budget allows analysis again; returns how many were queued."""
@@ -260,3 +322,10 @@ def _job(media: Media, *, user_id: str, priority: str) -> AnalyzeMediaArgs:
         kind=media.kind,
         priority=priority,
     )
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False

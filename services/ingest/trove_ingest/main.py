@@ -51,6 +51,16 @@ async def resume_blocked_forever(ingest: Ingest, *, every_s: float) -> None:
             logger.exception("budget re-check failed; trying again in the next round")
 
 
+async def sweep_forever(ingest: Ingest, *, every_s: float, grace_s: float) -> None:
+    """Every `every_s`, remove abandoned uploads and orphaned files; errors wait for the next round."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await ingest.sweep(grace_s=grace_s)
+        except Exception:
+            logger.exception("upload sweep failed; trying again in the next round")
+
+
 async def run(settings: Settings) -> None:
     pool = await open_database(settings.postgres, schema="ingest", migrations_dir=MIGRATIONS)
     redis = await create_pool(RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()))
@@ -70,11 +80,17 @@ async def run(settings: Settings) -> None:
     )
     servicer = IngestServicer(ingest)
 
-    recheck = asyncio.create_task(resume_blocked_forever(ingest, every_s=settings.budget_recheck_s))
+    background = [
+        asyncio.create_task(resume_blocked_forever(ingest, every_s=settings.budget_recheck_s)),
+        asyncio.create_task(
+            sweep_forever(ingest, every_s=settings.sweep_every_s, grace_s=settings.abandoned_upload_grace_s)
+        ),
+    ]
 
     async def close() -> None:
-        recheck.cancel()
-        await asyncio.gather(recheck, return_exceptions=True)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await billing_channel.close()
         await redis.aclose()
         await pool.close()

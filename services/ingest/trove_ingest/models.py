@@ -19,6 +19,7 @@ class Upload:
     storage_key: str
     expires_at: datetime
     media_id: str | None
+    counted_at: datetime | None  # when billing counted the completed upload
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,8 @@ class MediaPage:
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """A user's uploads that were started and not completed yet, and have not expired."""
+    """A user's uploads that hold a quota reservation: open (started, not completed, not expired), or completed
+    and not yet counted by billing."""
 
     uploads: int
     size_bytes: int

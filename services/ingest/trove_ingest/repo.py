@@ -8,7 +8,10 @@ import asyncpg
 
 from trove_ingest.models import Media, Pending, Upload
 
-_UPLOAD = "upload_id::text, user_id::text, filename, content_type, size_bytes, storage_key, expires_at, media_id::text"
+_UPLOAD = (
+    "upload_id::text, user_id::text, filename, content_type, size_bytes, storage_key, expires_at, media_id::text, "
+    "counted_at"
+)
 _MEDIA = (
     "media_id::text, user_id::text, filename, content_type, kind, size_bytes, storage_key, status, error, "
     "created_at, updated_at"
@@ -43,12 +46,52 @@ async def insert_upload(
     )
 
 
-async def pending_uploads(conn: asyncpg.Connection) -> Pending:
+async def lock_user_uploads(conn: asyncpg.Connection, *, user_id: str) -> None:
+    """Take the user's upload lock until the transaction ends: quota checks and reservations of one user take turns."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ingest.uploads'), hashtext($1))", user_id)
+
+
+async def pending_uploads(conn: asyncpg.Connection, *, excluding: str | None = None) -> Pending:
+    """The uploads holding a reservation: open ones, and completed ones billing has not counted yet."""
     row = await conn.fetchrow(
         """SELECT count(*) AS uploads, coalesce(sum(size_bytes), 0)::bigint AS size_bytes FROM ingest.uploads
-           WHERE media_id IS NULL AND expires_at > now()"""
+           WHERE ((media_id IS NULL AND expires_at > now()) OR (media_id IS NOT NULL AND counted_at IS NULL))
+             AND ($1::uuid IS NULL OR upload_id <> $1::uuid)""",
+        excluding,
     )
     return Pending(uploads=row["uploads"], size_bytes=row["size_bytes"])
+
+
+async def mark_counted(conn: asyncpg.Connection, *, upload_id: str) -> None:
+    await conn.execute(
+        "UPDATE ingest.uploads SET counted_at = now() WHERE upload_id = $1::uuid AND counted_at IS NULL", upload_id
+    )
+
+
+async def upload_by_key(conn: asyncpg.Connection, *, storage_key: str) -> Upload | None:
+    row = await conn.fetchrow(f"SELECT {_UPLOAD} FROM ingest.uploads WHERE storage_key = $1", storage_key)
+    return Upload(**dict(row)) if row else None
+
+
+async def users_with_abandoned_uploads(conn: asyncpg.Connection, *, expired_before: datetime) -> list[str]:
+    """Ids of the users with uploads never completed that expired before `expired_before` (a cross-user read)."""
+    rows = await conn.fetch("SELECT ingest.users_with_abandoned_uploads($1)::text AS user_id", expired_before)
+    return [r["user_id"] for r in rows]
+
+
+async def delete_abandoned(conn: asyncpg.Connection, *, expired_before: datetime) -> list[str]:
+    """Delete the calling user's uploads never completed that expired before `expired_before`; their storage keys."""
+    rows = await conn.fetch(
+        """DELETE FROM ingest.uploads WHERE media_id IS NULL AND expires_at < $1 RETURNING storage_key""",
+        expired_before,
+    )
+    return [r["storage_key"] for r in rows]
+
+
+async def known_uploads(conn: asyncpg.Connection, *, upload_ids: list[str]) -> set[str]:
+    """Which of `upload_ids` are the calling user's uploads (open or completed)."""
+    rows = await conn.fetch("SELECT upload_id::text FROM ingest.uploads WHERE upload_id = ANY($1::uuid[])", upload_ids)
+    return {r["upload_id"] for r in rows}
 
 
 async def lock_upload(conn: asyncpg.Connection, *, upload_id: str) -> Upload | None:

@@ -81,3 +81,9 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             user_id=user_id_var.get(), media_id=request.media_id, status=request.status, error=request.error
         )
         return media_pb(media)
+
+    async def CheckUploadWritable(
+        self, request: ingest_pb2.CheckUploadWritableRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.CheckUploadWritableResponse:
+        await self._ingest.check_writable(user_id=user_id_var.get(), storage_key=request.storage_key)
+        return ingest_pb2.CheckUploadWritableResponse()

@@ -31,3 +31,12 @@ class Settings(BaseSettings):
     budget_recheck_s: float = Field(
         default=60, gt=0, le=86400, description="how often media waiting for budget is checked for resumption"
     )
+    sweep_every_s: float = Field(
+        default=300, gt=0, le=86400, description="how often abandoned uploads and orphaned files are swept"
+    )
+    abandoned_upload_grace_s: float = Field(
+        default=3600,
+        ge=0,
+        le=30 * 86400,
+        description="how long after its URL expired an upload never completed is kept before it and its bytes go",
+    )
