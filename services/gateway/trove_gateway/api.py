@@ -22,15 +22,15 @@ from trove_protos.search.v1 import search_pb2
 
 
 async def signed_in(request: Request, *, admin: bool = False) -> GatewayState:
-    """Verify the caller's Firebase token, resolve their Trove user id into the request context.
+    """Verify the caller's ID token, resolve their Trove user id into the request context.
 
     Args:
-        admin: the route is for administrators only (the `admin` custom claim on the token).
+        admin: the route is for administrators only (the admin role of the identity mode).
     """
     state: GatewayState = request.app.state.gateway
-    identity = await state.verifier.verify(request)
+    identity = await state.auth.identify(request)
     if admin and not identity.admin:
-        raise PermissionDeniedError("this route is for administrators (the 'admin' claim on the Firebase token)")
+        raise PermissionDeniedError("this route is for administrators")
     user_id_var.set(await state.users.user_id(identity))
     return state
 

@@ -12,22 +12,26 @@ from starlette.middleware.cors import CORSMiddleware
 
 from trove_common.blobstore import LocalBlobStore
 from trove_gateway import admin_api, api, billing_api, blobs, health, jobs_api, pages, search_api
-from trove_gateway.auth import TokenVerifier, UserDirectory
 from trove_gateway.backends import Backends
 from trove_gateway.errors import EXCEPTION_HANDLERS
+from trove_gateway.identity import Authenticator, UserDirectory, check_startup
 from trove_gateway.middleware import RequestContextMiddleware
 from trove_gateway.settings import Settings
 from trove_gateway.state import GatewayState
 
 
 def create_app(settings: Settings) -> Starlette:
+    """The gateway; raises IdentityConfigError when the identity mode is unsafe where it is configured."""
+    check_startup(settings)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         backends = Backends.connect(settings)
-        verifier = TokenVerifier(settings.firebase.project_id)
+        auth = Authenticator.from_settings(settings)
         app.state.gateway = GatewayState(
-            verifier=verifier,
-            users=UserDirectory(backends.billing, ttl_s=settings.user_cache_ttl_s),
+            auth=auth,
+            # A disabled or deleted account must lose access within the identity TTL: no cache outlives it.
+            users=UserDirectory(backends.billing, ttl_s=min(settings.user_cache_ttl_s, settings.auth.identity_ttl_s)),
             backends=backends,
             store=LocalBlobStore(
                 root=settings.storage.root,
@@ -39,7 +43,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await backends.close()
-            verifier.close()
+            await auth.aclose()
 
     app = Starlette(
         routes=[

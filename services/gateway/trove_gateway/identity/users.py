@@ -1,0 +1,26 @@
+"""The mapping of a verified identity to a Trove user (through billing), kept no longer than the identity TTL."""
+
+from __future__ import annotations
+
+from trove_gateway.identity._cache import TtlCache
+from trove_gateway.identity.model import Identity
+from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
+
+
+class UserDirectory:
+    """Trove user ids of identities (by subject), asked of billing and kept for `ttl_s`."""
+
+    def __init__(self, stub: billing_pb2_grpc.BillingServiceStub, *, ttl_s: float) -> None:
+        self._stub = stub
+        self._cache: TtlCache[str, str] = TtlCache(ttl_s=ttl_s)
+
+    async def user_id(self, identity: Identity) -> str:
+        cached = self._cache.get(identity.subject)
+        if cached is not None:
+            return cached
+        response = await self._stub.EnsureUser(
+            billing_pb2.EnsureUserRequest(firebase_uid=identity.subject, email=identity.email)
+        )
+        user_id: str = response.user.user_id
+        self._cache.put(identity.subject, user_id)
+        return user_id
