@@ -49,7 +49,7 @@ def new_key(alg: str = "RS256") -> SigningKey:
 
 
 @dataclass
-class TestUser:
+class IssuerUser:
     sub: str
     email: str
     groups: list[str] = field(default_factory=list)
@@ -57,7 +57,7 @@ class TestUser:
 
 @dataclass
 class _Grant:
-    user: TestUser
+    user: IssuerUser
     client_id: str
     redirect_uri: str
     challenge: str
@@ -70,10 +70,10 @@ class OidcIssuer:
     def __init__(self) -> None:
         self.keys = [new_key("RS256")]
         self.url = ""
-        self.user = TestUser(sub=f"oidc-{uuid.uuid4().hex[:10]}", email="oidc-user@example.com")
+        self.user = IssuerUser(sub=f"oidc-{uuid.uuid4().hex[:10]}", email="oidc-user@example.com")
         self.token_lifetime_s = 300
         self.grants: dict[str, _Grant] = {}
-        self.refresh_tokens: dict[str, TestUser] = {}
+        self.refresh_tokens: dict[str, IssuerUser] = {}
         self.jwks_requests = 0
 
     @property
@@ -85,7 +85,7 @@ class OidcIssuer:
         self.keys = [new_key(alg)]
         return self.key
 
-    def claims(self, user: TestUser, **changes: Any) -> dict[str, Any]:
+    def claims(self, user: IssuerUser, **changes: Any) -> dict[str, Any]:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.url,
@@ -99,7 +99,7 @@ class OidcIssuer:
         claims.update(changes)
         return {k: v for k, v in claims.items() if v is not None}
 
-    def mint(self, user: TestUser | None = None, *, key: SigningKey | None = None, **changes: Any) -> str:
+    def mint(self, user: IssuerUser | None = None, *, key: SigningKey | None = None, **changes: Any) -> str:
         """An ID token of `user` (the current test user by default), signed with `key` (the current one)."""
         key = key or self.key
         return jwt.encode(
@@ -153,7 +153,7 @@ class OidcIssuer:
             return 400, {"error": "invalid_grant", "error_description": "redirect_uri or client_id differs"}
         return 200, self._tokens(grant.user, nonce=grant.nonce)
 
-    def _tokens(self, user: TestUser, *, nonce: str) -> dict[str, Any]:
+    def _tokens(self, user: IssuerUser, *, nonce: str) -> dict[str, Any]:
         refresh = secrets.token_urlsafe(24)
         self.refresh_tokens[refresh] = user
         return {
