@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
-from oidc_issuer import CLIENT_ID, OidcIssuer, IssuerUser, new_key, serve
+from oidc_issuer import CLIENT_ID, IssuerUser, OidcIssuer, new_key, serve
 from support import b64, running_gateway
 
 from trove_stack.infra import Infra, ServiceGroup

@@ -10,7 +10,9 @@ from typing import Any
 
 import firebase_admin
 from firebase_admin import auth as firebase_auth
+from firebase_admin import credentials as firebase_credentials
 from firebase_admin import exceptions as firebase_exceptions
+from google.auth.credentials import AnonymousCredentials
 
 from trove_common.errors import UnauthenticatedError, UnavailableError
 from trove_gateway.identity._cache import TtlCache
@@ -21,6 +23,13 @@ logger = logging.getLogger(__name__)
 
 # Allowed clock difference with Google's servers (firebase-admin accepts 0-60).
 _CLOCK_SKEW_S = 10
+
+
+class _VerifyOnly(firebase_credentials.Base):  # type: ignore[misc]
+    """No credentials: checking an ID token's signature needs only Google's public keys."""
+
+    def get_credential(self) -> Any:
+        return AnonymousCredentials()
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +45,12 @@ class FirebaseVerifier:
         self._project_id = project_id
         self._check_revoked = check_revoked
         self._timeout_s = timeout_s
-        self._app = firebase_admin.initialize_app(options={"projectId": project_id}, name=f"trove-{id(self)}")
+        # Looking accounts up (check_revoked) needs the service account's credentials (Application Default
+        # Credentials: GOOGLE_APPLICATION_CREDENTIALS or the platform's); verifying signatures needs none.
+        credential = firebase_credentials.ApplicationDefault() if check_revoked else _VerifyOnly()
+        self._app = firebase_admin.initialize_app(
+            credential, options={"projectId": project_id}, name=f"trove-{id(self)}"
+        )
         self._accounts: TtlCache[str, _Account] = TtlCache(ttl_s=identity_ttl_s)
 
     async def verify(self, token: str) -> Identity:
