@@ -29,7 +29,7 @@ class _VerifyOnly(firebase_credentials.Base):  # type: ignore[misc]
     """No credentials: checking an ID token's signature needs only Google's public keys."""
 
     def get_credential(self) -> Any:
-        return AnonymousCredentials()
+        return AnonymousCredentials()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)
