@@ -18,13 +18,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from support import running_gateway
+
+from trove_stack.infra import Infra
 
 CLIENT_ID = "trove-web"
+ADMIN_GROUP = "trove-admins"
 
 
 @dataclass
@@ -229,3 +234,23 @@ def serve() -> Iterator[OidcIssuer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def oidc_overrides(issuer: OidcIssuer) -> dict[str, str]:
+    """A gateway's settings for this issuer, as a self-hoster writes them for theirs."""
+    return {
+        "TROVE_GATEWAY_AUTH__MODE": "oidc",
+        "TROVE_GATEWAY_FIREBASE__AUTH_EMULATOR_HOST": "",
+        "TROVE_GATEWAY_AUTH__OIDC__ISSUER": issuer.url,
+        "TROVE_GATEWAY_AUTH__OIDC__CLIENT_ID": CLIENT_ID,
+        "TROVE_GATEWAY_AUTH__OIDC__ADMIN_CLAIM": "groups",
+        "TROVE_GATEWAY_AUTH__OIDC__ADMIN_VALUE": ADMIN_GROUP,
+        "TROVE_GATEWAY_AUTH__OIDC__JWKS_MIN_REFRESH_S": "1",
+    }
+
+
+@contextmanager
+def running_oidc_gateway(infra: Infra, *, data_dir: Path) -> Iterator[tuple[str, OidcIssuer]]:
+    """An issuer and a second gateway (on the session's services) that trusts it; yields (gateway URL, issuer)."""
+    with serve() as issuer, running_gateway(infra, data_dir=data_dir, overrides=oidc_overrides(issuer)) as url:
+        yield url, issuer

@@ -14,12 +14,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
-from oidc_issuer import CLIENT_ID, IssuerUser, OidcIssuer, new_key, serve
-from support import b64, running_gateway
+from oidc_issuer import ADMIN_GROUP, CLIENT_ID, IssuerUser, OidcIssuer, new_key, running_oidc_gateway
+from support import b64
 
 from trove_stack.infra import Infra, ServiceGroup
-
-ADMIN_GROUP = "trove-admins"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,25 +26,10 @@ class OidcGateway:
     issuer: OidcIssuer
 
 
-def oidc_overrides(issuer: OidcIssuer) -> dict[str, str]:
-    """The gateway's settings for the tests' issuer, as a self-hoster writes them for theirs."""
-    return {
-        "TROVE_GATEWAY_AUTH__MODE": "oidc",
-        "TROVE_GATEWAY_FIREBASE__AUTH_EMULATOR_HOST": "",
-        "TROVE_GATEWAY_AUTH__OIDC__ISSUER": issuer.url,
-        "TROVE_GATEWAY_AUTH__OIDC__CLIENT_ID": CLIENT_ID,
-        "TROVE_GATEWAY_AUTH__OIDC__ADMIN_CLAIM": "groups",
-        "TROVE_GATEWAY_AUTH__OIDC__ADMIN_VALUE": ADMIN_GROUP,
-        "TROVE_GATEWAY_AUTH__OIDC__JWKS_MIN_REFRESH_S": "1",
-    }
-
-
 @pytest.fixture(scope="module")
 def oidc(infra: Infra, services: ServiceGroup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcGateway]:
-    with serve() as issuer:
-        data_dir = tmp_path_factory.mktemp("oidc-gw")
-        with running_gateway(infra, data_dir=data_dir, overrides=oidc_overrides(issuer)) as url:
-            yield OidcGateway(url=url, issuer=issuer)
+    with running_oidc_gateway(infra, data_dir=tmp_path_factory.mktemp("oidc-gw")) as (url, issuer):
+        yield OidcGateway(url=url, issuer=issuer)
 
 
 async def call(oidc: OidcGateway, token: str, path: str = "/api/v1/media") -> httpx.Response:
