@@ -15,8 +15,13 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from oidc_issuer import ADMIN_GROUP, CLIENT_ID, IssuerUser, OidcIssuer, new_key, running_oidc_gateway
+from pydantic import ValidationError
 from support import b64
 
+from trove_common.settings import StorageSettings
+from trove_gateway.app import create_app
+from trove_gateway.identity import IdentityConfigError
+from trove_gateway.settings import AuthSettings, HttpSettings, OidcSettings, Settings
 from trove_stack.infra import Infra, ServiceGroup
 
 
@@ -139,3 +144,22 @@ async def test_the_page_is_told_where_to_sign_in(oidc: OidcGateway) -> None:
     policy = dict(part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";"))
     assert oidc.issuer.url in policy["connect-src"].split()
     assert policy["form-action"].split() == ["'self'", oidc.issuer.url]
+
+
+def _oidc_settings(**oidc: object) -> Settings:
+    return Settings(
+        http=HttpSettings(host="0.0.0.0"),
+        auth=AuthSettings(mode="oidc", oidc=OidcSettings(**oidc)),  # type: ignore[arg-type]
+        storage=StorageSettings(signing_key="x" * 32),  # type: ignore[arg-type]
+    )
+
+
+def test_unsafe_oidc_settings_are_refused_at_startup() -> None:
+    create_app(_oidc_settings(issuer="https://auth.example.org/realms/home", client_id="trove"))
+    for algorithms in (["HS256"], ["none"], ["RS256", "HS512"]):
+        with pytest.raises(ValidationError, match="only asymmetric algorithms"):
+            _oidc_settings(issuer="https://auth.example.org", client_id="trove", algorithms=algorithms)
+    with pytest.raises(ValidationError, match="TROVE_GATEWAY_AUTH__OIDC__ISSUER"):
+        _oidc_settings(client_id="trove")
+    with pytest.raises(IdentityConfigError, match="must be an https:// URL"):
+        create_app(_oidc_settings(issuer="http://auth.example.org", client_id="trove"))

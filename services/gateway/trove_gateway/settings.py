@@ -104,8 +104,6 @@ class Settings(BaseSettings):
     def _auth_mode_settings(self) -> Settings:
         if self.auth.mode == "oidc" and not (self.auth.oidc.issuer and self.auth.oidc.client_id):
             raise ValueError("TROVE_GATEWAY_AUTH__MODE=oidc needs TROVE_GATEWAY_AUTH__OIDC__ISSUER and __CLIENT_ID")
-        if self.auth.mode == "emulator" and not self.firebase.auth_emulator_host:
-            raise ValueError("TROVE_GATEWAY_AUTH__MODE=emulator needs TROVE_GATEWAY_FIREBASE__AUTH_EMULATOR_HOST")
         if self.auth.mode != "emulator" and self.firebase.auth_emulator_host:
             raise ValueError(
                 f"TROVE_GATEWAY_FIREBASE__AUTH_EMULATOR_HOST is set but TROVE_GATEWAY_AUTH__MODE={self.auth.mode}: "

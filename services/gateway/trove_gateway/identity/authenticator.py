@@ -7,7 +7,7 @@ from starlette.requests import Request
 from trove_gateway.identity._token import bearer_token
 from trove_gateway.identity.emulator import EmulatorVerifier, check_emulator_startup
 from trove_gateway.identity.firebase import FirebaseVerifier
-from trove_gateway.identity.model import Identity, TokenVerifier
+from trove_gateway.identity.model import Identity, IdentityConfigError, TokenVerifier
 from trove_gateway.identity.oidc import OidcProvider, OidcVerifier, check_oidc_startup
 from trove_gateway.settings import Settings
 
@@ -38,6 +38,10 @@ class Authenticator:
         verifier: TokenVerifier
         oidc = None
         if auth.mode == "emulator":
+            if not settings.firebase.auth_emulator_host:
+                raise IdentityConfigError(
+                    "TROVE_GATEWAY_AUTH__MODE=emulator needs TROVE_GATEWAY_FIREBASE__AUTH_EMULATOR_HOST"
+                )
             verifier = EmulatorVerifier(
                 emulator_host=settings.firebase.auth_emulator_host,
                 project_id=settings.firebase.project_id,
