@@ -129,8 +129,8 @@ class OidcProvider:
                 continue
             try:
                 jwk = jwt.PyJWK(data)
-            except jwt.PyJWTError:
-                continue  # a key type or curve this gateway does not support
+            except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+                continue  # a key type or curve this gateway does not support, or a broken entry
             kid, alg = data.get("kid"), data.get("alg")
             keys[kid if isinstance(kid, str) else None] = SigningKey(jwk=jwk, alg=alg if isinstance(alg, str) else None)
         if len(keys) == 1:
