@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import dataclasses
 import json
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,9 @@ import httpx
 
 from trove_common.context import USER_ID_KEY
 from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
-from trove_stack.config import PROJECT_ID
+from trove_stack.config import PROJECT_ID, free_ports
+from trove_stack.infra import Infra, running_services
+from trove_stack.services import SERVICES, gateway_ready
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_MEDIA = REPO.parent / "shared" / "media" / "dev"
@@ -132,3 +137,44 @@ async def billing_user(channel: grpc.aio.Channel) -> str:
 def as_user(user_id: str) -> tuple[tuple[str, str], ...]:
     """gRPC metadata naming the calling user, as the gateway sets it."""
     return ((USER_ID_KEY, user_id),)
+
+
+def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Header, claims and signature of a JWT, unverified."""
+    header, payload, signature = token.split(".")
+    return _b64_json(header), _b64_json(payload), signature
+
+
+def _b64_json(segment: str) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    return decoded
+
+
+def b64(data: bytes | str) -> str:
+    raw = data.encode() if isinstance(data, str) else data
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def with_claims(token: str, **changes: Any) -> str:
+    """The same token with claims changed in its body (the signature no longer matches, if there was one)."""
+    header, payload, signature = token.split(".")
+    claims = _b64_json(payload) | changes
+    return f"{header}.{b64(json.dumps(claims))}.{signature}"
+
+
+@contextlib.contextmanager
+def running_gateway(infra: Infra, *, data_dir: Path, overrides: Mapping[str, str]) -> Iterator[str]:
+    """A second gateway process on the session's services, with its own settings; yields its URL."""
+    (port,) = free_ports(1)
+    cfg = dataclasses.replace(infra.config, data_dir=data_dir, gateway_port=port)
+    for folder in (cfg.log_dir, cfg.run_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    env = {"TROVE_GATEWAY_STORAGE__ROOT": str(infra.config.blobs_dir), **overrides}
+    gateway = [spec for spec in SERVICES if spec.name == "gateway"]
+    with running_services(dataclasses.replace(infra, config=cfg), specs=gateway, overrides=env):
+        deadline = time.monotonic() + 60
+        while not gateway_ready(cfg):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gateway not ready; see {cfg.log_path('gateway')}")
+            time.sleep(0.2)
+        yield cfg.gateway_url

@@ -202,6 +202,7 @@ def service_env(cfg: StackConfig, secrets: Secrets) -> dict[str, dict[str, str]]
     env["gateway"] = {
         "TROVE_GATEWAY_HTTP__HOST": cfg.host,
         "TROVE_GATEWAY_HTTP__PORT": str(cfg.gateway_port),
+        "TROVE_GATEWAY_AUTH__MODE": "emulator",
         "TROVE_GATEWAY_FIREBASE__PROJECT_ID": PROJECT_ID,
         "TROVE_GATEWAY_FIREBASE__AUTH_EMULATOR_HOST": cfg.auth_emulator_host,
     }

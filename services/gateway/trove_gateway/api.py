@@ -23,16 +23,16 @@ from trove_protos.search.v1 import search_pb2
 
 
 async def signed_in(request: Request, *, admin: bool = False) -> GatewayState:
-    """Verify the caller's Firebase token, resolve their Trove user id into the request context, and take a token
+    """Verify the caller's ID token, resolve their Trove user id into the request context, and take a token
     from the user's rate-limit bucket of the route's family.
 
     Args:
-        admin: the route is for administrators only (the `admin` custom claim on the token).
+        admin: the route is for administrators only (the admin role of the identity mode).
     """
     state: GatewayState = request.app.state.gateway
-    identity = await state.verifier.verify(request)
+    identity = await state.auth.identify(request)
     if admin and not identity.admin:
-        raise PermissionDeniedError("this route is for administrators (the 'admin' claim on the Firebase token)")
+        raise PermissionDeniedError("this route is for administrators")
     account = await state.users.account(identity)
     user_id_var.set(account.user_id)
     if (family := family_of(request.url.path)) is not None:

@@ -13,9 +13,9 @@ from starlette.middleware.cors import CORSMiddleware
 
 from trove_common.blobstore import LocalBlobStore
 from trove_gateway import admin_api, api, billing_api, blobs, health, jobs_api, pages, search_api
-from trove_gateway.auth import TokenVerifier, UserDirectory
 from trove_gateway.backends import Backends
 from trove_gateway.errors import EXCEPTION_HANDLERS
+from trove_gateway.identity import Authenticator, UserDirectory, check_startup
 from trove_gateway.middleware import AddressRateLimitMiddleware, RequestContextMiddleware
 from trove_gateway.rate_limit import RateLimiter
 from trove_gateway.settings import Settings
@@ -23,15 +23,19 @@ from trove_gateway.state import GatewayState
 
 
 def create_app(settings: Settings) -> Starlette:
+    """The gateway; raises IdentityConfigError when the identity mode is unsafe where it is configured."""
+    check_startup(settings)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         backends = Backends.connect(settings)
-        verifier = TokenVerifier(settings.firebase.project_id)
+        auth = Authenticator.from_settings(settings)
         # Short socket timeouts: a hung Redis costs each request at most this, then the limiter lets it through.
         redis = Redis.from_url(settings.redis.dsn.get_secret_value(), socket_timeout=0.5, socket_connect_timeout=0.5)
         app.state.gateway = GatewayState(
-            verifier=verifier,
-            users=UserDirectory(backends.billing, ttl_s=settings.user_cache_ttl_s),
+            auth=auth,
+            # A disabled or deleted account must lose access within the identity TTL: no cache outlives it.
+            users=UserDirectory(backends.billing, ttl_s=min(settings.user_cache_ttl_s, settings.auth.identity_ttl_s)),
             backends=backends,
             store=LocalBlobStore(
                 root=settings.storage.root,
@@ -45,7 +49,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await backends.close()
             await redis.aclose()
-            verifier.close()
+            await auth.aclose()
 
     app = Starlette(
         routes=[

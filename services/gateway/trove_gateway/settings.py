@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from trove_common.settings import GrpcAddress, LogLevel, OtelSettings, RedisSettings, StorageSettings, env_config
@@ -19,8 +20,11 @@ class HttpSettings(BaseModel):
 
 class FirebaseSettings(BaseModel):
     project_id: str = "demo-trove"
-    # host:port of the Firebase Auth Emulator; empty means real Firebase (tokens checked against Google's keys).
+    # host:port of the Firebase Auth Emulator (TROVE_GATEWAY_AUTH__MODE=emulator only).
     auth_emulator_host: str = ""
+    # firebase mode: ask Firebase whether the account is disabled or its tokens revoked (cached up to
+    # auth.identity_ttl_s); one Admin API call per user per TTL, with the service account's credentials.
+    check_revoked: bool = False
     # The project's Web API key, which the web page sends with sign-in calls; public by design (it names the
     # project, it grants nothing). The Auth Emulator accepts any value.
     api_key: str = "fake-api-key"
@@ -80,11 +84,59 @@ class RateLimitSettings(BaseModel):
         return value
 
 
+# Signing algorithms an OIDC issuer may use: asymmetric only. `none` and HS* (a shared secret the gateway would have
+# to hold, and the classic "public key as HMAC secret" confusion) are refused.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
+class OidcSettings(BaseModel):
+    """An OpenID Connect issuer (Authentik, Keycloak, Authelia, ...) whose ID tokens the gateway accepts."""
+
+    # The issuer exactly as its tokens' `iss` says; discovery is read from <issuer>/.well-known/openid-configuration.
+    issuer: str = ""
+    # The client id the web app signs in with; ID tokens must name it in `aud`.
+    client_id: str = ""
+    # Extra audiences accepted besides client_id (other clients of the same API); usually empty.
+    audiences: list[str] = Field(default_factory=list)
+    scopes: str = "openid email profile"
+    # The admin role: a claim (e.g. `groups`) holding this value, or equal to it; empty value: the claim is `true`.
+    admin_claim: str = "groups"
+    admin_value: str = "trove-admins"
+    leeway_s: float = Field(default=30, ge=0, le=300)
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"], min_length=1)
+    http_timeout_s: float = Field(default=5, gt=0)
+    # The key set is fetched again after this long, and at most this often when a token names an unknown `kid`.
+    jwks_ttl_s: float = Field(default=3600, gt=0)
+    jwks_min_refresh_s: float = Field(default=30, ge=0)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        refused = [a for a in value if a not in ASYMMETRIC_ALGORITHMS]
+        if refused:
+            raise ValueError(f"only asymmetric algorithms ({', '.join(sorted(ASYMMETRIC_ALGORITHMS))}); not {refused}")
+        return value
+
+
+class AuthSettings(BaseModel):
+    """How the gateway verifies callers: `emulator` (development), `firebase` or `oidc`."""
+
+    mode: Literal["emulator", "firebase", "oidc"] = "emulator"
+    # The longest a disabled or deleted account keeps access: bounds every cache of identity in the gateway.
+    identity_ttl_s: float = Field(default=60, ge=0, le=3600)
+    # Tokens longer than this are refused before they are parsed.
+    max_token_bytes: int = Field(default=8192, ge=1024, le=65536)
+    oidc: OidcSettings = OidcSettings()
+
+
 class Settings(BaseSettings):
     # Nested defaults are updated, not replaced, by the variables that name part of them (one rate, one tier).
     model_config = {**env_config("gateway"), "nested_model_default_partial_update": True}
 
     http: HttpSettings = HttpSettings()
+    auth: AuthSettings = AuthSettings()
     firebase: FirebaseSettings = FirebaseSettings()
     storage: StorageSettings
     otel: OtelSettings = OtelSettings()
@@ -96,7 +148,22 @@ class Settings(BaseSettings):
     analysis_addr: GrpcAddress = "127.0.0.1:50053"
     search_addr: GrpcAddress = "127.0.0.1:50054"
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call the API from a browser")
-    user_cache_ttl_s: float = Field(default=300, ge=0, description="how long a Firebase uid -> user id mapping is kept")
+    user_cache_ttl_s: float = Field(
+        default=60,
+        ge=0,
+        description="how long a subject -> user id mapping is kept (never longer than auth.identity_ttl_s)",
+    )
     # The web page checks files against this before uploading; keep it equal to TROVE_INGEST_MAX_UPLOAD_BYTES,
     # which is what the server enforces.
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0, description="largest file the web page offers to upload")
+
+    @model_validator(mode="after")
+    def _auth_mode_settings(self) -> Settings:
+        if self.auth.mode == "oidc" and not (self.auth.oidc.issuer and self.auth.oidc.client_id):
+            raise ValueError("TROVE_GATEWAY_AUTH__MODE=oidc needs TROVE_GATEWAY_AUTH__OIDC__ISSUER and __CLIENT_ID")
+        if self.auth.mode != "emulator" and self.firebase.auth_emulator_host:
+            raise ValueError(
+                f"TROVE_GATEWAY_FIREBASE__AUTH_EMULATOR_HOST is set but TROVE_GATEWAY_AUTH__MODE={self.auth.mode}: "
+                "the emulator accepts unsigned tokens; unset it, or use mode emulator for development"
+            )
+        return self

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from trove_common.blobstore import LocalBlobStore
-from trove_gateway.auth import TokenVerifier, UserDirectory
 from trove_gateway.backends import Backends
+from trove_gateway.identity import Authenticator, UserDirectory
 from trove_gateway.rate_limit import RateLimiter
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayState:
-    verifier: TokenVerifier
+    auth: Authenticator
     users: UserDirectory
     backends: Backends
     store: LocalBlobStore

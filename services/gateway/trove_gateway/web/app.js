@@ -1,5 +1,5 @@
-// Trove's web app: plain ES modules, no build step. Reads /config.json, signs the user in with Firebase Auth's
-// REST API, then shows one view at a time by the address's hash: #/library, #/upload, #/search?q=…, #/usage.
+// Trove's web app: plain ES modules, no build step. Reads /config.json, signs the user in (Firebase Auth's REST
+// API, or the OIDC issuer), then shows one view at a time by the address's hash: #/library, #/upload, #/search?q=….
 
 import { Api } from "./api.js";
 import { Auth, AuthError } from "./auth.js";
@@ -33,7 +33,28 @@ async function loadConfig() {
   return response.json();
 }
 
+function wireOidcSignIn(auth) {
+  $("signin-form").hidden = true;
+  $("signin-oidc").hidden = false;
+  $("signin-oidc-issuer").textContent = `You sign in with your account at ${new URL(auth.oidc.issuer).host}.`;
+  const button = $("signin-oidc-button");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    $("signin-oidc-error").textContent = "";
+    try {
+      await auth.beginSignIn();
+    } catch (err) {
+      $("signin-oidc-error").textContent = `Sign-in failed: ${err.message}`;
+      button.disabled = false;
+    }
+  });
+}
+
 function wireSignIn(auth) {
+  if (auth.oidc) {
+    wireOidcSignIn(auth);
+    return;
+  }
   const form = $("signin-form");
   const error = $("signin-error");
   form.addEventListener("submit", async (event) => {
@@ -95,6 +116,12 @@ async function main() {
     return;
   }
   const auth = new Auth(config);
+  let signInProblem = "";
+  try {
+    await auth.completeSignIn(); // back from the OIDC issuer with a code
+  } catch (error) {
+    signInProblem = error instanceof AuthError ? error.message : `Sign-in failed: ${error.message}`;
+  }
   const api = new Api(auth);
   const thumbnails = new Thumbnails(api);
   const detail = new Detail({ api, dialog: $("detail"), title: $("detail-title"), body: $("detail-body"), confirm: $("confirm") });
@@ -180,7 +207,7 @@ async function main() {
     const notice = $("signin-notice");
     notice.textContent = (event.detail && event.detail.reason) || "";
     notice.hidden = !notice.textContent;
-    if (!session) $("signin-error").textContent = "";
+    if (!session) $("signin-error").textContent = $("signin-oidc-error").textContent = "";
     lastView = null;
     route();
     if (!session) $("signin-title").focus();
@@ -188,6 +215,7 @@ async function main() {
   signedInAs = auth.session ? auth.session.uid : null;
   window.addEventListener("hashchange", route);
   route();
+  if (signInProblem) $(auth.oidc ? "signin-oidc-error" : "signin-error").textContent = signInProblem;
   document.body.dataset.app = "ready"; // every control is wired (tests wait for this after a reload)
 }
 
