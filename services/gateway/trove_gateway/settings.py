@@ -5,7 +5,14 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings
 
-from trove_common.settings import GrpcAddress, LogLevel, OtelSettings, StorageSettings, env_config
+from trove_common.settings import (
+    GrpcAddress,
+    LogLevel,
+    OtelSettings,
+    ServiceAuthSettings,
+    StorageSettings,
+    env_config,
+)
 
 
 class HttpSettings(BaseModel):
@@ -28,6 +35,7 @@ class FirebaseSettings(BaseModel):
 class Settings(BaseSettings):
     model_config = env_config("gateway")
 
+    service_auth: ServiceAuthSettings = Field(default_factory=ServiceAuthSettings)
     http: HttpSettings = HttpSettings()
     firebase: FirebaseSettings = FirebaseSettings()
     storage: StorageSettings
