@@ -7,6 +7,9 @@ admin RPCs. Health stays open for probes.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -14,7 +17,7 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from support import as_user, billing_user
+from support import REPO, as_user, billing_user
 
 from trove_common.context import ADMIN_KEY, ADMIN_METADATA, CALLER_KEY, SERVICE_TOKEN_KEY
 from trove_common.errors import PermissionDeniedError, TroveError
@@ -22,6 +25,7 @@ from trove_protos.analysis.v1 import analysis_pb2, analysis_pb2_grpc
 from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2
 from trove_protos.search.v1 import search_pb2, search_pb2_grpc
+from trove_stack.config import SERVICE_PATHS
 from trove_stack.infra import Infra, ServiceGroup
 
 Connect = Callable[..., grpc.aio.Channel]
@@ -165,3 +169,23 @@ async def test_only_the_gateway_may_vouch_for_an_admin(grpc_channel: Connect) ->
     gateway = billing_pb2_grpc.BillingServiceStub(grpc_channel("billing"))
     changed = await gateway.SetTier(billing_pb2.SetTierRequest(user_id=user, tier="pro"), metadata=ADMIN_METADATA)
     assert changed.tier == "pro"
+
+
+@pytest.mark.parametrize(
+    ("token", "callers"),
+    [(None, None), ("too-short", None), ("t" * 64, '{"gateway": "short"}')],
+)
+def test_a_service_without_a_proper_token_refuses_to_start_and_names_the_variable(
+    token: str | None, callers: str | None
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TROVE_")}
+    env["PYTHONPATH"] = os.pathsep.join(str(REPO / p) for p in SERVICE_PATHS)
+    if token is not None:
+        env["TROVE_BILLING_SERVICE_AUTH__TOKEN"] = token
+    if callers is not None:
+        env["TROVE_BILLING_SERVICE_AUTH__CALLERS"] = callers
+    done = subprocess.run(
+        [sys.executable, "-m", "trove_billing.main"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert ("SERVICE_AUTH__CALLERS" if callers else "SERVICE_AUTH__TOKEN") in done.stderr, done.stderr
