@@ -7,6 +7,7 @@ admin RPCs. Health stays open for probes.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -189,3 +190,19 @@ def test_a_service_without_a_proper_token_refuses_to_start_and_names_the_variabl
     )
     assert done.returncode != 0
     assert ("SERVICE_AUTH__CALLERS" if callers else "SERVICE_AUTH__TOKEN") in done.stderr, done.stderr
+
+
+def test_the_reindex_command_acts_as_admin_with_the_search_services_own_credential(
+    infra: Infra, services: ServiceGroup
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TROVE_")}
+    env["PYTHONPATH"] = os.pathsep.join(str(REPO / p) for p in SERVICE_PATHS)
+    env.update(infra.service_env()["search"])
+    argv = [sys.executable, "-m", "trove_search.reindex", "status"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["active"]["space"]
+    env["TROVE_SEARCH_SERVICE_AUTH__TOKEN"] = "f" * 64  # someone else's idea of search's token
+    refused = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0
+    assert "refused the credential" in refused.stderr
