@@ -33,6 +33,14 @@ SESSION_OVERRIDES = {
     "TROVE_BILLING_TIERS__PRO__STORAGE_BYTES": "500000",
     "TROVE_BILLING_TIERS__PRO__UPLOADS_PER_MONTH": "2",
     "TROVE_INGEST_BUDGET_RECHECK_S": "1",
+    # Every test calls from 127.0.0.1, so that address gets room for the whole suite; 127.0.0.1 is a trusted proxy,
+    # so the rate-limit tests can speak for addresses of their own through X-Forwarded-For.
+    "TROVE_GATEWAY_RATE_LIMITS__TRUSTED_PROXIES": '["127.0.0.1/32"]',
+    "TROVE_GATEWAY_RATE_LIMITS__PER_USER__SEARCH__BURST": "100",
+    "TROVE_GATEWAY_RATE_LIMITS__PER_ADDRESS__SEARCH__BURST": "5000",
+    "TROVE_GATEWAY_RATE_LIMITS__PER_ADDRESS__API__BURST": "20000",
+    "TROVE_GATEWAY_RATE_LIMITS__PER_ADDRESS__UPLOADS__BURST": "5000",
+    "TROVE_GATEWAY_RATE_LIMITS__PER_ADDRESS__BLOBS__BURST": "5000",
 }
 
 

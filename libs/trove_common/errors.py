@@ -43,6 +43,12 @@ class QuotaExceededError(TroveError):
     reason = "quota_exceeded"
 
 
+class RateLimitedError(TroveError):
+    """Too many requests in a short time; `details["retry_after_s"]` says when to try again."""
+
+    reason = "rate_limited"
+
+
 class PermissionDeniedError(TroveError):
     reason = "permission_denied"
 
@@ -99,6 +105,7 @@ _TABLE: dict[type[TroveError], ErrorMapping] = {
         (InvalidArgumentError, grpc.StatusCode.INVALID_ARGUMENT, 400),
         (UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED, 401),
         (QuotaExceededError, grpc.StatusCode.RESOURCE_EXHAUSTED, 402),
+        (RateLimitedError, grpc.StatusCode.RESOURCE_EXHAUSTED, 429),
         (PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED, 403),
         (NotFoundError, grpc.StatusCode.NOT_FOUND, 404),
         (ConflictError, grpc.StatusCode.FAILED_PRECONDITION, 409),

@@ -15,6 +15,7 @@ from trove_common.blobstore import thumbnail_key
 from trove_common.context import user_id_var
 from trove_common.errors import NotFoundError, PermissionDeniedError
 from trove_gateway.bodies import CreateUploadBody, int_param, parse_body
+from trove_gateway.rate_limit import family_of
 from trove_gateway.state import GatewayState
 from trove_protos.analysis.v1 import analysis_pb2
 from trove_protos.ingest.v1 import ingest_pb2
@@ -22,7 +23,8 @@ from trove_protos.search.v1 import search_pb2
 
 
 async def signed_in(request: Request, *, admin: bool = False) -> GatewayState:
-    """Verify the caller's Firebase token, resolve their Trove user id into the request context.
+    """Verify the caller's Firebase token, resolve their Trove user id into the request context, and take a token
+    from the user's rate-limit bucket of the route's family.
 
     Args:
         admin: the route is for administrators only (the `admin` custom claim on the token).
@@ -31,7 +33,10 @@ async def signed_in(request: Request, *, admin: bool = False) -> GatewayState:
     identity = await state.verifier.verify(request)
     if admin and not identity.admin:
         raise PermissionDeniedError("this route is for administrators (the 'admin' claim on the Firebase token)")
-    user_id_var.set(await state.users.user_id(identity))
+    account = await state.users.account(identity)
+    user_id_var.set(account.user_id)
+    if (family := family_of(request.url.path)) is not None:
+        await state.limiter.take(scope="user", key=account.user_id, family=family, tier=account.tier)
     return state
 
 

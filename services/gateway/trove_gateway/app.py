@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from opentelemetry.instrumentation.starlette import StarletteInstrumentor
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -15,7 +16,8 @@ from trove_gateway import admin_api, api, billing_api, blobs, health, jobs_api, 
 from trove_gateway.auth import TokenVerifier, UserDirectory
 from trove_gateway.backends import Backends
 from trove_gateway.errors import EXCEPTION_HANDLERS
-from trove_gateway.middleware import RequestContextMiddleware
+from trove_gateway.middleware import AddressRateLimitMiddleware, RequestContextMiddleware
+from trove_gateway.rate_limit import RateLimiter
 from trove_gateway.settings import Settings
 from trove_gateway.state import GatewayState
 
@@ -25,6 +27,8 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         backends = Backends.connect(settings)
         verifier = TokenVerifier(settings.firebase.project_id)
+        # Short socket timeouts: a hung Redis costs each request at most this, then the limiter lets it through.
+        redis = Redis.from_url(settings.redis.dsn.get_secret_value(), socket_timeout=0.5, socket_connect_timeout=0.5)
         app.state.gateway = GatewayState(
             verifier=verifier,
             users=UserDirectory(backends.billing, ttl_s=settings.user_cache_ttl_s),
@@ -34,11 +38,13 @@ def create_app(settings: Settings) -> Starlette:
                 signing_key=settings.storage.signing_key.get_secret_value(),
                 public_url=settings.storage.public_url,
             ),
+            limiter=RateLimiter(redis=redis, settings=settings.rate_limits),
         )
         try:
             yield
         finally:
             await backends.close()
+            await redis.aclose()
             verifier.close()
 
     app = Starlette(
@@ -59,8 +65,9 @@ def create_app(settings: Settings) -> Starlette:
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "PUT", "DELETE"],
                 allow_headers=["authorization", "content-type", "x-request-id"],
-                expose_headers=["x-request-id"],
+                expose_headers=["x-request-id", "retry-after"],
             ),
+            Middleware(AddressRateLimitMiddleware),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

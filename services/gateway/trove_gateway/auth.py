@@ -57,15 +57,23 @@ class TokenVerifier:
         firebase_admin.delete_app(self._app)
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The Trove user behind an identity, and their tier (whose rate limits apply)."""
+
+    user_id: str
+    tier: str
+
+
 class UserDirectory:
-    """Trove user ids of Firebase identities, asked of billing and kept for a while."""
+    """Trove accounts of Firebase identities, asked of billing and kept for a while."""
 
     def __init__(self, stub: billing_pb2_grpc.BillingServiceStub, *, ttl_s: float) -> None:
         self._stub = stub
         self._ttl_s = ttl_s
-        self._cache: dict[str, tuple[str, float]] = {}
+        self._cache: dict[str, tuple[Account, float]] = {}
 
-    async def user_id(self, identity: Identity) -> str:
+    async def account(self, identity: Identity) -> Account:
         cached = self._cache.get(identity.firebase_uid)
         if cached and cached[1] > time.monotonic():
             return cached[0]
@@ -74,6 +82,6 @@ class UserDirectory:
         )
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[identity.firebase_uid] = (response.user.user_id, time.monotonic() + self._ttl_s)
-        user_id: str = response.user.user_id
-        return user_id
+        account = Account(user_id=response.user.user_id, tier=response.user.tier)
+        self._cache[identity.firebase_uid] = (account, time.monotonic() + self._ttl_s)
+        return account

@@ -21,15 +21,23 @@ def error_response(*, status: int, code: str, message: str, details: dict[str, A
     error: dict[str, Any] = {"code": code, "message": message, "request_id": request_id_var.get()}
     if details:
         error["details"] = details
-    return JSONResponse({"error": error}, status_code=status)
+    response = JSONResponse({"error": error}, status_code=status)
+    if details and isinstance(details.get("retry_after_s"), int):
+        response.headers["Retry-After"] = str(details["retry_after_s"])
+    return response
 
 
-async def trove_error(request: Request, exc: Exception) -> Response:
+def trove_error_response(exc: Exception) -> JSONResponse:
+    """The error body and status of a domain error (or of any exception, as an internal error)."""
     mapping = mapping_for(exc)
     if mapping.http_status >= 500:
         logger.error("request failed", extra={"reason": mapping.reason, "error": str(exc)})
     details = exc.details if isinstance(exc, TroveError) else None
     return error_response(status=mapping.http_status, code=mapping.reason, message=str(exc), details=details)
+
+
+async def trove_error(request: Request, exc: Exception) -> Response:
+    return trove_error_response(exc)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -1,4 +1,4 @@
-"""Pure-ASGI middleware: correlation id per request, one log line per request, security headers."""
+"""Pure-ASGI middleware: correlation id, one log line per request, security headers, per-address rate limits."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trove_common.context import new_request_id, request_id_var, user_id_var
+from trove_common.errors import RateLimitedError
+from trove_gateway.errors import trove_error_response
+from trove_gateway.rate_limit import client_address, family_of
 
 logger = logging.getLogger(__name__)
 
@@ -61,3 +64,32 @@ class RequestContextMiddleware:
                     scope["path"],
                     extra={"http_status": status, "duration_ms": round(1000 * (time.perf_counter() - started), 2)},
                 )
+
+
+class AddressRateLimitMiddleware:
+    """Takes a token from the client address' bucket of the route family before anything else runs (sign-in too).
+
+    Runs inside the CORS middleware, so a browser can read its 429s.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        family = family_of(scope["path"]) if scope["type"] == "http" else None
+        if family is None or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state.gateway
+        headers = dict(scope["headers"])
+        address = client_address(
+            peer=(scope.get("client") or ("unknown", 0))[0],
+            forwarded_for=headers.get(b"x-forwarded-for", b"").decode("latin-1"),
+            trusted_proxies=state.limiter.settings.trusted_proxies,
+        )
+        try:
+            await state.limiter.take(scope="address", key=address, family=family)
+        except RateLimitedError as exc:
+            await trove_error_response(exc)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import ipaddress
+
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings
 
 from trove_common.settings import (
     GrpcAddress,
     LogLevel,
     OtelSettings,
+    RedisSettings,
     ServiceAuthSettings,
     StorageSettings,
     env_config,
 )
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class HttpSettings(BaseModel):
@@ -32,14 +37,68 @@ class FirebaseSettings(BaseModel):
     web_auth_url: str = ""
 
 
+class Rate(BaseModel):
+    """A token bucket: `burst` requests at once, then `per_s` a second."""
+
+    per_s: float = Field(gt=0)
+    burst: int = Field(ge=1)
+
+
+# Per user: a person browsing, searching as they type or uploading a folder of photos from the web page never
+# meets these; a script hammering the API does within seconds. An address may hold a household or an office
+# behind one router, so its buckets are larger.
+_PER_USER = {
+    "search": Rate(per_s=3, burst=30),
+    "uploads": Rate(per_s=10, burst=200),
+    "admin": Rate(per_s=2, burst=20),
+    "api": Rate(per_s=20, burst=300),
+}
+_PER_ADDRESS = {
+    "search": Rate(per_s=15, burst=150),
+    "uploads": Rate(per_s=40, burst=800),
+    "admin": Rate(per_s=5, burst=50),
+    "api": Rate(per_s=60, burst=1000),
+    "blobs": Rate(per_s=60, burst=1000),
+}
+
+
+FAMILIES = ("search", "uploads", "admin", "api", "blobs")
+
+
+class RateLimitSettings(BaseModel):
+    """Token buckets per route family (search, uploads, admin, api, blobs), for each user and each client address.
+
+    One figure can be changed alone, e.g. TROVE_GATEWAY_RATE_LIMITS__PER_USER__SEARCH__BURST=60; a family left
+    out of a table is not limited in that scope.
+    """
+
+    enabled: bool = True
+    per_user: dict[str, Rate] = Field(default_factory=lambda: dict(_PER_USER))
+    per_address: dict[str, Rate] = Field(default_factory=lambda: dict(_PER_ADDRESS))
+    # A user's rates and bursts are multiplied by their tier's factor (tiers not named here: 1).
+    tiers: dict[str, float] = Field(default_factory=lambda: {"free": 1.0, "pro": 2.0, "premium": 4.0})
+    # Reverse proxies whose X-Forwarded-For is believed (e.g. ["10.0.0.0/8"]); empty: the TCP peer is the client.
+    trusted_proxies: list[IPNetwork] = Field(default_factory=list)
+
+    @field_validator("per_user", "per_address")
+    @classmethod
+    def _known_families(cls, value: dict[str, Rate]) -> dict[str, Rate]:
+        if unknown := sorted(set(value) - set(FAMILIES)):
+            raise ValueError(f"unknown route families {unknown}; known: {', '.join(FAMILIES)}")
+        return value
+
+
 class Settings(BaseSettings):
-    model_config = env_config("gateway")
+    # Nested defaults are updated, not replaced, by the variables that name part of them (one rate, one tier).
+    model_config = {**env_config("gateway"), "nested_model_default_partial_update": True}
 
     service_auth: ServiceAuthSettings = Field(default_factory=ServiceAuthSettings)
     http: HttpSettings = HttpSettings()
     firebase: FirebaseSettings = FirebaseSettings()
     storage: StorageSettings
     otel: OtelSettings = OtelSettings()
+    redis: RedisSettings = RedisSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
     log_level: LogLevel = "INFO"
     billing_addr: GrpcAddress = "127.0.0.1:50051"
     ingest_addr: GrpcAddress = "127.0.0.1:50052"

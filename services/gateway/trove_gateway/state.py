@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from trove_common.blobstore import LocalBlobStore
 from trove_gateway.auth import TokenVerifier, UserDirectory
 from trove_gateway.backends import Backends
+from trove_gateway.rate_limit import RateLimiter
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,3 +16,4 @@ class GatewayState:
     users: UserDirectory
     backends: Backends
     store: LocalBlobStore
+    limiter: RateLimiter

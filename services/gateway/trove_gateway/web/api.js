@@ -1,5 +1,32 @@
 // The REST API of the gateway, called with the signed-in user's ID token. A 401 refreshes the token once and
 // retries; when that fails too, the user is signed out (auth.js) and the page goes back to the sign-in form.
+// A 429 (rate limited) is waited out for as long as its Retry-After says, a few times, then reported.
+
+const MAX_RATE_LIMIT_WAITS = 5;
+const MAX_RETRY_AFTER_MS = 30_000;
+
+function retryAfterMs(response) {
+  const seconds = Number.parseInt(response.headers.get("retry-after") || "1", 10);
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(1, Number.isFinite(seconds) ? seconds : 1) * 1000);
+}
+
+/** Resolves after `ms`, or rejects with an AbortError as soon as `signal` aborts. */
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal && signal.aborted) return reject(new DOMException("aborted", "AbortError"));
+    const timer = setTimeout(resolve, ms);
+    if (signal) {
+      signal.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(timer);
+          reject(new DOMException("aborted", "AbortError"));
+        },
+        { once: true },
+      );
+    }
+  });
+}
 
 export class ApiError extends Error {
   constructor(status, message, { code = "", requestId = "" } = {}) {
@@ -34,6 +61,7 @@ export class Api {
 
   /** fetch() with the Authorization header; returns the Response of a 2xx, throws ApiError otherwise. */
   async fetch(path, { method = "GET", json, headers = {}, signal } = {}) {
+    let waits = 0; // 429s waited out; a long upload of many files meets the rate limit and just slows down
     for (let attempt = 0; ; attempt += 1) {
       const token = attempt === 0 ? await this.auth.idToken() : await this.auth.refresh();
       const init = { method, signal, headers: { ...headers, Authorization: `Bearer ${token}` } };
@@ -47,6 +75,12 @@ export class Api {
       } catch (error) {
         if (error && error.name === "AbortError") throw error;
         throw new ApiError(0, "Cannot reach Trove. Check your connection and try again.");
+      }
+      if (response.status === 429 && waits < MAX_RATE_LIMIT_WAITS) {
+        waits += 1;
+        attempt -= 1; // a wait is not a refresh
+        await sleep(retryAfterMs(response), signal);
+        continue;
       }
       if (response.status === 401 && attempt === 0) continue; // expired or revoked: refresh once, then retry
       if (response.status === 401) {
