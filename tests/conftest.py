@@ -15,7 +15,7 @@ import httpx
 import pytest
 from support import Api, sign_up
 
-from trove_common.grpc_client import make_channel
+from trove_common.grpc_client import ServiceCredential, make_channel
 from trove_stack.infra import Infra, ServiceGroup, running_infra, running_services
 
 
@@ -97,12 +97,16 @@ def new_api_module(infra: Infra, gateway_url: str) -> Callable[..., Awaitable[Ap
 
 
 @pytest.fixture
-async def grpc_channel(infra: Infra, services: ServiceGroup) -> AsyncIterator[Callable[[str], grpc.aio.Channel]]:
-    """Real channels to the running services' gRPC servers, by service name; closed after the test."""
+async def grpc_channel(infra: Infra, services: ServiceGroup) -> AsyncIterator[Callable[..., grpc.aio.Channel]]:
+    """Real channels to the running services' gRPC servers, by service name; closed after the test.
+
+    Calls carry the credential of `caller` (the gateway by default, the only caller whose admin flag counts).
+    """
     opened: list[grpc.aio.Channel] = []
 
-    def connect(service: str) -> grpc.aio.Channel:
-        channel = make_channel(infra.config.addr(service))
+    def connect(service: str, caller: str = "gateway") -> grpc.aio.Channel:
+        credential = ServiceCredential(name=caller, token=infra.secrets.service_tokens[caller])
+        channel = make_channel(infra.config.addr(service), credential=credential)
         opened.append(channel)
         return channel
 

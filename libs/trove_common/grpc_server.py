@@ -1,8 +1,9 @@
-"""The grpc.aio server every service runs: context + error interceptor, health checking, graceful stop."""
+"""The grpc.aio server every service runs: caller authentication, context + error interceptor, health, graceful stop."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import signal
 import time
@@ -15,7 +16,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from trove_common.context import (
     ADMIN_KEY,
+    CALLER_KEY,
     REQUEST_ID_KEY,
+    SERVICE_TOKEN_KEY,
     USER_ID_KEY,
     admin_var,
     new_request_id,
@@ -23,12 +26,18 @@ from trove_common.context import (
     user_id_var,
 )
 from trove_common.errors import TroveError, details_to_wire, mapping_for
-from trove_common.settings import GrpcServerSettings
+from trove_common.settings import GrpcServerSettings, ServiceAuthSettings
 
 logger = logging.getLogger(__name__)
 
 ERROR_REASON_KEY = "x-trove-error-reason"
 ERROR_DETAILS_KEY = "x-trove-error-details"
+# Probes call health without a credential; nothing else is open.
+HEALTH_PREFIX = "/grpc.health.v1.Health/"
+# The only caller whose `x-trove-admin` is believed: it verified the user's admin claim itself.
+ADMIN_CALLER = "gateway"
+# The reason on a refused credential: to the calling service a misconfiguration (internal), not the user's 401.
+CREDENTIAL_REFUSED_REASON = "service_credential"
 
 # Registers a servicer on a server, e.g. `search_pb2_grpc.add_SearchServiceServicer_to_server` bound to a servicer.
 Registration = Callable[[grpc.aio.Server], None]
@@ -36,23 +45,52 @@ Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 
 
 class ContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Reads the caller's user id and correlation id from metadata, logs one line per call, maps errors.
+    """Authenticates the calling service, reads the user id and correlation id it sends, logs one line per call,
+    maps errors.
 
-    Domain errors become their gRPC code through the one table in `trove_common.errors`; anything else becomes
-    INTERNAL with a generic message, its traceback logged here once.
+    A call without a valid credential is refused UNAUTHENTICATED before its request is even deserialised; only
+    then is identity metadata believed, and the admin flag only from the gateway (or the service's own
+    credential, which operator commands such as `python -m trove_search.reindex` run with). Domain errors become
+    their gRPC code through the one table in `trove_common.errors`; anything else becomes INTERNAL with a generic
+    message, its traceback logged here once.
     """
+
+    def __init__(self, *, service: str, auth: ServiceAuthSettings) -> None:
+        self._tokens = {name: token.get_secret_value().encode() for name, token in auth.callers.items()}
+        self._tokens[service] = auth.token.get_secret_value().encode()
+        self._admins = frozenset({ADMIN_CALLER, service})
+
+    def authenticate(self, metadata: dict[str, Any]) -> str | None:
+        """The calling service's name when its token matches, else None."""
+        caller = metadata.get(CALLER_KEY)
+        given = metadata.get(SERVICE_TOKEN_KEY)
+        if not isinstance(caller, str) or not isinstance(given, str):
+            return None
+        expected = self._tokens.get(caller)
+        if expected is None:
+            return None
+        return caller if hmac.compare_digest(given.encode(), expected) else None
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        method: str = handler_call_details.method
+        if method.startswith(HEALTH_PREFIX):
+            return await continuation(handler_call_details)
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        caller = self.authenticate(metadata)
+        if caller is None:
+            logger.warning(
+                "call refused: no valid service credential",
+                extra={"grpc_method": method, "caller": str(metadata.get(CALLER_KEY, ""))[:64]},
+            )
+            return _REFUSE
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        metadata = dict(handler_call_details.invocation_metadata or ())
-        method: str = handler_call_details.method
-        wrapped = _wrap(handler.unary_unary, method=method, metadata=metadata)
+        wrapped = _wrap(handler.unary_unary, method=method, metadata=metadata, admin_trusted=caller in self._admins)
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
             request_deserializer=handler.request_deserializer,
@@ -60,11 +98,23 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         )
 
 
-def _wrap(inner: Handler, *, method: str, metadata: dict[str, Any]) -> Handler:
+async def _refuse(request: bytes, context: grpc.aio.ServicerContext) -> None:
+    await context.abort(
+        grpc.StatusCode.UNAUTHENTICATED,
+        "a valid service credential is required",
+        trailing_metadata=((ERROR_REASON_KEY, CREDENTIAL_REFUSED_REASON),),
+    )
+
+
+# No request_deserializer: the refused request stays raw bytes, never parsed.
+_REFUSE = grpc.unary_unary_rpc_method_handler(_refuse)
+
+
+def _wrap(inner: Handler, *, method: str, metadata: dict[str, Any], admin_trusted: bool) -> Handler:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
         request_id_var.set(str(metadata.get(REQUEST_ID_KEY) or new_request_id()))
         user_id_var.set(str(metadata.get(USER_ID_KEY) or ""))
-        admin_var.set(metadata.get(ADMIN_KEY) == "1")
+        admin_var.set(admin_trusted and metadata.get(ADMIN_KEY) == "1")
         started = time.perf_counter()
         outcome = "OK"
         try:
@@ -108,10 +158,20 @@ class RunningServer:
 
 
 async def start_server(
-    *, settings: GrpcServerSettings, service_names: Sequence[str], registrations: Sequence[Registration]
+    *,
+    settings: GrpcServerSettings,
+    service: str,
+    auth: ServiceAuthSettings,
+    service_names: Sequence[str],
+    registrations: Sequence[Registration],
 ) -> RunningServer:
-    """Start a server with our interceptor and the health service; port 0 picks a free port (tests)."""
-    server = grpc.aio.server(interceptors=[ContextInterceptor()])
+    """Start a server with our interceptor and the health service; port 0 picks a free port (tests).
+
+    Args:
+        service: this service's name as its callers know it ("billing", "ingest", ...).
+        auth: its credential and those of the services allowed to call it.
+    """
+    server = grpc.aio.server(interceptors=[ContextInterceptor(service=service, auth=auth)])
     for register in registrations:
         register(server)
     health_servicer = health.aio.HealthServicer()
@@ -127,12 +187,16 @@ async def start_server(
 async def serve(
     *,
     settings: GrpcServerSettings,
+    service: str,
+    auth: ServiceAuthSettings,
     service_names: Sequence[str],
     registrations: Sequence[Registration],
     on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Run a gRPC server until SIGTERM/SIGINT, then drain: health NOT_SERVING, stop with grace, run `on_stop`."""
-    running = await start_server(settings=settings, service_names=service_names, registrations=registrations)
+    running = await start_server(
+        settings=settings, service=service, auth=auth, service_names=service_names, registrations=registrations
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -73,6 +73,41 @@ class StorageSettings(BaseModel):
         return value
 
 
+MIN_TOKEN_CHARS = 32
+
+
+def _long_token(value: SecretStr, *, what: str) -> SecretStr:
+    if len(value.get_secret_value()) < MIN_TOKEN_CHARS:
+        raise ValueError(
+            f"{what} must be at least {MIN_TOKEN_CHARS} characters (generate one with `openssl rand -hex 32`)"
+        )
+    return value
+
+
+class ServiceAuthSettings(BaseModel):
+    """This process's credential on internal gRPC calls, and the credentials of the services allowed to call it.
+
+    A server accepts a call only when its `x-trove-caller` names a key of `callers` and its
+    `x-trove-service-token` equals that caller's token; `make run` generates every token into the stack's secrets.
+    Env: TROVE_<SVC>_SERVICE_AUTH__TOKEN, TROVE_<SVC>_SERVICE_AUTH__CALLERS (JSON: {"gateway": "<its token>"}).
+    """
+
+    token: SecretStr = Field(default=SecretStr(""), validate_default=True)
+    callers: dict[str, SecretStr] = Field(default_factory=dict)
+
+    @field_validator("token")
+    @classmethod
+    def _token_long_enough(cls, value: SecretStr) -> SecretStr:
+        return _long_token(value, what="TROVE_<SERVICE>_SERVICE_AUTH__TOKEN")
+
+    @field_validator("callers")
+    @classmethod
+    def _caller_tokens_long_enough(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, token in value.items():
+            _long_token(token, what=f"the token of caller {name!r} in TROVE_<SERVICE>_SERVICE_AUTH__CALLERS")
+        return value
+
+
 class EmbedderSettings(BaseModel):
     """The sentence embedder of segments (analysis) and queries (search); both services must be given the same.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tempfile
@@ -25,6 +26,14 @@ SERVICE_PATHS = (
 )
 # Variables handed from the launcher's own environment to every child, when set.
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+# Who may call whom over gRPC: each server lists the services it accepts calls from (their tokens are in the
+# secrets). The analysis worker calls as "analysis".
+SERVICE_CALLERS = {
+    "billing": ("gateway", "ingest", "analysis"),
+    "ingest": ("gateway", "analysis", "search"),
+    "search": ("gateway", "ingest", "analysis"),
+    "analysis": ("gateway",),
+}
 # One variable per model that analysis (segments, pictures) and search (queries) must share, so they cannot
 # disagree: the sentence embedder and the optional image-text model. Each maps to both services' own setting.
 SHARED_MODEL_ENV = {
@@ -138,8 +147,9 @@ class StackConfig:
         return self.data_dir / "secrets.json"
 
     @property
-    def redis_dsn(self) -> str:
-        return f"redis://{self.host}:{self.redis_port}/0"
+    def redis_conf_path(self) -> Path:
+        """redis-server's config file (mode 0600): it holds the password, which `ps` would show on a command line."""
+        return self.redis_dir / "redis.conf"
 
     @property
     def auth_emulator_host(self) -> str:
@@ -181,6 +191,11 @@ def postgres_dsn(cfg: StackConfig, *, user: str, password: str, database: str = 
     return f"postgresql://{user}:{password}@{cfg.host}:{cfg.postgres_port}/{database}"
 
 
+def redis_dsn(cfg: StackConfig, secrets: Secrets) -> str:
+    """The stack's Redis, database 0, with its password."""
+    return f"redis://:{secrets.redis_password}@{cfg.host}:{cfg.redis_port}/0"
+
+
 def service_dsn(cfg: StackConfig, secrets: Secrets, service: str, *, database: str = "trove") -> str:
     """The DSN a service connects with: its own role, its own password."""
     return postgres_dsn(cfg, user=f"trove_{service}", password=secrets.role_passwords[service], database=database)
@@ -207,7 +222,12 @@ def service_env(cfg: StackConfig, secrets: Secrets) -> dict[str, dict[str, str]]
         "TROVE_GATEWAY_FIREBASE__AUTH_EMULATOR_HOST": cfg.auth_emulator_host,
     }
     for svc in ("ingest", "analysis", "search", "gateway"):
-        env[svc][f"TROVE_{svc.upper()}_REDIS__DSN"] = cfg.redis_dsn
+        env[svc][f"TROVE_{svc.upper()}_REDIS__DSN"] = redis_dsn(cfg, secrets)
+    for svc, block in env.items():
+        block[f"TROVE_{svc.upper()}_SERVICE_AUTH__TOKEN"] = secrets.service_tokens[svc]
+        callers = {name: secrets.service_tokens[name] for name in SERVICE_CALLERS.get(svc, ())}
+        if callers:
+            block[f"TROVE_{svc.upper()}_SERVICE_AUTH__CALLERS"] = json.dumps(callers)
     peers = {
         "ingest": ("billing", "search"),
         "analysis": ("ingest", "search", "billing"),

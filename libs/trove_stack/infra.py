@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from trove_stack import auth, postgres, redis
-from trove_stack.config import DB_SERVICES, StackConfig, service_dsn, service_env
+from trove_stack.config import DB_SERVICES, StackConfig, redis_dsn, service_dsn, service_env
 from trove_stack.process import Managed
 from trove_stack.secrets import Secrets, load_or_create
 from trove_stack.services import SERVICES, ServiceSpec, service_child
@@ -28,6 +28,7 @@ class Infra:
     dsns: dict[str, str]
     """Service name (billing, ingest, analysis, search) -> DSN with that service's own role."""
     redis_dsn: str
+    """redis://:PASSWORD@host:port/0"""
     auth_emulator_host: str
     """host:port for FIREBASE_AUTH_EMULATOR_HOST and the sign-up URL."""
 
@@ -38,7 +39,7 @@ class Infra:
 
 def infra_processes(cfg: StackConfig, secrets: Secrets) -> list[Managed]:
     """PostgreSQL, Redis and the Auth Emulator, in start order."""
-    return [postgres.PostgresProcess(cfg, secrets), redis.child(cfg), auth.child(cfg)]
+    return [postgres.PostgresProcess(cfg, secrets), redis.child(cfg, password=secrets.redis_password), auth.child(cfg)]
 
 
 def prepare_data_dir(cfg: StackConfig) -> Secrets:
@@ -103,7 +104,7 @@ class InfraStack:
             secrets=self.secrets,
             admin_dsn=postgres.admin_dsn(cfg, self.secrets, database=postgres.DATABASE),
             dsns={svc: service_dsn(cfg, self.secrets, svc) for svc in DB_SERVICES},
-            redis_dsn=cfg.redis_dsn,
+            redis_dsn=redis_dsn(cfg, self.secrets),
             auth_emulator_host=cfg.auth_emulator_host,
         )
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from starlette.routing import Route
 from support import DEV_MEDIA, Api
 
-from trove_common.settings import StorageSettings
+from trove_common.settings import ServiceAuthSettings, StorageSettings
 from trove_gateway.app import create_app
 from trove_gateway.settings import Settings
 
@@ -54,7 +54,9 @@ BODIES = {"tier": {"tier": "premium"}, "budget": {"amount": 0}}
 
 
 def _routes_with_ids() -> set[tuple[str, str]]:
-    app = create_app(Settings(storage=StorageSettings(signing_key="x" * 32)))
+    app = create_app(
+        Settings(storage=StorageSettings(signing_key="x" * 32), service_auth=ServiceAuthSettings(token="t" * 32))
+    )
     found = set()
     for route in app.routes:
         if isinstance(route, Route) and route.param_convertors:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from arq import create_pool
-from arq.connections import RedisSettings
 from arq.worker import Worker, func
+from pydantic import SecretStr
 
-from trove_common.jobs import AnalyzeMediaArgs, enqueue_analysis
+from trove_common.jobs import AnalyzeMediaArgs, connect_redis, enqueue_analysis, job_deserializer, job_serializer
 from trove_stack.infra import Infra
 
 QUEUE = "trove:test:priority"
@@ -21,7 +20,7 @@ def _args(n: int, priority: str) -> AnalyzeMediaArgs:
 
 
 async def test_a_premium_job_runs_before_twenty_queued_standard_jobs(infra: Infra) -> None:
-    redis = await create_pool(RedisSettings.from_dsn(infra.redis_dsn))
+    redis = await connect_redis(SecretStr(infra.redis_dsn))
     ran: list[str] = []
 
     async def record(ctx: dict[str, Any], **kwargs: Any) -> None:
@@ -35,6 +34,8 @@ async def test_a_premium_job_runs_before_twenty_queued_standard_jobs(infra: Infr
         functions=[func(record, name="record")],
         queue_name=QUEUE,
         redis_pool=redis,
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
         burst=True,
         max_jobs=1,
         handle_signals=False,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from trove_stack import redis as stack_redis
-from trove_stack.config import StackConfig
+from trove_stack.config import StackConfig, redis_dsn
 from trove_stack.process import (
     PidRecord,
     group_members,
@@ -24,6 +26,7 @@ from trove_stack.process import (
     wait_until,
     write_pid_file,
 )
+from trove_stack.secrets import load_or_create
 
 
 @pytest.fixture
@@ -34,11 +37,12 @@ def cfg() -> Iterator[StackConfig]:
 
 
 async def test_redis_answers_ping_without_persistence(cfg: StackConfig) -> None:
-    child = stack_redis.child(cfg)
+    secrets = load_or_create(cfg.secrets_path)
+    child = stack_redis.child(cfg, password=secrets.redis_password)
     child.start()
     try:
         child.wait_ready()
-        client = aioredis.from_url(cfg.redis_dsn, decode_responses=True)
+        client = aioredis.from_url(redis_dsn(cfg, secrets), decode_responses=True)
         try:
             assert await client.ping()
             assert await client.config_get("appendonly") == {"appendonly": "no"}
@@ -52,16 +56,45 @@ async def test_redis_answers_ping_without_persistence(cfg: StackConfig) -> None:
         child.stop()
     assert not is_alive(record)
     assert not cfg.pid_path("redis").exists()
-    assert not stack_redis.ping(cfg.host, cfg.redis_port)
+    assert not stack_redis.ping(cfg.host, cfg.redis_port, password=secrets.redis_password)
+
+
+async def test_redis_refuses_clients_without_the_password_which_stays_off_the_command_line(cfg: StackConfig) -> None:
+    secrets = load_or_create(cfg.secrets_path)
+    child = stack_redis.child(cfg, password=secrets.redis_password)
+    child.start()
+    try:
+        child.wait_ready()
+        for dsn in (f"redis://{cfg.host}:{cfg.redis_port}/0", f"redis://:wrong-password@{cfg.host}:{cfg.redis_port}/0"):
+            client = aioredis.from_url(dsn, decode_responses=True)
+            try:
+                with pytest.raises(aioredis.AuthenticationError):
+                    await client.set("k", "v")
+            finally:
+                await client.aclose()
+        with socket.create_connection((cfg.host, cfg.redis_port), timeout=5) as sock:
+            sock.sendall(b"SET k v\r\n")
+            assert sock.recv(128).startswith(b"-NOAUTH")
+        assert not stack_redis.ping(cfg.host, cfg.redis_port, password="wrong-password")
+        assert stack_redis.ping(cfg.host, cfg.redis_port, password=secrets.redis_password)
+        record = read_pid_file(cfg.pid_path("redis"))
+        assert record is not None
+        cmdline = Path(f"/proc/{record.pid}/cmdline").read_bytes()  # noqa: ASYNC240 (a tiny procfs file)
+        assert secrets.redis_password.encode() not in cmdline
+        assert os.stat(cfg.redis_conf_path).st_mode & 0o777 == 0o600
+        assert os.stat(cfg.secrets_path).st_mode & 0o777 == 0o600
+    finally:
+        child.stop()
 
 
 async def test_redis_keeps_an_append_only_file_when_asked(cfg: StackConfig) -> None:
     durable = dataclasses.replace(cfg, aof=True)
-    child = stack_redis.child(durable)
+    secrets = load_or_create(durable.secrets_path)
+    child = stack_redis.child(durable, password=secrets.redis_password)
     child.start()
     try:
         child.wait_ready()
-        client = aioredis.from_url(durable.redis_dsn, decode_responses=True)
+        client = aioredis.from_url(redis_dsn(durable, secrets), decode_responses=True)
         try:
             await client.set("k", "v")
             assert await client.config_get("appendonly") == {"appendonly": "yes"}

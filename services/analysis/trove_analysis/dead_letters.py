@@ -9,7 +9,7 @@ from trove_analysis import processing
 from trove_analysis.models import DeadLetter
 from trove_analysis.providers import MediaStatus
 from trove_analysis.queues import RUN_STAGE, stage_job_id, stage_queue
-from trove_common.context import user_id_var
+from trove_common.context import require_admin, user_id_var
 from trove_common.errors import ConflictError, InvalidArgumentError, NotFoundError
 from trove_common.ids import parse_id
 from trove_common.jobs import AnalyzeMediaArgs, enqueue_analysis
@@ -24,6 +24,7 @@ class DeadLetters:
         self._status = status
 
     async def list(self, *, limit: int) -> list[DeadLetter]:
+        require_admin(action="list dead letters")
         if not 0 <= limit <= MAX_LIST:
             raise InvalidArgumentError(f"limit must be between 1 and {MAX_LIST}")
         async with processing.all_users_transaction(self._pool) as conn:
@@ -31,6 +32,7 @@ class DeadLetters:
 
     async def requeue(self, *, dead_letter_id: str) -> DeadLetter:
         """Give the stage fresh tries and queue it; the claim and the enqueue commit together or not at all."""
+        require_admin(action="requeue a dead letter")
         dead_letter_id = parse_id(dead_letter_id, what="dead letter", error=NotFoundError)
         async with processing.all_users_transaction(self._pool) as conn:
             letter = await processing.claim_requeue(conn, dead_letter_id=dead_letter_id)

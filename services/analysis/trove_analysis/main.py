@@ -6,17 +6,15 @@ import asyncio
 import sys
 from pathlib import Path
 
-from arq import create_pool
-from arq.connections import RedisSettings
-
 from trove_analysis.clients import IngestMediaStatus
 from trove_analysis.dead_letters import DeadLetters
 from trove_analysis.server import AnalysisServicer
 from trove_analysis.settings import Settings
 from trove_analysis.views import Analyses
 from trove_analysis.worker import run_workers
-from trove_common.grpc_client import make_channel
+from trove_common.grpc_client import ServiceCredential, make_channel
 from trove_common.grpc_server import serve
+from trove_common.jobs import connect_redis
 from trove_common.service import open_database, start_process
 from trove_protos.analysis.v1 import analysis_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2_grpc
@@ -26,8 +24,8 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 async def run_server(settings: Settings) -> None:
     pool = await open_database(settings.postgres, schema="analysis", migrations_dir=MIGRATIONS)
-    redis = await create_pool(RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()))
-    ingest = make_channel(settings.ingest_addr)
+    redis = await connect_redis(settings.redis.dsn)
+    ingest = make_channel(settings.ingest_addr, credential=ServiceCredential.of("analysis", settings.service_auth))
     status = IngestMediaStatus(ingest_pb2_grpc.IngestServiceStub(ingest))
     servicer = AnalysisServicer(Analyses(pool), DeadLetters(pool=pool, redis=redis, status=status))
 
@@ -38,6 +36,8 @@ async def run_server(settings: Settings) -> None:
 
     await serve(
         settings=settings.grpc,
+        service="analysis",
+        auth=settings.service_auth,
         service_names=["trove.analysis.v1.AnalysisService"],
         registrations=[lambda server: analysis_pb2_grpc.add_AnalysisServiceServicer_to_server(servicer, server)],
         on_stop=close,

@@ -17,6 +17,7 @@ from trove_common.settings import (
     OtelSettings,
     PostgresSettings,
     RedisSettings,
+    ServiceAuthSettings,
     StorageSettings,
     env_config,
 )
@@ -34,6 +35,7 @@ class FamilyConcurrency(BaseModel):
 class Settings(BaseSettings):
     model_config = env_config("analysis")
 
+    service_auth: ServiceAuthSettings = Field(default_factory=ServiceAuthSettings)
     grpc: GrpcServerSettings = Field(default_factory=lambda: GrpcServerSettings(port=50053))
     postgres: PostgresSettings = PostgresSettings()
     redis: RedisSettings = RedisSettings()

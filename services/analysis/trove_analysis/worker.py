@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from arq import Retry
-from arq import create_pool as create_redis
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
 from opentelemetry import context as otel_context
@@ -29,8 +28,16 @@ from trove_analysis.settings import Settings
 from trove_common.blobstore import LocalBlobStore
 from trove_common.context import request_id_var, user_id_var
 from trove_common.db import create_pool
-from trove_common.grpc_client import make_channel
-from trove_common.jobs import ANALYSIS_QUEUE, ANALYZE_MEDIA, AnalyzeMediaArgs, enqueue_analysis
+from trove_common.grpc_client import ServiceCredential, make_channel
+from trove_common.jobs import (
+    ANALYSIS_QUEUE,
+    ANALYZE_MEDIA,
+    AnalyzeMediaArgs,
+    connect_redis,
+    enqueue_analysis,
+    job_deserializer,
+    job_serializer,
+)
 from trove_common.offload import ModelExecutor
 from trove_ml import limit_torch_threads
 from trove_ml.image_text import ImageTextModel
@@ -140,8 +147,10 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     limit_torch_threads(settings.torch_threads)
     executor = ModelExecutor(threads=settings.model_threads, name="analysis-model")
+    # The worker calls as "analysis": it shares the analysis service's credential.
+    credential = ServiceCredential.of("analysis", settings.service_auth)
     channels = {
-        name: make_channel(addr)
+        name: make_channel(addr, credential=credential)
         for name, addr in (
             ("ingest", settings.ingest_addr),
             ("search", settings.search_addr),
@@ -197,6 +206,8 @@ def family_worker(settings: Settings, family: Family, ctx: dict[str, Any]) -> Wo
         functions=functions,
         queue_name=family_queue(family),
         redis_settings=RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()),
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
         ctx=dict(ctx),
         max_jobs=getattr(settings.concurrency, family),
         handle_signals=False,
@@ -218,7 +229,7 @@ async def run_workers(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _stop_all, workers, sig)
-    redis = await create_redis(RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()))
+    redis = await connect_redis(settings.redis.dsn)
     sweeper = asyncio.create_task(sweep(redis, lease_s=settings.lease_s))
     try:
         await asyncio.gather(*(w.async_run() for w in workers))

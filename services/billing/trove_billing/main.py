@@ -21,6 +21,8 @@ async def run(settings: Settings) -> None:
     servicer = BillingServicer(billing)
     await serve(
         settings=settings.grpc,
+        service="billing",
+        auth=settings.service_auth,
         service_names=["trove.billing.v1.BillingService"],
         registrations=[lambda server: billing_pb2_grpc.add_BillingServiceServicer_to_server(servicer, server)],
         on_stop=pool.close,

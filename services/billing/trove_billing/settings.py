@@ -7,7 +7,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings
 
-from trove_common.settings import GrpcServerSettings, LogLevel, OtelSettings, PostgresSettings, env_config
+from trove_common.settings import (
+    GrpcServerSettings,
+    LogLevel,
+    OtelSettings,
+    PostgresSettings,
+    ServiceAuthSettings,
+    env_config,
+)
 
 GiB = 1024**3
 
@@ -88,6 +95,7 @@ def _default_prices() -> dict[str, float]:
 class Settings(BaseSettings):
     model_config = env_config("billing")
 
+    service_auth: ServiceAuthSettings = Field(default_factory=ServiceAuthSettings)
     grpc: GrpcServerSettings = Field(default_factory=lambda: GrpcServerSettings(port=50051))
     postgres: PostgresSettings = PostgresSettings()
     otel: OtelSettings = OtelSettings()

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from trove_common.context import ADMIN_METADATA
 from trove_gateway.api import signed_in
 from trove_protos.search.v1 import search_pb2
 
@@ -38,13 +39,13 @@ def _status_json(status: search_pb2.ReindexStatus) -> dict[str, Any]:
 async def start_reindex(request: Request) -> Response:
     """202 while a run is under way (started by this call or earlier); 200 when the target is already active."""
     state = await signed_in(request, admin=True)
-    status = await state.backends.search.StartReindex(search_pb2.StartReindexRequest())
+    status = await state.backends.search.StartReindex(search_pb2.StartReindexRequest(), metadata=ADMIN_METADATA)
     return JSONResponse(_status_json(status), status_code=202 if status.running else 200)
 
 
 async def reindex_status(request: Request) -> Response:
     state = await signed_in(request, admin=True)
-    status = await state.backends.search.GetReindex(search_pb2.GetReindexRequest())
+    status = await state.backends.search.GetReindex(search_pb2.GetReindexRequest(), metadata=ADMIN_METADATA)
     return JSONResponse(_status_json(status))
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from trove_common.grpc_client import make_channel
+from trove_common.grpc_client import ServiceCredential, make_channel
 from trove_gateway.settings import Settings
 from trove_protos.analysis.v1 import analysis_pb2_grpc
 from trove_protos.billing.v1 import billing_pb2_grpc
@@ -26,11 +26,12 @@ class Backends:
 
     @classmethod
     def connect(cls, settings: Settings) -> Backends:
+        credential = ServiceCredential.of("gateway", settings.service_auth)
         channels = {
-            "billing": make_channel(settings.billing_addr),
-            "ingest": make_channel(settings.ingest_addr),
-            "analysis": make_channel(settings.analysis_addr),
-            "search": make_channel(settings.search_addr, default_timeout_s=30),
+            "billing": make_channel(settings.billing_addr, credential=credential),
+            "ingest": make_channel(settings.ingest_addr, credential=credential),
+            "analysis": make_channel(settings.analysis_addr, credential=credential),
+            "search": make_channel(settings.search_addr, credential=credential, default_timeout_s=30),
         }
         return cls(
             billing=billing_pb2_grpc.BillingServiceStub(channels["billing"]),

@@ -8,7 +8,15 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
-from trove_common.settings import GrpcAddress, LogLevel, OtelSettings, RedisSettings, StorageSettings, env_config
+from trove_common.settings import (
+    GrpcAddress,
+    LogLevel,
+    OtelSettings,
+    RedisSettings,
+    ServiceAuthSettings,
+    StorageSettings,
+    env_config,
+)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -135,6 +143,7 @@ class Settings(BaseSettings):
     # Nested defaults are updated, not replaced, by the variables that name part of them (one rate, one tier).
     model_config = {**env_config("gateway"), "nested_model_default_partial_update": True}
 
+    service_auth: ServiceAuthSettings = Field(default_factory=ServiceAuthSettings)
     http: HttpSettings = HttpSettings()
     auth: AuthSettings = AuthSettings()
     firebase: FirebaseSettings = FirebaseSettings()

@@ -6,13 +6,19 @@ import asyncio
 import logging
 from pathlib import Path
 
-from arq import ArqRedis, create_pool
-from arq.connections import RedisSettings
+from arq import ArqRedis
 
 from trove_common.blobstore import LocalBlobStore
-from trove_common.grpc_client import make_channel
+from trove_common.grpc_client import ServiceCredential, make_channel
 from trove_common.grpc_server import serve
-from trove_common.jobs import ANALYSIS_QUEUE, ANALYZE_MEDIA, AnalyzeMediaArgs, analyze_media_job_id, enqueue_analysis
+from trove_common.jobs import (
+    ANALYSIS_QUEUE,
+    ANALYZE_MEDIA,
+    AnalyzeMediaArgs,
+    analyze_media_job_id,
+    connect_redis,
+    enqueue_analysis,
+)
 from trove_common.service import open_database, start_process
 from trove_ingest.accounts import BillingAccounts
 from trove_ingest.ingest import Enqueue, Ingest
@@ -63,13 +69,15 @@ async def sweep_forever(ingest: Ingest, *, every_s: float, grace_s: float) -> No
 
 async def run(settings: Settings) -> None:
     pool = await open_database(settings.postgres, schema="ingest", migrations_dir=MIGRATIONS)
-    redis = await create_pool(RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()))
+    redis = await connect_redis(settings.redis.dsn)
     store = LocalBlobStore(
         root=settings.storage.root,
         signing_key=settings.storage.signing_key.get_secret_value(),
         public_url=settings.storage.public_url,
     )
-    billing_channel = make_channel(settings.billing_addr)
+    billing_channel = make_channel(
+        settings.billing_addr, credential=ServiceCredential.of("ingest", settings.service_auth)
+    )
     ingest = Ingest(
         pool=pool,
         store=store,
@@ -97,6 +105,8 @@ async def run(settings: Settings) -> None:
 
     await serve(
         settings=settings.grpc,
+        service="ingest",
+        auth=settings.service_auth,
         service_names=["trove.ingest.v1.IngestService"],
         registrations=[lambda server: ingest_pb2_grpc.add_IngestServiceServicer_to_server(servicer, server)],
         on_stop=close,

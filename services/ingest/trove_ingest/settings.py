@@ -12,6 +12,7 @@ from trove_common.settings import (
     OtelSettings,
     PostgresSettings,
     RedisSettings,
+    ServiceAuthSettings,
     StorageSettings,
     env_config,
 )
@@ -20,6 +21,7 @@ from trove_common.settings import (
 class Settings(BaseSettings):
     model_config = env_config("ingest")
 
+    service_auth: ServiceAuthSettings = Field(default_factory=ServiceAuthSettings)
     grpc: GrpcServerSettings = Field(default_factory=lambda: GrpcServerSettings(port=50052))
     postgres: PostgresSettings = PostgresSettings()
     redis: RedisSettings = RedisSettings()

@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 from redis.asyncio import Redis
 
-from trove_common.grpc_client import make_channel
+from trove_common.grpc_client import ServiceCredential, make_channel
 from trove_common.grpc_server import serve
 from trove_common.offload import ModelExecutor
 from trove_common.service import open_database, start_process
@@ -66,7 +66,7 @@ async def _picture_space(settings: Settings, executor: ModelExecutor, pool: asyn
 
 async def run(settings: Settings) -> None:
     pool = await open_database(settings.postgres, schema="search", migrations_dir=MIGRATIONS, vectors=True)
-    channel = make_channel(settings.ingest_addr)
+    channel = make_channel(settings.ingest_addr, credential=ServiceCredential.of("search", settings.service_auth))
     limit_torch_threads(settings.torch_threads)
     executor = ModelExecutor(threads=settings.model_threads, name="query-embedder")
     redis = Redis.from_url(settings.redis.dsn.get_secret_value())
@@ -108,6 +108,8 @@ async def run(settings: Settings) -> None:
 
     await serve(
         settings=settings.grpc,
+        service="search",
+        auth=settings.service_auth,
         service_names=["trove.search.v1.SearchService"],
         registrations=[lambda server: search_pb2_grpc.add_SearchServiceServicer_to_server(servicer, server)],
         on_stop=close,

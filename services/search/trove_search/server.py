@@ -8,7 +8,7 @@ from datetime import datetime
 import grpc
 import numpy as np
 
-from trove_common.context import user_id_var
+from trove_common.context import require_admin, user_id_var
 from trove_protos.search.v1 import search_pb2, search_pb2_grpc
 from trove_search.models import MediaFacts, Moment, Segment, Space
 from trove_search.reindexer import Reindexer, ReindexStatus
@@ -178,10 +178,12 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     async def StartReindex(
         self, request: search_pb2.StartReindexRequest, context: grpc.aio.ServicerContext
     ) -> search_pb2.ReindexStatus:
+        require_admin(action="start a re-index")
         started = await self._reindexer.start()
         return _reindex_pb(await self._reindexer.status(), started=started)
 
     async def GetReindex(
         self, request: search_pb2.GetReindexRequest, context: grpc.aio.ServicerContext
     ) -> search_pb2.ReindexStatus:
+        require_admin(action="read the re-index status")
         return _reindex_pb(await self._reindexer.status(), started=False)

@@ -14,6 +14,7 @@ from trove_common.settings import (
     OtelSettings,
     PostgresSettings,
     RedisSettings,
+    ServiceAuthSettings,
     env_config,
 )
 
@@ -21,6 +22,7 @@ from trove_common.settings import (
 class Settings(BaseSettings):
     model_config = env_config("search")
 
+    service_auth: ServiceAuthSettings = Field(default_factory=ServiceAuthSettings)
     grpc: GrpcServerSettings = Field(default_factory=lambda: GrpcServerSettings(port=50054))
     postgres: PostgresSettings = PostgresSettings()
     redis: RedisSettings = RedisSettings()
