@@ -19,7 +19,8 @@ from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
 from trove_stack.config import PROJECT_ID
 
 REPO = Path(__file__).resolve().parents[1]
-DEV_MEDIA = REPO.parent / "shared" / "media" / "dev"
+# The sample corpus every test, bench script and `make eval` reads (sources and licences in its SOURCES.md).
+DEV_MEDIA = REPO / "samples" / "media"
 
 
 PASSWORD = "secret-pass-123"
