@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -120,3 +123,26 @@ async def test_an_extra_worker_starts_and_polls_only_its_family_queue(infra: Inf
         await redis.flushdb()
         await redis.aclose()
     assert not child.pid_path.exists()
+
+
+def _stack_cli(*args: str, environ: dict[str, str], data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **environ}
+    return subprocess.run(
+        [sys.executable, "-m", "trove_stack", *args, "--data-dir", str(data_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_status_and_down_name_the_extra_workers_and_up_refuses_a_wrong_count(cfg: StackConfig) -> None:
+    environ = {"TROVE_WORKERS__TEXT": "2"}
+    status = _stack_cli("status", environ=environ, data_dir=cfg.data_dir)
+    assert status.returncode == 0, status.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in status.stdout.splitlines()[1:]}
+    assert rows["analysis-worker-text-2"][:2] == ["-", "no"]
+    assert _stack_cli("down", environ=environ, data_dir=cfg.data_dir).returncode == 0
+    refused = _stack_cli("up", environ={"TROVE_WORKERS__TEXT": "0"}, data_dir=cfg.data_dir)
+    assert refused.returncode == 1 and "TROVE_WORKERS__TEXT" in refused.stderr
+    assert not cfg.pid_path("supervisor").exists()  # refused before anything started
