@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
+from otlp_receiver import TraceReceiver, running_receiver
 from support import Api, sign_up
 
 from trove_common.grpc_client import ServiceCredential, make_channel
@@ -44,9 +45,29 @@ SESSION_OVERRIDES = {
 }
 
 
+# Every process of the session's stack exports its spans over OTLP/HTTP to the `traces` receiver, soon after they end.
+TRACED_BLOCKS = ("gateway", "billing", "ingest", "analysis", "search")
+
+
 @pytest.fixture(scope="session")
-def services(infra: Infra) -> Iterator[ServiceGroup]:
-    with running_services(infra, overrides=SESSION_OVERRIDES) as group:
+def traces() -> Iterator[TraceReceiver]:
+    """The OTLP/HTTP receiver the session's services export their spans to (tests/e2e/test_traces.py reads it)."""
+    with running_receiver() as receiver:
+        yield receiver
+
+
+def _otel_overrides(endpoint: str) -> dict[str, str]:
+    env = {}
+    for block in TRACED_BLOCKS:
+        p = f"TROVE_{block.upper()}_OTEL__"
+        env |= {f"{p}EXPORTER": "otlp", f"{p}ENDPOINT": endpoint, f"{p}EXPORT_DELAY_MS": "500"}
+    return env
+
+
+@pytest.fixture(scope="session")
+def services(infra: Infra, traces: TraceReceiver) -> Iterator[ServiceGroup]:
+    overrides = SESSION_OVERRIDES | _otel_overrides(traces.endpoint)
+    with running_services(infra, overrides=overrides) as group:
         _wait_ready(infra.config.gateway_url)
         yield group
 

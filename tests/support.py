@@ -167,7 +167,7 @@ def with_claims(token: str, **changes: Any) -> str:
 def running_gateway(infra: Infra, *, data_dir: Path, overrides: Mapping[str, str]) -> Iterator[str]:
     """A second gateway process on the session's services, with its own settings; yields its URL."""
     (port,) = free_ports(1)
-    cfg = dataclasses.replace(infra.config, data_dir=data_dir, gateway_port=port)
+    cfg = dataclasses.replace(infra.config, data_dir=data_dir, gateway_port=port).with_new_metrics_ports()
     for folder in (cfg.log_dir, cfg.run_dir):
         folder.mkdir(parents=True, exist_ok=True)
     env = {"TROVE_GATEWAY_STORAGE__ROOT": str(infra.config.blobs_dir), **overrides}

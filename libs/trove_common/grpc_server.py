@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from opentelemetry import trace
 
 from trove_common.context import (
     ADMIN_KEY,
@@ -26,6 +27,7 @@ from trove_common.context import (
     user_id_var,
 )
 from trove_common.errors import TroveError, details_to_wire, mapping_for
+from trove_common.metrics import GRPC_SERVER_SECONDS
 from trove_common.settings import GrpcServerSettings, ServiceAuthSettings
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,9 @@ HEALTH_PREFIX = "/grpc.health.v1.Health/"
 ADMIN_CALLER = "gateway"
 # The reason on a refused credential: to the calling service a misconfiguration (internal), not the user's 401.
 CREDENTIAL_REFUSED_REASON = "service_credential"
+
+# The span attribute carrying the correlation id (the gateway's request span has it too).
+REQUEST_ID_ATTRIBUTE = "trove.request_id"
 
 # Registers a servicer on a server, e.g. `search_pb2_grpc.add_SearchServiceServicer_to_server` bound to a servicer.
 Registration = Callable[[grpc.aio.Server], None]
@@ -112,7 +117,9 @@ _REFUSE = grpc.unary_unary_rpc_method_handler(_refuse)
 
 def _wrap(inner: Handler, *, method: str, metadata: dict[str, Any], admin_trusted: bool) -> Handler:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        request_id_var.set(str(metadata.get(REQUEST_ID_KEY) or new_request_id()))
+        request_id = str(metadata.get(REQUEST_ID_KEY) or new_request_id())
+        request_id_var.set(request_id)
+        trace.get_current_span().set_attribute(REQUEST_ID_ATTRIBUTE, request_id)
         user_id_var.set(str(metadata.get(USER_ID_KEY) or ""))
         admin_var.set(admin_trusted and metadata.get(ADMIN_KEY) == "1")
         started = time.perf_counter()
@@ -137,14 +144,12 @@ def _wrap(inner: Handler, *, method: str, metadata: dict[str, Any], admin_truste
                 grpc.StatusCode.INTERNAL, "internal error", trailing_metadata=((ERROR_REASON_KEY, "internal"),)
             )
         finally:
+            took_s = time.perf_counter() - started
+            GRPC_SERVER_SECONDS.labels(method=method, code=outcome).observe(took_s)
             logger.info(
                 "grpc %s",
                 method,
-                extra={
-                    "grpc_method": method,
-                    "grpc_code": outcome,
-                    "duration_ms": round(1000 * (time.perf_counter() - started), 2),
-                },
+                extra={"grpc_method": method, "grpc_code": outcome, "duration_ms": round(1000 * took_s, 2)},
             )
 
     return handle

@@ -10,19 +10,21 @@ import asyncpg
 
 from trove_common.db import create_pool
 from trove_common.logs import configure_logging
+from trove_common.metrics import start_metrics_server
 from trove_common.migrations import migrate
-from trove_common.settings import OtelSettings, PostgresSettings
+from trove_common.settings import MetricsSettings, OtelSettings, PostgresSettings
 from trove_common.telemetry import setup_telemetry
 
 logger = logging.getLogger(__name__)
 
 
-def start_process(*, service: str, otel: OtelSettings, log_level: str) -> None:
-    """Logging and tracing for one service process; call first thing in main."""
+def start_process(*, service: str, otel: OtelSettings, log_level: str, metrics: MetricsSettings) -> None:
+    """Logging, tracing and the metrics port for one service process; call first thing in main."""
     # A crash inside a native library (a model runtime, a decoder) then leaves a Python traceback in the log.
     faulthandler.enable()
     configure_logging(service=service, level=log_level)
     setup_telemetry(service=service, settings=otel)
+    start_metrics_server(metrics)
     logger.info("starting", extra={"service_name": service})
 
 

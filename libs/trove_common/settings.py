@@ -49,6 +49,19 @@ class OtelSettings(BaseModel):
 
     exporter: Literal["none", "console", "otlp"] = "none"
     endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    # How long finished spans wait in the batch before they are sent (the SDK's default is 5 s).
+    export_delay_ms: int = Field(default=5000, ge=1, le=60_000)
+
+
+class MetricsSettings(BaseModel):
+    """Where the process serves Prometheus metrics (`GET /metrics`): its own port, 0 = off.
+
+    Loopback by default; in a cluster set `host` to 0.0.0.0 and let a NetworkPolicy admit only Prometheus.
+    Env: TROVE_<SVC>_METRICS__PORT, TROVE_<SVC>_METRICS__HOST.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
 
 
 class GrpcServerSettings(BaseModel):

@@ -42,6 +42,12 @@ SHARED_MODEL_ENV = {
 }
 
 
+# StackConfig's metrics port fields, one per process ("worker": the general analysis worker).
+METRICS_PORTS = tuple(
+    f"{name}_metrics_port" for name in ("gateway", "billing", "ingest", "analysis", "search", "worker")
+)
+
+
 def _default_data_dir() -> Path:
     return REPO_ROOT / ".trove"
 
@@ -66,6 +72,13 @@ class StackConfig:
     ingest_port: int = 50052
     analysis_port: int = 50053
     search_port: int = 50054
+    # Prometheus metrics, one port per process (TROVE_<SVC>_METRICS__PORT); the general analysis worker has its own.
+    gateway_metrics_port: int = 9180
+    billing_metrics_port: int = 9181
+    ingest_metrics_port: int = 9182
+    analysis_metrics_port: int = 9183
+    search_metrics_port: int = 9184
+    worker_metrics_port: int = 9185
     aof: bool = True
     durable: bool = True
 
@@ -83,7 +96,7 @@ class StackConfig:
         if data_dir is None:
             data_dir = Path(tempfile.mkdtemp(prefix="trove-stack-"))
             data_dir.chmod(0o755)
-        ports = iter(free_ports(11))
+        ports = iter(free_ports(11 + len(METRICS_PORTS)))
         return cls(
             data_dir=data_dir,
             postgres_port=next(ports),
@@ -96,6 +109,12 @@ class StackConfig:
             ingest_port=next(ports),
             analysis_port=next(ports),
             search_port=next(ports),
+            gateway_metrics_port=next(ports),
+            billing_metrics_port=next(ports),
+            ingest_metrics_port=next(ports),
+            analysis_metrics_port=next(ports),
+            search_metrics_port=next(ports),
+            worker_metrics_port=next(ports),
             aof=False,
             durable=False,
         )
@@ -113,6 +132,15 @@ class StackConfig:
             changes["data_dir"] = data_dir.resolve()
         # Field names are checked against fields(cls) above; mypy cannot follow that through **.
         return replace(cls(), **changes)  # type: ignore[arg-type]
+
+    def with_new_metrics_ports(self) -> StackConfig:
+        """The same stack with fresh free metrics ports: for a second group of processes beside the first."""
+        return replace(self, **dict(zip(METRICS_PORTS, free_ports(len(METRICS_PORTS)), strict=True)))  # type: ignore[arg-type]
+
+    def metrics_url(self, process: str) -> str:
+        """http://host:port/metrics of a process: a service name, or "worker" for the general analysis worker."""
+        port: int = getattr(self, f"{process}_metrics_port")
+        return f"http://{self.host}:{port}/metrics"
 
     @property
     def run_dir(self) -> Path:
@@ -245,6 +273,8 @@ def service_env(cfg: StackConfig, secrets: Secrets) -> dict[str, dict[str, str]]
             env[svc][f"{p}STORAGE__PUBLIC_URL"] = cfg.gateway_url
     for svc, block in env.items():
         block[f"TROVE_{svc.upper()}_OTEL__EXPORTER"] = "none"
+        # The analysis worker shares this block; its process is given worker_metrics_port instead (see services).
+        block[f"TROVE_{svc.upper()}_METRICS__PORT"] = str(getattr(cfg, f"{svc}_metrics_port"))
     for svc in ("analysis", "search"):
         # Models ship inside packages; a hub download would fail on a closed network anyway, and slowly.
         env[svc]["HF_HUB_OFFLINE"] = "1"

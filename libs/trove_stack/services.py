@@ -23,6 +23,8 @@ class ServiceSpec:
         env: which `service_env` block it gets (the analysis worker shares "analysis").
         port: the StackConfig field it listens on (e.g. "billing_port"); None for a worker without a port.
         ready_timeout_s: how long it may take to open its port (model loading counts).
+        metrics_port: the StackConfig field of its Prometheus port; None: metrics off (extra family workers, which
+            would otherwise share the general worker's port).
     """
 
     name: str
@@ -32,16 +34,37 @@ class ServiceSpec:
     ready_timeout_s: float = 120.0
     stop_timeout_s: float = 30.0
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    metrics_port: str | None = None
 
 
 # Start order: each gRPC port is open before the next service starts; the gateway comes last.
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("billing", ("-m", "trove_billing.main"), env="billing", port="billing_port"),
-    ServiceSpec("search", ("-m", "trove_search.main"), env="search", port="search_port"),
-    ServiceSpec("ingest", ("-m", "trove_ingest.main"), env="ingest", port="ingest_port"),
-    ServiceSpec("analysis", ("-m", "trove_analysis.main"), env="analysis", port="analysis_port"),
-    ServiceSpec("analysis-worker", ("-m", "trove_analysis.main", "worker"), env="analysis", port=None),
-    ServiceSpec("gateway", ("-m", "trove_gateway.main"), env="gateway", port="gateway_port"),
+    ServiceSpec(
+        "billing", ("-m", "trove_billing.main"), env="billing", port="billing_port", metrics_port="billing_metrics_port"
+    ),
+    ServiceSpec(
+        "search", ("-m", "trove_search.main"), env="search", port="search_port", metrics_port="search_metrics_port"
+    ),
+    ServiceSpec(
+        "ingest", ("-m", "trove_ingest.main"), env="ingest", port="ingest_port", metrics_port="ingest_metrics_port"
+    ),
+    ServiceSpec(
+        "analysis",
+        ("-m", "trove_analysis.main"),
+        env="analysis",
+        port="analysis_port",
+        metrics_port="analysis_metrics_port",
+    ),
+    ServiceSpec(
+        "analysis-worker",
+        ("-m", "trove_analysis.main", "worker"),
+        env="analysis",
+        port=None,
+        metrics_port="worker_metrics_port",
+    ),
+    ServiceSpec(
+        "gateway", ("-m", "trove_gateway.main"), env="gateway", port="gateway_port", metrics_port="gateway_metrics_port"
+    ),
 )
 
 
@@ -76,7 +99,10 @@ def family_worker_spec(family: str, number: int) -> ServiceSpec:
     """The `number`-th process serving `family` (2 and up): an analysis worker on that family's queue only."""
     base = next(s for s in SERVICES if s.name == WORKER)
     return replace(
-        base, name=f"{WORKER}-{family}-{number}", extra_env={"TROVE_ANALYSIS_FAMILIES": json.dumps([family])}
+        base,
+        name=f"{WORKER}-{family}-{number}",
+        extra_env={"TROVE_ANALYSIS_FAMILIES": json.dumps([family])},
+        metrics_port=None,
     )
 
 
@@ -103,6 +129,9 @@ def service_child(
     """The process for `spec`, ready once its port accepts connections (at once for a worker)."""
     env = process_env(spec.env, cfg, secrets, overrides=overrides, base=base_env)
     env.update(spec.extra_env)
+    metrics_var = f"TROVE_{spec.env.upper()}_METRICS__PORT"
+    if metrics_var not in overrides:
+        env[metrics_var] = str(getattr(cfg, spec.metrics_port)) if spec.metrics_port else "0"
     ready = _port_check(cfg, getattr(cfg, spec.port)) if spec.port else None
     process = ProcessSpec(
         name=spec.name,

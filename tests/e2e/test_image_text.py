@@ -34,7 +34,7 @@ def clip_gateway(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iter
         infra.config,
         data_dir=data_dir,
         **{f"{block}_port": next(ports) for block in SERVICE_BLOCKS},
-    )
+    ).with_new_metrics_ports()
     for folder in (cfg.log_dir, cfg.run_dir, cfg.blobs_dir):
         folder.mkdir(parents=True, exist_ok=True)
     own_redis = f"redis://{cfg.host}:{cfg.redis_port}/1"

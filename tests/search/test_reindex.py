@@ -31,7 +31,9 @@ LIBRARY = {"chelsea.png": "image/png", "menu_cafe.png": "image/png", "weather_re
 def _search_with_embedder(infra: Infra, model_dir: Path, data_dir: Path) -> Iterator[tuple[str, ServiceGroup]]:
     """A search service configured with `model_dir` and a gateway using it; the other services are the session's."""
     search_port, gateway_port = free_ports(2)
-    cfg = dataclasses.replace(infra.config, data_dir=data_dir, search_port=search_port, gateway_port=gateway_port)
+    cfg = dataclasses.replace(
+        infra.config, data_dir=data_dir, search_port=search_port, gateway_port=gateway_port
+    ).with_new_metrics_ports()
     for folder in (cfg.log_dir, cfg.run_dir):
         folder.mkdir(parents=True, exist_ok=True)
     shared = infra.config

@@ -50,7 +50,10 @@ def main() -> None:
         sys.exit(f"usage: python -m trove_analysis.main [server|worker], not {role!r}")
     settings = Settings()
     start_process(
-        service="analysis-worker" if role == "worker" else "analysis", otel=settings.otel, log_level=settings.log_level
+        service="analysis-worker" if role == "worker" else "analysis",
+        otel=settings.otel,
+        log_level=settings.log_level,
+        metrics=settings.metrics,
     )
     if role == "server":
         asyncio.run(run_server(settings))

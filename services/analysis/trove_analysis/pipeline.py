@@ -35,10 +35,12 @@ from trove_analysis.providers import (
     Transcriber,
     VisionAnalyzer,
 )
+from trove_analysis.queues import STAGE_FAMILY
 from trove_common.blobstore import thumbnail_key
 from trove_common.db import user_transaction
 from trove_common.errors import NotFoundError
 from trove_common.jobs import AnalyzeMediaArgs
+from trove_common.metrics import JOBS_DEAD, STAGE_SECONDS
 from trove_ml.errors import MediaError
 
 logger = logging.getLogger(__name__)
@@ -143,16 +145,20 @@ class Pipeline:
         try:
             await self._compute(job, stage)
         except MediaError as exc:
+            STAGE_SECONDS.labels(stage=stage, outcome="bad_media").observe(time.perf_counter() - started)
             logger.warning("media cannot be analysed", extra={"media_id": job.media_id, "reason": str(exc)})
             async with user_transaction(self._pool, job.user_id) as conn:
                 await processing.fail(conn, media_id=job.media_id, stage=stage, error=str(exc), status="failed")
             await self._status.set_status(media_id=job.media_id, status="failed", error=str(exc))
             return False
         except Exception as exc:  # anything but bad media is worth another try: a service down, a timeout, a bug
+            STAGE_SECONDS.labels(stage=stage, outcome="error").observe(time.perf_counter() - started)
             await self._failed_try(job, stage, f"{type(exc).__name__}: {exc}")
             return False
+        took_s = time.perf_counter() - started
+        STAGE_SECONDS.labels(stage=stage, outcome="ok").observe(took_s)
         async with user_transaction(self._pool, job.user_id) as conn:
-            await processing.succeed(conn, media_id=job.media_id, stage=stage, cost_s=time.perf_counter() - started)
+            await processing.succeed(conn, media_id=job.media_id, stage=stage, cost_s=took_s)
         return True
 
     async def _failed_try(self, job: AnalyzeMediaArgs, stage: str, error: str) -> None:
@@ -167,6 +173,7 @@ class Pipeline:
                 )
         if len(history) < limit:
             raise StageRetryError(stage=stage, tries=len(history), error=error)
+        JOBS_DEAD.labels(family=STAGE_FAMILY[stage]).inc()
         logger.error("stage gave up", extra={"media_id": job.media_id, "stage": stage, "tries": len(history)})
         reason = f"analysis gave up after {len(history)} tries of the {stage} stage: {error}"
         try:

@@ -14,6 +14,7 @@ from trove_common.settings import (
     GrpcServerSettings,
     ImageTextSettings,
     LogLevel,
+    MetricsSettings,
     OtelSettings,
     PostgresSettings,
     RedisSettings,
@@ -41,6 +42,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     storage: StorageSettings
     otel: OtelSettings = OtelSettings()
+    metrics: MetricsSettings = MetricsSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     image_text: ImageTextSettings = ImageTextSettings()
     log_level: LogLevel = "INFO"

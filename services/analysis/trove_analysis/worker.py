@@ -23,7 +23,7 @@ from trove_analysis.lease import lease, sweep
 from trove_analysis.local import LocalTextAnalyzer, LocalTranscriber, LocalVisionAnalyzer, probe_file
 from trove_analysis.pipeline import Pipeline, RetryPolicy
 from trove_analysis.providers import Facts
-from trove_analysis.queues import RUN_STAGE, Family, family_queue, stage_job_id, stage_queue
+from trove_analysis.queues import RUN_STAGE, STAGE_FAMILY, Family, family_queue, stage_job_id, stage_queue
 from trove_analysis.settings import Settings
 from trove_common.blobstore import LocalBlobStore
 from trove_common.context import request_id_var, user_id_var
@@ -38,6 +38,7 @@ from trove_common.jobs import (
     job_deserializer,
     job_serializer,
 )
+from trove_common.metrics import JOBS_DONE, JOBS_FAILED, JOBS_QUEUED, JOBS_RUNNING
 from trove_common.offload import ModelExecutor
 from trove_ml import limit_torch_threads
 from trove_ml.image_text import ImageTextModel
@@ -48,6 +49,11 @@ from trove_protos.search.v1 import search_pb2_grpc
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
+
+# How often a worker reads its families' queue lengths into trove_jobs_queued.
+QUEUE_DEPTH_REFRESH_S = 5.0
+# The span attribute carrying the upload's correlation id (the gateway and gRPC servers set the same one).
+REQUEST_ID_ATTRIBUTE = "trove.request_id"
 
 # Our own per-stage tries decide when a job is dead; ARQ's count also includes runs cut short by a killed worker.
 ARQ_MAX_TRIES = 1000
@@ -61,15 +67,26 @@ def backoff_s(*, tries: int, base_s: float, max_s: float) -> float:
 
 @asynccontextmanager
 async def job_context(ctx: dict[str, Any], job: AnalyzeMediaArgs, span: str, stage: str) -> AsyncIterator[None]:
-    """The uploader's identity, correlation id and trace for the job's logs and spans, and the job's lease."""
+    """The uploader's identity, correlation id and trace for the job's logs and spans, the job's lease, and its
+    counts in trove_jobs_running / _done / _failed.
+
+    The job's span continues the trace of whoever enqueued it (ingest's CompleteUpload, or the previous stage).
+    """
     request_id_var.set(job.request_id)
     user_id_var.set(job.user_id)
     parent = propagate.extract({"traceparent": job.traceparent} if job.traceparent else {})
     token = otel_context.attach(parent)
     settings: Settings = ctx["settings"]
+    family = STAGE_FAMILY.get(stage, "text")
+    attributes = {"media_id": job.media_id, "stage": stage, "job_id": str(ctx.get("job_id", ""))}
+    JOBS_RUNNING.labels(family=family).inc()
     try:
         async with lease(ctx["redis"], job_id=ctx.get("job_id", ""), lease_s=settings.lease_s):
-            with tracer.start_as_current_span(span, attributes={"media_id": job.media_id, "stage": stage}):
+            with tracer.start_as_current_span(
+                span,
+                kind=trace.SpanKind.CONSUMER,
+                attributes={**attributes, REQUEST_ID_ATTRIBUTE: job.request_id},
+            ):
                 logger.info(
                     "job started",
                     extra={
@@ -81,7 +98,13 @@ async def job_context(ctx: dict[str, Any], job: AnalyzeMediaArgs, span: str, sta
                     },
                 )
                 yield
+    except BaseException:
+        JOBS_FAILED.labels(family=family).inc()
+        raise
+    else:
+        JOBS_DONE.labels(family=family).inc()
     finally:
+        JOBS_RUNNING.labels(family=family).dec()
         otel_context.detach(token)
 
 
@@ -130,12 +153,13 @@ async def _advance(ctx: dict[str, Any], job: AnalyzeMediaArgs, stage: str, *, ro
 
 
 async def _enqueue_stage(ctx: dict[str, Any], job: AnalyzeMediaArgs, stage: str, *, round_id: str) -> str:
+    # The next stage's span is a child of this one: the trace runs stage after stage, not all from ingest.
     await enqueue_analysis(
         ctx["redis"],
         function=RUN_STAGE,
         job_id=stage_job_id(job.media_id, stage, round_id=round_id),
         queue=stage_queue(stage),
-        args=job,
+        args=job.with_context(),
         stage=stage,
         round_id=round_id,
     )
@@ -231,16 +255,29 @@ async def run_workers(settings: Settings) -> None:
         loop.add_signal_handler(sig, _stop_all, workers, sig)
     redis = await connect_redis(settings.redis.dsn)
     sweeper = asyncio.create_task(sweep(redis, lease_s=settings.lease_s))
+    depth = asyncio.create_task(_watch_queues(redis, families=list(dict.fromkeys(settings.families))))
     try:
         await asyncio.gather(*(w.async_run() for w in workers))
     except asyncio.CancelledError:
         logger.info("worker pools stopped")
     finally:
         sweeper.cancel()
+        depth.cancel()
         await redis.aclose()
         for w in workers:
             await w.close()
         await shutdown(ctx)
+
+
+async def _watch_queues(redis: Any, *, families: list[Family]) -> None:
+    """Keep trove_jobs_queued at the length of each family queue this process serves (ARQ queues are sorted sets)."""
+    while True:
+        for family in families:
+            try:
+                JOBS_QUEUED.labels(family=family).set(await redis.zcard(family_queue(family)))
+            except Exception as exc:  # Redis away for a moment: the gauge keeps its last value
+                logger.warning("could not read a queue length", extra={"family": family, "error": str(exc)})
+        await asyncio.sleep(QUEUE_DEPTH_REFRESH_S)
 
 
 def _stop_all(workers: list[Worker], sig: signal.Signals) -> None:

@@ -15,6 +15,7 @@ from trove_common.context import admin_var
 from trove_common.db import user_transaction
 from trove_common.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError, QuotaExceededError
 from trove_common.ids import parse_id
+from trove_common.metrics import COST_RECORDED, COST_UNITS
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,9 @@ class Billing:
             recorded = await repo.insert_cost(conn, user_id=user_id, cost=cost)
             if recorded:
                 await self._alert(conn, user_id=user_id)
+        if recorded:  # a repeated report of the same cost is not counted twice, here as in the ledger
+            COST_RECORDED.labels(service=service, currency=self._currency).inc(cost.amount)
+            COST_UNITS.labels(service=service).inc(units)
         return cost, recorded
 
     async def _alert(self, conn: asyncpg.Connection, *, user_id: str) -> None:

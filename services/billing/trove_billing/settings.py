@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings
 from trove_common.settings import (
     GrpcServerSettings,
     LogLevel,
+    MetricsSettings,
     OtelSettings,
     PostgresSettings,
     ServiceAuthSettings,
@@ -99,6 +100,7 @@ class Settings(BaseSettings):
     grpc: GrpcServerSettings = Field(default_factory=lambda: GrpcServerSettings(port=50051))
     postgres: PostgresSettings = PostgresSettings()
     otel: OtelSettings = OtelSettings()
+    metrics: MetricsSettings = MetricsSettings()
     log_level: LogLevel = "INFO"
     tiers: Tiers = Field(default_factory=lambda: Tiers.model_validate({}))
     prices: dict[str, float] = Field(default_factory=_default_prices, description="price per unit, by service")

@@ -14,7 +14,7 @@ from trove_gateway.settings import Settings
 
 def main() -> None:
     settings = Settings()
-    start_process(service="gateway", otel=settings.otel, log_level=settings.log_level)
+    start_process(service="gateway", otel=settings.otel, log_level=settings.log_level, metrics=settings.metrics)
     if settings.auth.mode != "emulator" and os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"):
         # firebase-admin would then accept unsigned tokens as if Google had signed them.
         raise SystemExit(

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings
 from trove_common.settings import (
     GrpcAddress,
     LogLevel,
+    MetricsSettings,
     OtelSettings,
     RedisSettings,
     ServiceAuthSettings,
@@ -149,6 +150,7 @@ class Settings(BaseSettings):
     firebase: FirebaseSettings = FirebaseSettings()
     storage: StorageSettings
     otel: OtelSettings = OtelSettings()
+    metrics: MetricsSettings = MetricsSettings()
     redis: RedisSettings = RedisSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     log_level: LogLevel = "INFO"

@@ -115,7 +115,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = Settings()
-    start_process(service="ingest", otel=settings.otel, log_level=settings.log_level)
+    start_process(service="ingest", otel=settings.otel, log_level=settings.log_level, metrics=settings.metrics)
     asyncio.run(run(settings))
 
 

@@ -9,6 +9,7 @@ from trove_common.settings import (
     GrpcAddress,
     GrpcServerSettings,
     LogLevel,
+    MetricsSettings,
     OtelSettings,
     PostgresSettings,
     RedisSettings,
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     storage: StorageSettings
     otel: OtelSettings = OtelSettings()
+    metrics: MetricsSettings = MetricsSettings()
     log_level: LogLevel = "INFO"
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0, description="largest file accepted, in bytes")
     billing_addr: GrpcAddress = "127.0.0.1:50051"

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 from redis.asyncio import Redis
 
+from trove_common.metrics import CACHE_HITS, CACHE_MISSES
 from trove_search.constants import INDEX_VERSION, QUERY_VECTOR, RESULT_PAGE
 
 
@@ -30,6 +31,7 @@ class SearchCache:
 
     async def query_vector(self, space: str, text: str) -> npt.NDArray[np.float32] | None:
         raw = await self._redis.get(QUERY_VECTOR + digest(space, text))
+        _count("query_vector", hit=raw is not None)
         return None if raw is None else np.frombuffer(raw, dtype=np.float32)
 
     async def keep_query_vector(self, space: str, text: str, vector: npt.NDArray[np.float32]) -> None:
@@ -38,10 +40,15 @@ class SearchCache:
     async def results(self, space: str, user_id: str, version: int, request_key: str) -> bytes | None:
         """A cached result list; the key carries the embedding space, so a switch of spaces misses every old one."""
         raw: bytes | None = await self._redis.get(_page_key(space, user_id, version, request_key))
+        _count("results", hit=raw is not None)
         return raw
 
     async def keep_results(self, space: str, user_id: str, version: int, request_key: str, payload: bytes) -> None:
         await self._redis.set(_page_key(space, user_id, version, request_key), payload, ex=self._ttl_s)
+
+
+def _count(kind: str, *, hit: bool) -> None:
+    (CACHE_HITS if hit else CACHE_MISSES).labels(kind=kind).inc()
 
 
 def _page_key(space: str, user_id: str, version: int, request_key: str) -> str:

@@ -118,7 +118,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = Settings()
-    start_process(service="search", otel=settings.otel, log_level=settings.log_level)
+    start_process(service="search", otel=settings.otel, log_level=settings.log_level, metrics=settings.metrics)
     asyncio.run(run(settings))
 
 

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from trove_common.db import user_transaction
 from trove_common.errors import InvalidArgumentError, NotFoundError
 from trove_common.ids import parse_id
+from trove_common.metrics import SEARCH_RESULTS, SEARCH_SECONDS
 from trove_search import ranking, repo, space_repo
 from trove_search.cache import SearchCache, digest
 from trove_search.codec import hits_from_json, hits_to_json
@@ -254,6 +255,8 @@ class Search:
             await self._cache.keep_results(answered_by, user_id, version, request_key, hits_to_json(hits))
         results, more = await self._page(hits, offset=offset, limit=query.limit)
         took_ms = 1000 * (time.perf_counter() - started)
+        SEARCH_SECONDS.labels(cached=str(cached is not None).lower()).observe(took_ms / 1000)
+        SEARCH_RESULTS.observe(len(hits))
         if offset == 0:
             self._history.record(
                 user_id,

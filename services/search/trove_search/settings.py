@@ -11,6 +11,7 @@ from trove_common.settings import (
     GrpcServerSettings,
     ImageTextSettings,
     LogLevel,
+    MetricsSettings,
     OtelSettings,
     PostgresSettings,
     RedisSettings,
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
     postgres: PostgresSettings = PostgresSettings()
     redis: RedisSettings = RedisSettings()
     otel: OtelSettings = OtelSettings()
+    metrics: MetricsSettings = MetricsSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     image_text: ImageTextSettings = ImageTextSettings()
     log_level: LogLevel = "INFO"
