@@ -16,8 +16,8 @@ from trove_common.settings import OtelSettings
 def setup_telemetry(*, service: str, settings: OtelSettings, grpc_server: bool = True) -> TracerProvider:
     """Install the tracer provider and instrument grpc.aio, asyncpg and redis. Returns the provider to shut down.
 
-    The provider also shuts itself down at interpreter exit (flushing the spans still batched), which every
-    process reaches after its graceful stop; `flush_telemetry` does it earlier where a process wants to.
+    The provider shuts itself down at interpreter exit (`shutdown_on_exit`), flushing the spans still batched;
+    every process gets there after its graceful stop on SIGTERM (gRPC `serve`, uvicorn, the ARQ workers).
     """
     provider = TracerProvider(resource=Resource.create({"service.name": f"trove-{service}"}))
     exporter = _exporter(settings)
@@ -41,9 +41,3 @@ def _exporter(settings: OtelSettings) -> SpanExporter | None:
         return OTLPSpanExporter(endpoint=settings.endpoint)
     return None
 
-
-def flush_telemetry(timeout_ms: int = 5000) -> None:
-    """Send the spans still waiting in the batch, e.g. before a process exits."""
-    provider = trace.get_tracer_provider()
-    if isinstance(provider, TracerProvider):
-        provider.force_flush(timeout_millis=timeout_ms)
