@@ -37,7 +37,6 @@ def clip_gateway(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iter
     ).with_new_metrics_ports()
     for folder in (cfg.log_dir, cfg.run_dir, cfg.blobs_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    # Its own Redis database (the same server and password), so its jobs stay out of the session workers' queues.
     own_redis = redis_dsn(cfg, infra.secrets).removesuffix("/0") + "/1"
     overrides = {
         "TROVE_IMAGE_TEXT_MODEL_DIR": str(model_dir),
