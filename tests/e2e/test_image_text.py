@@ -17,7 +17,7 @@ from support import DEV_MEDIA, Api, sign_up
 from tiny_clip import PAIRS, colour_image, write_tiny_clip
 
 from trove_ml.image_text import ImageTextModel
-from trove_stack.config import free_ports
+from trove_stack.config import free_ports, redis_dsn
 from trove_stack.infra import Infra, running_services
 
 SERVICE_BLOCKS = ("gateway", "ingest", "analysis", "search", "billing")
@@ -37,7 +37,7 @@ def clip_gateway(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iter
     )
     for folder in (cfg.log_dir, cfg.run_dir, cfg.blobs_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    own_redis = f"redis://{cfg.host}:{cfg.redis_port}/1"
+    own_redis = redis_dsn(cfg, infra.secrets).removesuffix("/0") + "/1"
     overrides = {
         "TROVE_IMAGE_TEXT_MODEL_DIR": str(model_dir),
         "TROVE_SEARCH_IMAGE_TEXT__FLOOR": str(floor),
