@@ -2,17 +2,18 @@
 # Against a running `make run`: uploads a corpus twice at once (two evaluation users, through the REST API) while
 # SIGKILLing every analysis worker by its PID file every few seconds, then prints both evaluations' summaries.
 # Every file should end completed (the supervisor restarts the workers; their jobs run again).
-#   scripts/chaos.sh [CORPUS_DIR] [KILLS] [EVERY_S]
+#   scripts/chaos.sh [CORPUS_DIR] [KILLS] [EVERY_S]     (CORPUS_DIR: the evaluator's default, the sample corpus)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-corpus=${1:-../shared/media/dev}
+corpus=(${1:+"$1"})
 kills=${2:-6}
 every=${3:-12}
-eval_tool=../shared/tools/search_eval.py
+eval_cmd=(.venv/bin/python bench/search_eval.py "${corpus[@]}" --url "http://127.0.0.1:${TROVE_STACK_GATEWAY_PORT:-8080}"
+  --auth "127.0.0.1:${TROVE_STACK_AUTH_PORT:-9099}" --wait 1800)
 logs=$(mktemp -d)
-python3 "$eval_tool" "$corpus" --wait 1800 >"$logs/first.log" 2>&1 &
+"${eval_cmd[@]}" >"$logs/first.log" 2>&1 &
 first=$!
-python3 "$eval_tool" "$corpus" --wait 1800 >"$logs/second.log" 2>&1 &
+"${eval_cmd[@]}" >"$logs/second.log" 2>&1 &
 second=$!
 done_kills=0
 while [ "$done_kills" -lt "$kills" ]; do
@@ -27,4 +28,7 @@ while [ "$done_kills" -lt "$kills" ]; do
   done
 done
 wait "$first" "$second" || true
-tail -n 1 "$logs/first.log" "$logs/second.log"
+for log in "$logs/first.log" "$logs/second.log"; do
+  echo "== $log"
+  grep -E '"(queries|recall@5|mrr|segment_hits|segments|files|failed|still_pending)"' "$log" || tail -n 5 "$log"
+done

@@ -24,7 +24,8 @@ from trove_stack.infra import Infra, running_services
 from trove_stack.services import SERVICES, gateway_ready
 
 REPO = Path(__file__).resolve().parents[1]
-DEV_MEDIA = REPO.parent / "shared" / "media" / "dev"
+# The sample corpus every test, bench script and `make eval` reads (sources and licences in its SOURCES.md).
+DEV_MEDIA = REPO / "samples" / "media"
 
 
 PASSWORD = "secret-pass-123"

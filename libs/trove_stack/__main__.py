@@ -23,7 +23,7 @@ from trove_stack.process import (
     spawn,
     stop_record,
 )
-from trove_stack.services import SERVICES, gateway_ready
+from trove_stack.services import SERVICES, ServiceSpec, gateway_ready, service_specs
 from trove_stack.supervisor import NAME as SUPERVISOR
 from trove_stack.supervisor import Supervisor, read_status, stop_leftovers
 
@@ -34,6 +34,21 @@ SUPERVISOR_STOP_TIMEOUT_S = 180.0
 def _user_environment() -> dict[str, str]:
     # The user's settings: .env in the repo root, then the real environment on top.
     return {**read_dotenv(REPO_ROOT / ".env"), **os.environ}
+
+
+def _service_names(*, strict: bool) -> list[str]:
+    """Every service process `up` starts, extra per-family workers included (TROVE_WORKERS__<FAMILY>).
+
+    Not strict (down, status): a wrong TROVE_WORKERS__ value falls back to the default list; the extra workers'
+    PID files are still found by `stop_leftovers` and the supervisor's status file.
+    """
+    specs: tuple[ServiceSpec, ...] = SERVICES
+    try:
+        specs = service_specs(_user_environment())
+    except StackError:
+        if strict:
+            raise
+    return [s.name for s in specs]
 
 
 def _print_up(cfg: StackConfig, prefix: str) -> None:
@@ -53,8 +68,9 @@ def cmd_up(cfg: StackConfig, timeout_s: float) -> int:
         _print_up(cfg, "Trove is already up:")
         return 0
     if alive_pid(sup_path) is None:
+        names = _service_names(strict=True)  # a wrong TROVE_WORKERS__* fails here, before anything starts
         cfg.run_dir.mkdir(parents=True, exist_ok=True)
-        left = stop_leftovers(cfg, service_names=[s.name for s in SERVICES])
+        left = stop_leftovers(cfg, service_names=names)
         if left:
             print(f"stopped leftovers of an earlier run: {', '.join(left)}")
         env = dict(os.environ)
@@ -89,7 +105,7 @@ def cmd_down(cfg: StackConfig) -> int:
     if record is not None and was_up:
         stop_record(record, timeout_s=SUPERVISOR_STOP_TIMEOUT_S)
     cfg.pid_path(SUPERVISOR).unlink(missing_ok=True)
-    left = stop_leftovers(cfg, service_names=[s.name for s in SERVICES]) if cfg.run_dir.exists() else []
+    left = stop_leftovers(cfg, service_names=_service_names(strict=False)) if cfg.run_dir.exists() else []
     if left:
         print(f"stopped leftover processes: {', '.join(left)}")
     print("Trove stopped" if was_up or left else "Trove was not running")
@@ -99,9 +115,10 @@ def cmd_down(cfg: StackConfig) -> int:
 def cmd_status(cfg: StackConfig) -> int:
     """One line per process: name, pid, alive, restarts."""
     status = read_status(cfg)
-    names = [SUPERVISOR, *INFRA_NAMES, *(s.name for s in SERVICES)]
+    names = [SUPERVISOR, *INFRA_NAMES, *_service_names(strict=False)]
     names += [n for n in status if n not in names]
-    print(f"{'name':<18}{'pid':>8}  {'alive':<6}{'restarts':>9}  state")
+    width = max(18, *(len(n) + 2 for n in names))
+    print(f"{'name':<{width}}{'pid':>8}  {'alive':<6}{'restarts':>9}  state")
     for name in names:
         record = read_pid_file(cfg.pid_path(name))
         alive = is_alive(record)
@@ -109,13 +126,14 @@ def cmd_status(cfg: StackConfig) -> int:
         pid = str(record.pid) if record is not None else "-"
         state = "running" if name == SUPERVISOR and alive else str(entry.get("state", "-"))
         restarts = entry.get("restarts", "-") if name != SUPERVISOR else "-"
-        print(f"{name:<18}{pid:>8}  {'yes' if alive else 'no':<6}{restarts!s:>9}  {state}")
+        print(f"{name:<{width}}{pid:>8}  {'yes' if alive else 'no':<6}{restarts!s:>9}  {state}")
     return 0
 
 
 def cmd_supervise(cfg: StackConfig) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
-    return Supervisor(cfg, overrides=_user_environment()).run()
+    environment = _user_environment()
+    return Supervisor(cfg, overrides=environment, specs=service_specs(environment)).run()
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import http.client
+import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from trove_stack.config import REPO_ROOT, StackConfig, process_env
-from trove_stack.process import Child, ProcessSpec, port_open
+from trove_stack.process import Child, ProcessSpec, StackError, port_open
 from trove_stack.secrets import Secrets
 
 
@@ -42,6 +43,49 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("analysis-worker", ("-m", "trove_analysis.main", "worker"), env="analysis", port=None),
     ServiceSpec("gateway", ("-m", "trove_gateway.main"), env="gateway", port="gateway_port"),
 )
+
+
+WORKER = "analysis-worker"
+# The analysis worker's stage families (trove_analysis.queues.FAMILIES; a test keeps the two equal). The launcher
+# names them without importing the analysis service.
+FAMILIES = ("image", "video", "text", "embedding")
+WORKERS_ENV = "TROVE_WORKERS__"
+MAX_WORKERS_PER_FAMILY = 16
+
+
+def worker_counts(environ: Mapping[str, str]) -> dict[str, int]:
+    """Worker processes serving each stage family, from TROVE_WORKERS__<FAMILY>=N (default 1).
+
+    The general `analysis-worker` serves every family and counts as one; N-1 more serve that family alone.
+    Raises StackError naming the variable when a value or a family name is wrong.
+    """
+    for name in environ:
+        if name.startswith(WORKERS_ENV) and name.removeprefix(WORKERS_ENV).lower() not in FAMILIES:
+            raise StackError(f"{name}: no such stage family; families: {', '.join(FAMILIES)}")
+    counts = {}
+    for family in FAMILIES:
+        name = f"{WORKERS_ENV}{family.upper()}"
+        raw = environ.get(name, "1").strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_WORKERS_PER_FAMILY:
+            raise StackError(f"{name}={raw!r}: expected a whole number of processes from 1 to {MAX_WORKERS_PER_FAMILY}")
+        counts[family] = int(raw)
+    return counts
+
+
+def family_worker_spec(family: str, number: int) -> ServiceSpec:
+    """The `number`-th process serving `family` (2 and up): an analysis worker on that family's queue only."""
+    base = next(s for s in SERVICES if s.name == WORKER)
+    return replace(
+        base, name=f"{WORKER}-{family}-{number}", extra_env={"TROVE_ANALYSIS_FAMILIES": json.dumps([family])}
+    )
+
+
+def service_specs(environ: Mapping[str, str]) -> tuple[ServiceSpec, ...]:
+    """SERVICES plus the extra per-family workers TROVE_WORKERS__<FAMILY> asks for, right after the general one."""
+    counts = worker_counts(environ)
+    extra = [family_worker_spec(f, n) for f in FAMILIES for n in range(2, counts[f] + 1)]
+    at = next(i for i, s in enumerate(SERVICES) if s.name == WORKER) + 1
+    return (*SERVICES[:at], *extra, *SERVICES[at:])
 
 
 def _port_check(cfg: StackConfig, port: int) -> Callable[[], bool]:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from support import DEV_MEDIA
 
 from trove_ml.faces import EMBEDDING_DIM, SAME_PERSON_DISTANCE, FaceFinder
-
-MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media" / "dev"
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +18,7 @@ def finder() -> FaceFinder:
 
 
 def test_grace_hopper_has_one_face_in_the_upper_part(finder: FaceFinder) -> None:
-    image = Image.open(MEDIA / "grace_hopper.jpg")
+    image = Image.open(DEV_MEDIA / "grace_hopper.jpg")
     finder.find(image)  # loads the models, so the timing below is per picture
     started = time.perf_counter()
     faces = finder.find(image)
@@ -39,22 +37,22 @@ def test_grace_hopper_has_one_face_in_the_upper_part(finder: FaceFinder) -> None
 
 @pytest.mark.parametrize("name", ["grass.png", "rocket.jpg", "coffee.png", "chelsea.png"])
 def test_pictures_without_people_have_no_faces(finder: FaceFinder, name: str) -> None:
-    assert finder.find(Image.open(MEDIA / name)) == []
+    assert finder.find(Image.open(DEV_MEDIA / name)) == []
 
 
 def test_astronaut_has_one_face_and_not_the_round_mission_patch(finder: FaceFinder) -> None:
-    faces = finder.find(Image.open(MEDIA / "astronaut.png"))
+    faces = finder.find(Image.open(DEV_MEDIA / "astronaut.png"))
 
     assert len(faces) == 1
     assert faces[0].box[1] < 150  # the face; the patch on the arm is lower down, around y=335
 
 
 def test_same_person_is_closer_than_another_person(finder: FaceFinder) -> None:
-    grace = Image.open(MEDIA / "grace_hopper.jpg").convert("RGB")
+    grace = Image.open(DEV_MEDIA / "grace_hopper.jpg").convert("RGB")
     copy = grace.crop((30, 20, 500, 560)).resize((400, 460))
     (original,) = finder.find(grace)
     (recropped,) = finder.find(copy)
-    (astronaut,) = finder.find(Image.open(MEDIA / "astronaut.png"))
+    (astronaut,) = finder.find(Image.open(DEV_MEDIA / "astronaut.png"))
 
     same = float(np.linalg.norm(original.embedding - recropped.embedding))
     other = float(np.linalg.norm(original.embedding - astronaut.embedding))
@@ -62,7 +60,7 @@ def test_same_person_is_closer_than_another_person(finder: FaceFinder) -> None:
 
 
 def test_large_picture_is_capped_and_boxes_stay_in_its_coordinates(finder: FaceFinder) -> None:
-    small = Image.open(MEDIA / "grace_hopper.jpg")
+    small = Image.open(DEV_MEDIA / "grace_hopper.jpg")
     large = small.resize((small.width * 5, small.height * 5))
 
     (face_small,) = finder.find(small)

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from support import DEV_MEDIA
 
 from trove_ml import ImageClassifier, Label
 
-DEV_MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media" / "dev"
 CLASSES_TSV = Path(__file__).resolve().parents[2] / "libs" / "trove_ml" / "imagenet_classes.tsv"
 CAT_WNIDS = {"n02123045", "n02123159", "n02124075"}  # tabby, tiger cat, Egyptian cat
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import socket
 import time
-from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
+from support import DEV_MEDIA
 
 from trove_ml.ocr import TextReader
-
-MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media" / "dev"
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +18,7 @@ def reader() -> TextReader:
 
 
 def test_invoice_total_is_read_in_reading_order(reader: TextReader) -> None:
-    image = Image.open(MEDIA / "invoice_printing.png")
+    image = Image.open(DEV_MEDIA / "invoice_printing.png")
     started = time.perf_counter()
     result = reader.read(image)
     seconds = time.perf_counter() - started
@@ -46,14 +44,14 @@ def test_menu_mentions_soup_without_any_network(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(socket, "socket", no_network)
     reader = TextReader()  # a fresh one, so that loading the models happens without network too
 
-    result = reader.read(Image.open(MEDIA / "menu_cafe.png"))
+    result = reader.read(Image.open(DEV_MEDIA / "menu_cafe.png"))
 
     assert "soup" in result.text.lower()
     assert "PP-OCRv6" in reader.model_name
 
 
 def test_photo_without_text_gives_little_or_no_text(reader: TextReader) -> None:
-    result = reader.read(Image.open(MEDIA / "grass.png"))
+    result = reader.read(Image.open(DEV_MEDIA / "grass.png"))
 
     assert len(result.text) < 10
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from io import BytesIO
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from support import DEV_MEDIA
 
 from trove_ml.pixels import describe_pixels
-
-MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media" / "dev"
 
 
 def _noisy(colour: tuple[int, int, int], *, spread: int = 25, size: tuple[int, int] = (400, 300)) -> Image.Image:
@@ -22,7 +20,7 @@ def _noisy(colour: tuple[int, int, int], *, spread: int = 25, size: tuple[int, i
 
 def test_grass_is_a_black_and_white_photo() -> None:
     # The dev grass.png is a greyscale picture of grass, so its pixels say grey, not green.
-    facts = describe_pixels(Image.open(MEDIA / "grass.png"))
+    facts = describe_pixels(Image.open(DEV_MEDIA / "grass.png"))
 
     assert facts.style == "photo"
     assert facts.black_and_white
@@ -40,16 +38,16 @@ def test_green_photo_is_green() -> None:
 
 
 def test_colour_photos_name_their_colours() -> None:
-    rocket = describe_pixels(Image.open(MEDIA / "rocket.jpg"))
-    cat = describe_pixels(Image.open(MEDIA / "chelsea.png"))
+    rocket = describe_pixels(Image.open(DEV_MEDIA / "rocket.jpg"))
+    cat = describe_pixels(Image.open(DEV_MEDIA / "chelsea.png"))
 
     assert "blue" in rocket.colours and rocket.brightness == "dark" and rocket.style == "photo"
     assert set(cat.colours) <= {"brown", "orange"} and cat.style == "photo"
 
 
 def test_printed_and_photographed_pages_are_documents() -> None:
-    invoice = describe_pixels(Image.open(MEDIA / "invoice_printing.png"))
-    page = describe_pixels(Image.open(MEDIA / "page.png"))  # a photo of a book page, grey and unevenly lit
+    invoice = describe_pixels(Image.open(DEV_MEDIA / "invoice_printing.png"))
+    page = describe_pixels(Image.open(DEV_MEDIA / "page.png"))  # a photo of a book page, grey and unevenly lit
 
     assert invoice.style == "document"
     assert invoice.brightness == "bright"
@@ -58,7 +56,7 @@ def test_printed_and_photographed_pages_are_documents() -> None:
 
 
 def test_greyscale_picture_is_black_and_white() -> None:
-    colour = Image.open(MEDIA / "coffee.png").convert("RGB")
+    colour = Image.open(DEV_MEDIA / "coffee.png").convert("RGB")
 
     assert not describe_pixels(colour).black_and_white
     assert describe_pixels(colour.convert("L").convert("RGB")).black_and_white

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from av.stream import Disposition
 from PIL import ExifTags, Image
+from support import DEV_MEDIA
 
 from trove_ml.errors import MediaError
 from trove_ml.probe import probe
 
-DEV = Path(__file__).resolve().parents[3] / "shared" / "media" / "dev"
 MAX_PIXELS = 50_000_000
 
 
@@ -71,7 +71,7 @@ def _cut(source: Path, target: Path, fraction: float) -> Path:
     ],
 )
 def test_dev_files_get_the_kind_of_their_content(name: str, kind: str, mime: str, codec: str) -> None:
-    result = probe(DEV / name, max_pixels=MAX_PIXELS)
+    result = probe(DEV_MEDIA / name, max_pixels=MAX_PIXELS)
     assert (result.kind, result.mime) == (kind, mime)
     assert codec in result.codecs
     assert result.has_video == (kind == "video")
@@ -79,20 +79,20 @@ def test_dev_files_get_the_kind_of_their_content(name: str, kind: str, mime: str
 
 
 def test_image_facts() -> None:
-    result = probe(DEV / "chelsea.png", max_pixels=MAX_PIXELS)
+    result = probe(DEV_MEDIA / "chelsea.png", max_pixels=MAX_PIXELS)
     assert (result.width, result.height, result.duration_s) == (451, 300, None)
 
 
 def test_video_facts() -> None:
-    result = probe(DEV / "holiday.mp4", max_pixels=MAX_PIXELS)
+    result = probe(DEV_MEDIA / "holiday.mp4", max_pixels=MAX_PIXELS)
     assert result.duration_s == pytest.approx(11.8, abs=0.15)
     assert (result.width, result.height) == (640, 480)
     assert result.codecs == ["h264", "aac"]
 
 
 def test_audio_durations() -> None:
-    assert probe(DEV / "weather_report.wav", max_pixels=MAX_PIXELS).duration_s == pytest.approx(7.46, abs=0.05)
-    assert probe(DEV / "pasta_recipe.mp3", max_pixels=MAX_PIXELS).duration_s == pytest.approx(8.0, abs=0.1)
+    assert probe(DEV_MEDIA / "weather_report.wav", max_pixels=MAX_PIXELS).duration_s == pytest.approx(7.46, abs=0.05)
+    assert probe(DEV_MEDIA / "pasta_recipe.mp3", max_pixels=MAX_PIXELS).duration_s == pytest.approx(8.0, abs=0.1)
 
 
 def test_audio_only_mp4_is_audio(tmp_path: Path) -> None:
@@ -129,13 +129,13 @@ def test_unknown_content_despite_media_name(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["chelsea.png", "china.jpg"])
 def test_truncated_image(tmp_path: Path, name: str) -> None:
-    path = _cut(DEV / name, tmp_path / name, 0.6)
+    path = _cut(DEV_MEDIA / name, tmp_path / name, 0.6)
     with pytest.raises(MediaError, match="truncated or corrupt"):
         probe(path, max_pixels=MAX_PIXELS)
 
 
 def test_corrupt_png_data(tmp_path: Path) -> None:
-    data = bytearray((DEV / "chelsea.png").read_bytes())
+    data = bytearray((DEV_MEDIA / "chelsea.png").read_bytes())
     start = data.index(b"IDAT") + 200
     data[start : start + 2000] = bytes(2000)
     path = tmp_path / "corrupt.png"
@@ -145,21 +145,21 @@ def test_corrupt_png_data(tmp_path: Path) -> None:
 
 
 def test_truncated_mp4_without_index(tmp_path: Path) -> None:
-    path = _cut(DEV / "holiday.mp4", tmp_path / "cut.mp4", 0.3)
+    path = _cut(DEV_MEDIA / "holiday.mp4", tmp_path / "cut.mp4", 0.3)
     with pytest.raises(MediaError, match="cannot be read"):
         probe(path, max_pixels=MAX_PIXELS)
 
 
 def test_truncated_mp4_with_index_first(tmp_path: Path) -> None:
     whole = tmp_path / "faststart.mp4"
-    _remux_faststart(DEV / "holiday.mp4", whole)
+    _remux_faststart(DEV_MEDIA / "holiday.mp4", whole)
     assert probe(whole, max_pixels=MAX_PIXELS).kind == "video"
     with pytest.raises(MediaError, match="truncated"):
         probe(_cut(whole, tmp_path / "cut.mp4", 0.6), max_pixels=MAX_PIXELS)
 
 
 def test_truncated_mp3(tmp_path: Path) -> None:
-    path = _cut(DEV / "pasta_recipe.mp3", tmp_path / "cut.mp3", 0.3)
+    path = _cut(DEV_MEDIA / "pasta_recipe.mp3", tmp_path / "cut.mp3", 0.3)
     with pytest.raises(MediaError, match="truncated"):
         probe(path, max_pixels=MAX_PIXELS)
 
@@ -225,7 +225,7 @@ def test_exif_fallbacks(tmp_path: Path) -> None:
 
 
 def test_image_without_exif_has_no_capture_facts() -> None:
-    result = probe(DEV / "china.jpg", max_pixels=MAX_PIXELS)
+    result = probe(DEV_MEDIA / "china.jpg", max_pixels=MAX_PIXELS)
     assert (result.taken_at, result.gps, result.camera) == (None, None, None)
 
 
@@ -240,7 +240,7 @@ def test_pdf_document(tmp_path: Path) -> None:
 
 def test_heic_photo_is_an_image(tmp_path: Path) -> None:
     path = tmp_path / "cat.heic"
-    with Image.open(DEV / "chelsea.png") as original:
+    with Image.open(DEV_MEDIA / "chelsea.png") as original:
         original.convert("RGB").save(path, format="HEIF")
         size = original.size
     found = probe(path, max_pixels=MAX_PIXELS)

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import DEV_MEDIA
 
 from trove_ml.errors import MediaError
 from trove_ml.speech import Transcriber, Transcript
 
 REPO = Path(__file__).resolve().parents[2]
-DEV = Path(__file__).resolve().parents[3] / "shared" / "media" / "dev"
 # Where holiday.mp4's third sentence ("Back home, the cat ...") begins; Whisper's segment times are good to ~0.1 s.
 CAT_SENTENCE_ONSET_S = 7.64
 ONSET_TOLERANCE_S = 0.25
@@ -33,7 +33,7 @@ def transcriber() -> Transcriber:
 
 @pytest.fixture(scope="module")
 def holiday(transcriber: Transcriber) -> Transcript:
-    return transcriber.transcribe(DEV / "holiday.mp4")
+    return transcriber.transcribe(DEV_MEDIA / "holiday.mp4")
 
 
 def _words(text: str) -> list[str]:
@@ -61,9 +61,9 @@ def test_wer_counts_word_substitutions_insertions_and_deletions() -> None:
 
 @pytest.mark.parametrize("name", ["weather_report.wav", "pasta_recipe.mp3", "standup_meeting.wav"])
 def test_dev_speech_is_transcribed_within_ten_percent_word_error(transcriber: Transcriber, name: str) -> None:
-    reference = json.loads((DEV / "transcripts.json").read_text())[name]
+    reference = json.loads((DEV_MEDIA / "transcripts.json").read_text())[name]
 
-    transcript = transcriber.transcribe(DEV / name)
+    transcript = transcriber.transcribe(DEV_MEDIA / name)
 
     hypothesis = " ".join(segment.text for segment in transcript.segments)
     assert _wer(reference, hypothesis) <= 0.10, hypothesis
@@ -112,7 +112,8 @@ def test_silence_gives_no_segments(transcriber: Transcriber, tmp_path: Path) -> 
 def test_video_without_audio_gives_empty_transcript(transcriber: Transcriber, tmp_path: Path) -> None:
     silent_video = tmp_path / "no_audio.mp4"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(DEV / "holiday.mp4"), "-an", "-c:v", "copy", str(silent_video)], check=True
+        ["ffmpeg", "-v", "error", "-i", str(DEV_MEDIA / "holiday.mp4"), "-an", "-c:v", "copy", str(silent_video)],
+        check=True,
     )
 
     transcript = transcriber.transcribe(silent_video)
@@ -126,7 +127,7 @@ def test_video_without_audio_gives_empty_transcript(transcriber: Transcriber, tm
 )
 def test_cut_off_mp3_is_a_media_error(transcriber: Transcriber, tmp_path: Path, kept_bytes: int, reason: str) -> None:
     cut = tmp_path / "cut.mp3"
-    cut.write_bytes((DEV / "pasta_recipe.mp3").read_bytes()[:kept_bytes])
+    cut.write_bytes((DEV_MEDIA / "pasta_recipe.mp3").read_bytes()[:kept_bytes])
 
     with pytest.raises(MediaError, match=reason):
         transcriber.transcribe(cut)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
+from support import DEV_MEDIA
 
 from trove_ml.text_analysis import TextAnalyzer, TextFacts
 
-MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media" / "dev"
-TRANSCRIPTS: dict[str, str] = json.loads((MEDIA / "transcripts.json").read_text())
+TRANSCRIPTS: dict[str, str] = json.loads((DEV_MEDIA / "transcripts.json").read_text())
 # What TextReader reads from invoice_printing.png: one line of text per printed line.
 INVOICE_OCR = (
     "NORTHWIND PRINTING CO.\nInvoice #4471\n500 business cards ..... 64.00\nPoster A2 x3 ........... 45.00\n"

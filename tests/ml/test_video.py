@@ -9,12 +9,12 @@ import av
 import numpy as np
 import numpy.typing as npt
 import pytest
+from support import DEV_MEDIA
 
 from trove_ml.errors import MediaError
 from trove_ml.probe import probe
 from trove_ml.video import LONG_SHOT_S, Scene, has_video_stream, poster, scenes
 
-DEV = Path(__file__).resolve().parents[3] / "shared" / "media" / "dev"
 HOLIDAY_CUTS_S = (3.82, 7.64)
 
 Picture = npt.NDArray[np.uint8]
@@ -62,7 +62,7 @@ def _cut(source: Path, target: Path, fraction: float) -> Path:
 
 
 def test_holiday_slideshow_has_three_scenes_at_the_slide_changes() -> None:
-    path = DEV / "holiday.mp4"
+    path = DEV_MEDIA / "holiday.mp4"
     result = scenes(path)
     duration_s = probe(path, max_pixels=10_000_000).duration_s
     assert duration_s is not None
@@ -79,7 +79,7 @@ def test_holiday_slideshow_has_three_scenes_at_the_slide_changes() -> None:
 
 
 def test_min_scene_and_max_scenes_limit_the_cuts() -> None:
-    path = DEV / "holiday.mp4"
+    path = DEV_MEDIA / "holiday.mp4"
     # The first slide change comes 3.8 s in, too soon for 4 s scenes; the second one still counts.
     longer = scenes(path, min_scene_s=4.0)
     assert [round(s.start_s) for s in longer] == [0, 8]
@@ -130,8 +130,8 @@ def test_poster_skips_a_black_opening(tmp_path: Path) -> None:
 
 
 def test_poster_of_holiday_is_the_first_slide() -> None:
-    image = poster(DEV / "holiday.mp4")
-    first = scenes(DEV / "holiday.mp4")[0].keyframe
+    image = poster(DEV_MEDIA / "holiday.mp4")
+    first = scenes(DEV_MEDIA / "holiday.mp4")[0].keyframe
     assert np.abs(np.asarray(image, dtype=np.int16) - np.asarray(first, dtype=np.int16)).mean() < 10
 
 
@@ -151,18 +151,18 @@ def test_portrait_phone_video_keyframes_are_upright(tmp_path: Path) -> None:
 
 
 def test_has_video_stream(tmp_path: Path) -> None:
-    assert has_video_stream(DEV / "holiday.mp4")
-    assert not has_video_stream(DEV / "pasta_recipe.mp3")
-    assert not has_video_stream(DEV / "weather_report.wav")
+    assert has_video_stream(DEV_MEDIA / "holiday.mp4")
+    assert not has_video_stream(DEV_MEDIA / "pasta_recipe.mp3")
+    assert not has_video_stream(DEV_MEDIA / "weather_report.wav")
 
 
 def test_audio_file_has_no_scenes() -> None:
     with pytest.raises(MediaError, match="no video stream"):
-        scenes(DEV / "pasta_recipe.mp3")
+        scenes(DEV_MEDIA / "pasta_recipe.mp3")
 
 
 def test_truncated_mp4(tmp_path: Path) -> None:
-    path = _cut(DEV / "holiday.mp4", tmp_path / "cut.mp4", 0.3)
+    path = _cut(DEV_MEDIA / "holiday.mp4", tmp_path / "cut.mp4", 0.3)
     with pytest.raises(MediaError):
         scenes(path)
     with pytest.raises(MediaError):
@@ -173,7 +173,10 @@ def test_truncated_mp4(tmp_path: Path) -> None:
 
 def test_video_cut_off_after_its_index(tmp_path: Path) -> None:
     whole = tmp_path / "faststart.mp4"
-    with av.open(str(DEV / "holiday.mp4")) as src, av.open(str(whole), "w", options={"movflags": "faststart"}) as out:
+    with (
+        av.open(str(DEV_MEDIA / "holiday.mp4")) as src,
+        av.open(str(whole), "w", options={"movflags": "faststart"}) as out,
+    ):
         streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
         for packet in src.demux():
             if packet.dts is not None:
