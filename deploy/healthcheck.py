@@ -44,7 +44,7 @@ def role_of(argv: list[str]) -> str | None:
 
 def check_http(port: int, *, timeout_s: float = 3.0) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=timeout_s) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=timeout_s) as response:
             return bool(response.status == 200)
     except OSError:
         return False

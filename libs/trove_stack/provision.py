@@ -80,7 +80,7 @@ async def run(settings: Settings) -> list[str]:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = Settings()  # type: ignore[call-arg]  # required fields come from the environment
+    settings = Settings()  # required fields come from the environment
     done = asyncio.run(run(settings))
     logger.info(
         "database ready",

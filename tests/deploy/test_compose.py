@@ -87,9 +87,7 @@ def test_every_process_gets_every_variable_its_settings_need(compose: dict[str, 
         assert missing_env(block, set(_env(services[name]))) == [], name
 
 
-def test_every_process_starts_from_its_environment(
-    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_every_process_starts_from_its_environment(compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     services = compose["services"]
     for name, block in BLOCK_OF.items():
         with monkeypatch.context() as patch:
@@ -115,7 +113,7 @@ def test_migration_job_provisions_with_the_generated_passwords(
     assert job["restart"] == "no"
     for name, value in _env(job).items():
         monkeypatch.setenv(name, value)
-    settings = Settings()  # type: ignore[call-arg]
+    settings = Settings()
     assert settings.postgres.superuser_password.get_secret_value() == secrets["TROVE_SECRET_POSTGRES_PASSWORD"]
     for svc, password in settings.role_passwords.items():
         dsn = _env(compose["services"][svc])[f"TROVE_{svc.upper()}_POSTGRES__DSN"]

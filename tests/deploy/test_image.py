@@ -150,7 +150,7 @@ def test_health_check_knows_each_process() -> None:
 @pytest.fixture
 def http_healthz() -> Iterator[int]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_GET(self) -> None:
             self.send_response(200 if self.path == "/healthz" else 404)
             self.end_headers()
 
@@ -175,7 +175,7 @@ async def test_health_check_asks_a_grpc_server_without_credentials() -> None:
     running = await start_server(
         settings=GrpcServerSettings(host="127.0.0.1", port=0),
         service="billing",
-        auth=ServiceAuthSettings(token="t" * 40, callers={"gateway": "g" * 40}),  # type: ignore[arg-type]
+        auth=ServiceAuthSettings(token="t" * 40, callers={"gateway": "g" * 40}),
         service_names=["trove.billing.v1.BillingService"],
         registrations=[],
     )

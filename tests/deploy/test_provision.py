@@ -31,7 +31,11 @@ def _env(infra: Infra) -> dict[str, str]:
 def test_provision_job_makes_roles_schemas_and_applies_every_migration(infra: Infra) -> None:
     for _ in range(2):  # idempotent: a second run (a re-applied Job) changes nothing and fails on nothing
         result = subprocess.run(
-            [sys.executable, "-m", "trove_stack.provision"], env=_env(infra), capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "trove_stack.provision"],
+            env=_env(infra),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert result.returncode == 0, result.stderr
 
@@ -58,4 +62,3 @@ def test_provision_job_refuses_to_run_without_every_role_password(infra: Infra) 
     result = subprocess.run([sys.executable, "-m", "trove_stack.provision"], env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "no password for the roles of search" in result.stderr
-
