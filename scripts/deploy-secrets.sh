@@ -2,7 +2,7 @@
 # Generates the secrets compose.yaml reads, as KEY=VALUE lines: every password, token and key a random hex string
 # (hex needs no escaping inside a DSN or JSON). Writes FILE (default .env in the repository root, which `docker
 # compose` / `podman compose` read), mode 0600; an existing FILE is left alone, so secrets survive re-runs.
-# Usage: scripts/deploy-secrets.sh [FILE]      (Kubernetes: see deploy/k8s/README.md, same names)
+# Usage: scripts/deploy-secrets.sh [FILE]   (Kubernetes: FILE is deploy/k8s/overlays/<name>/secrets.env; README, Deploying)
 set -euo pipefail
 file=${1:-"$(cd "$(dirname "$0")/.." && pwd)/.env"}
 if [[ -e $file ]] && grep -q '^TROVE_SECRET_' "$file"; then
