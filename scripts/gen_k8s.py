@@ -677,10 +677,22 @@ def gateway_auth_patch(overlay: str) -> dict[str, Any]:
             f"{p}AUTH__MODE": "oidc",
             f"{p}AUTH__OIDC__ISSUER": "https://id.example.com/application/o/trove/",
             f"{p}AUTH__OIDC__CLIENT_ID": "trove",
-            f"{p}STORAGE__PUBLIC_URL": "https://trove.example.com",
             "TROVE_GATEWAY_RATE_LIMITS__TRUSTED_PROXIES": '["10.0.0.0/8"]',
         }
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "trove-gateway"}, "data": data}
+
+
+def public_url_patch(url: str) -> list[dict[str, Any]]:
+    """Where browsers reach the gateway: signed blob URLs (gateway and ingest make them) start with it."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"trove-{block}"},
+            "data": {f"TROVE_{block.upper()}_STORAGE__PUBLIC_URL": url},
+        }
+        for block in ("gateway", "ingest")
+    ]
 
 
 def keda_address_patch(namespace: str) -> list[dict[str, Any]]:
@@ -724,6 +736,11 @@ def generate(out: Path) -> list[Path]:
         _dump(generated / "gateway-auth.yaml", [gateway_auth_patch(overlay)])
         _dump(generated / "keda-redis-address.yaml", keda_address_patch(namespace))
         written += [generated / "gateway-auth.yaml", generated / "keda-redis-address.yaml"]
+    prod = out / "overlays" / "prod" / "generated"
+    for doc in public_url_patch("https://trove.example.com"):
+        path = prod / f"public-url-{doc['metadata']['name'].removeprefix('trove-')}.yaml"
+        _dump(path, [doc])
+        written.append(path)
     _dump(out / "overlays" / "dev" / "generated" / "auth-emulator.yaml", auth_emulator())
     written.append(out / "overlays" / "dev" / "generated" / "auth-emulator.yaml")
     return written

@@ -167,6 +167,10 @@ def test_every_process_gets_every_variable_its_settings_need(
             assert settings.families == [deployment["metadata"]["name"].removeprefix("trove-worker-")]
     gateway = rendered.env(rendered.named("Deployment", "trove-gateway")["spec"]["template"]["spec"]["containers"][0])
     assert gateway["TROVE_GATEWAY_AUTH__MODE"] == ("emulator" if name == "dev" else "oidc")
+    ingest = rendered.env(rendered.named("Deployment", "trove-ingest")["spec"]["template"]["spec"]["containers"][0])
+    # Signed upload and download URLs come from both: they must name the same public address.
+    assert ingest["TROVE_INGEST_STORAGE__PUBLIC_URL"] == gateway["TROVE_GATEWAY_STORAGE__PUBLIC_URL"]
+    assert gateway["TROVE_GATEWAY_STORAGE__PUBLIC_URL"].startswith("https://" if name == "prod" else "http://")
 
 
 def test_addresses_name_a_service_on_its_grpc_port(overlay: tuple[str, Rendered]) -> None:
