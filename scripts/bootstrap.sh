@@ -77,6 +77,11 @@ system() {
   # Debian ships redis-server with a system service on port 6379; Trove starts its own on loopback, so that one
   # is left alone here.
   node_version_ok
+  # tests/deploy/test_k8s.py renders deploy/k8s with kustomize (kubectl's built-in copy does). Debian 12 packages
+  # neither and no registry Trove installs from ships the binary, so it is not installed here: only reported.
+  if ! command -v kubectl >/dev/null 2>&1 && ! command -v kustomize >/dev/null 2>&1; then
+    echo "bootstrap: neither kubectl nor kustomize is installed; the Kubernetes manifest tests need one" >&2
+  fi
   if [ "$(id -u)" -eq 0 ] && ! getent passwd "$PG_USER" >/dev/null; then
     # initdb and postgres refuse to run as root: the embedded PostgreSQL runs as this user instead.
     quiet "creating user $PG_USER" useradd --system --user-group --no-create-home \

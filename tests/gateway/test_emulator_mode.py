@@ -12,7 +12,7 @@ import httpx
 import pytest
 from support import Api, b64, running_gateway, with_claims
 
-from trove_common.settings import StorageSettings
+from trove_common.settings import ServiceAuthSettings, StorageSettings
 from trove_gateway.app import create_app
 from trove_gateway.identity import IdentityConfigError
 from trove_gateway.settings import FirebaseSettings, HttpSettings, Settings
@@ -120,6 +120,7 @@ def _settings(*, host: str = "127.0.0.1", project_id: str = "demo-trove") -> Set
         http=HttpSettings(host=host),
         firebase=FirebaseSettings(project_id=project_id, auth_emulator_host="127.0.0.1:9099"),
         storage=StorageSettings(signing_key="x" * 32),  # type: ignore[arg-type]
+        service_auth=ServiceAuthSettings(token="y" * 32),  # type: ignore[arg-type]
     )
 
 

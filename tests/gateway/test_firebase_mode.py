@@ -13,7 +13,7 @@ from oidc_issuer import new_key
 from pydantic import ValidationError
 from support import b64
 
-from trove_common.settings import StorageSettings
+from trove_common.settings import ServiceAuthSettings, StorageSettings
 from trove_gateway.app import create_app
 from trove_gateway.settings import AuthSettings, FirebaseSettings, HttpSettings, Settings
 
@@ -26,6 +26,7 @@ def firebase_settings(**firebase: object) -> Settings:
         auth=AuthSettings(mode="firebase"),
         firebase=FirebaseSettings(project_id=PROJECT, **firebase),  # type: ignore[arg-type]
         storage=StorageSettings(signing_key="x" * 32),  # type: ignore[arg-type]
+        service_auth=ServiceAuthSettings(token="y" * 32),  # type: ignore[arg-type]
     )
 
 

@@ -18,7 +18,7 @@ from oidc_issuer import ADMIN_GROUP, CLIENT_ID, IssuerUser, OidcIssuer, new_key,
 from pydantic import ValidationError
 from support import b64
 
-from trove_common.settings import StorageSettings
+from trove_common.settings import ServiceAuthSettings, StorageSettings
 from trove_gateway.app import create_app
 from trove_gateway.identity import IdentityConfigError
 from trove_gateway.settings import AuthSettings, HttpSettings, OidcSettings, Settings
@@ -151,6 +151,7 @@ def _oidc_settings(**oidc: object) -> Settings:
         http=HttpSettings(host="0.0.0.0"),
         auth=AuthSettings(mode="oidc", oidc=OidcSettings(**oidc)),  # type: ignore[arg-type]
         storage=StorageSettings(signing_key="x" * 32),  # type: ignore[arg-type]
+        service_auth=ServiceAuthSettings(token="y" * 32),  # type: ignore[arg-type]
     )
 
 

@@ -43,6 +43,8 @@ def _search_with_embedder(infra: Infra, model_dir: Path, data_dir: Path) -> Iter
         # One segment per batch with a pause: the run lasts long enough to search during it.
         "TROVE_SEARCH_REINDEX_BATCH": "1",
         "TROVE_SEARCH_REINDEX_PAUSE_S": "0.4",
+        # The test searches between status polls for as long as the run lasts; it is about spaces, not limits.
+        "TROVE_GATEWAY_RATE_LIMITS__ENABLED": "false",
         "TROVE_GATEWAY_STORAGE__ROOT": str(shared.blobs_dir),
         **{f"TROVE_GATEWAY_{svc.upper()}_ADDR": shared.addr(svc) for svc in ("billing", "ingest", "analysis")},
     }
