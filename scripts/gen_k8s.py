@@ -31,6 +31,9 @@ REDIS_IMAGE = "redis:7.4.2-bookworm"
 AUTH_IMAGE = "trove-auth-emulator"
 UID = 10001
 HTTP_PORT = 8080
+# Prometheus GET /metrics (TROVE_<SVC>_METRICS__PORT): the same port in every pod, each pod its own address.
+METRICS_PORT = 9090
+METRICS_CONTAINER_PORT = {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}
 GRPC_PORTS = {"billing": 50051, "ingest": 50052, "analysis": 50053, "search": 50054}
 # Who calls whom (trove_stack.config: peers); each caller's token is in trove-secrets.
 PEERS = {
@@ -130,7 +133,12 @@ def scratch_volumes(*, blobs: bool) -> tuple[list[dict[str, Any]], list[dict[str
 def config_data(block: str) -> dict[str, str]:
     """The block's settings that are not secret (the ConfigMap trove-<block>)."""
     p = f"TROVE_{block.upper()}_"
-    data: dict[str, str] = {f"{p}LOG_LEVEL": "INFO", f"{p}OTEL__EXPORTER": "none"}
+    data: dict[str, str] = {
+        f"{p}LOG_LEVEL": "INFO",
+        f"{p}OTEL__EXPORTER": "none",
+        f"{p}METRICS__HOST": "0.0.0.0",
+        f"{p}METRICS__PORT": str(METRICS_PORT),
+    }
     if block == "gateway":
         data |= {f"{p}HTTP__HOST": "0.0.0.0", f"{p}HTTP__PORT": str(HTTP_PORT)}
     else:
@@ -275,7 +283,7 @@ def servers() -> list[dict[str, Any]]:
             component="gateway",
             block="gateway",
             args=["python", "-m", "trove_gateway.main"],
-            ports=[{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+            ports=[{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}, METRICS_CONTAINER_PORT],
             probes=gateway_probes,
             grace_s=SERVER_GRACE_S + PRESTOP_S + 15,
             replicas=None,  # the HorizontalPodAutoscaler owns it
@@ -294,7 +302,7 @@ def servers() -> list[dict[str, Any]]:
                 component=block,
                 block=block,
                 args=["python", "-m", f"trove_{block}.main"],
-                ports=[{"name": "grpc", "containerPort": port, "protocol": "TCP"}],
+                ports=[{"name": "grpc", "containerPort": port, "protocol": "TCP"}, METRICS_CONTAINER_PORT],
                 probes=probes,
                 grace_s=SERVER_GRACE_S + PRESTOP_S + 15,
                 replicas=None if block == "search" else 1,
@@ -310,8 +318,8 @@ def workers() -> list[dict[str, Any]]:
             component=f"worker-{family}",
             block="analysis",
             args=["python", "-m", "trove_analysis.main", "worker"],
-            ports=[],
-            # A worker opens no port; it exits on a lost Redis or database and is restarted.
+            ports=[METRICS_CONTAINER_PORT],
+            # A worker opens only its metrics port; it exits on a lost Redis or database and is restarted.
             probes={},
             grace_s=WORKER_GRACE_S + 25,
             replicas=None,  # the KEDA ScaledObject owns it
