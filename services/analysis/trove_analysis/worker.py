@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from arq import Retry
+from arq import ArqRedis, Retry
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
 from opentelemetry import context as otel_context
@@ -269,7 +269,7 @@ async def run_workers(settings: Settings) -> None:
         await shutdown(ctx)
 
 
-async def _watch_queues(redis: Any, *, families: list[Family]) -> None:
+async def _watch_queues(redis: ArqRedis, *, families: list[Family]) -> None:
     """Keep trove_jobs_queued at the length of each family queue this process serves (ARQ queues are sorted sets)."""
     while True:
         for family in families:
