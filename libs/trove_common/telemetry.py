@@ -40,4 +40,3 @@ def _exporter(settings: OtelSettings) -> SpanExporter | None:
 
         return OTLPSpanExporter(endpoint=settings.endpoint)
     return None
-
