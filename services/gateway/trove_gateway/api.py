@@ -55,26 +55,29 @@ def media_out(media: ingest_pb2.Media) -> out.Media:
 
 
 def analysis_out(analysis: analysis_pb2.Analysis) -> out.Analysis:
-    return out.Analysis(
-        labels=[out.Label(name=x.name, score=round(x.score, 4)) for x in analysis.labels],
-        description=analysis.description,
-        **json_format.MessageToDict(analysis.details),
-        progress=out.Progress(
-            done=analysis.progress.done,
-            total=analysis.progress.total,
-            current_stage=analysis.progress.current_stage,
-            attempts=analysis.progress.attempts,
-            stages=[
-                out.StageProgress(stage=j.stage, status=j.status, attempts=j.attempts, last_error=j.last_error)
-                for j in analysis.progress.stages
+    # What the stages found (probe, picture, transcript, ...) comes first, so the fixed fields always win.
+    return out.Analysis.model_validate(
+        {
+            **json_format.MessageToDict(analysis.details),
+            "labels": [out.Label(name=x.name, score=round(x.score, 4)) for x in analysis.labels],
+            "description": analysis.description,
+            "progress": out.Progress(
+                done=analysis.progress.done,
+                total=analysis.progress.total,
+                current_stage=analysis.progress.current_stage,
+                attempts=analysis.progress.attempts,
+                stages=[
+                    out.StageProgress(stage=j.stage, status=j.status, attempts=j.attempts, last_error=j.last_error)
+                    for j in analysis.progress.stages
+                ],
+            ),
+            "stages": [
+                out.StageResult(
+                    stage=s.stage, provider=s.provider, status=s.status, error=s.error, finished_at=s.finished_at
+                )
+                for s in analysis.stages
             ],
-        ),
-        stages=[
-            out.StageResult(
-                stage=s.stage, provider=s.provider, status=s.status, error=s.error, finished_at=s.finished_at
-            )
-            for s in analysis.stages
-        ],
+        }
     )
 
 

@@ -17,7 +17,11 @@ from trove_protos.ingest.v1 import ingest_pb2
 def _checked(request: Request, method: str) -> tuple[GatewayState, str, int]:
     state: GatewayState = request.app.state.gateway
     key = request.path_params["key"]
-    query = parse_query(request.query_params, BlobQuery)
+    try:
+        query = parse_query(request.query_params, BlobQuery)
+    except InvalidArgumentError:
+        # A capability: whatever is wrong with it, the answer is the same as for a wrong signature.
+        raise PermissionDeniedError("the signed URL is malformed") from None
     max_bytes = state.store.verify(
         key=key, method=method, expires=query.expires, max_bytes=query.max_bytes, signature=query.signature
     )

@@ -41,7 +41,13 @@ class CreateUploadBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    filename: str = Field(min_length=1, max_length=MAX_FILENAME_CHARS, examples=["holiday.jpg"])
+    filename: str = Field(
+        min_length=1,
+        max_length=MAX_FILENAME_CHARS,
+        pattern=r"^[^/\\\x00-\x1f\x7f-\x9f]+$",
+        description="a plain file name: no path separators or control characters",
+        examples=["holiday.jpg"],
+    )
     content_type: str = Field(
         min_length=1,
         max_length=255,
