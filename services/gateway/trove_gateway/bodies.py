@@ -45,7 +45,7 @@ class CreateUploadBody(BaseModel):
         min_length=1,
         max_length=MAX_FILENAME_CHARS,
         pattern=r"^[^/\\\x00-\x1f\x7f-\x9f]+$",
-        description="a plain file name: no path separators or control characters",
+        description="a plain file name without path separators or control characters",
         examples=["holiday.jpg"],
     )
     content_type: str = Field(
@@ -90,7 +90,7 @@ class SearchQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     q: str = Field(
-        min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S", description="what to look for, in words or a phrase"
+        min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S", description="words or a phrase to look for (not blank)"
     )
     limit: int = Field(default=20, ge=1, le=100, description="results per page")
     cursor: str = Field(default="", max_length=MAX_PARAM_CHARS, description="next_cursor of the previous page")
@@ -108,7 +108,9 @@ class SearchQuery(BaseModel):
         default="", alias="to", max_length=64, description="ISO 8601 date or time (latest; a date: the whole day)"
     )
     has_faces: Literal["true", "false"] | None = Field(default=None, description="only media with (or without) faces")
-    language: str = Field(default="", pattern=r"^([A-Za-z]{2})?$", description="spoken or written language, ISO 639-1")
+    language: str = Field(
+        default="", pattern=r"^([A-Za-z]{2})?$", description="a two-letter ISO 639-1 language code, like en"
+    )
     sort: Literal["relevance", "date"] = "relevance"
 
 
@@ -143,11 +145,17 @@ def ascii_int(value: str) -> bool:
     return _ASCII_INT.fullmatch(value) is not None
 
 
-def _describe(error: ValidationError) -> str:
+def _describe(error: ValidationError, model: type[BaseModel]) -> str:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "body"
     if first["type"] == "missing":
         return f"{field} is required"
+    if first["type"] == "string_pattern_mismatch":
+        # "should match pattern '\S'" tells a person little; the field's description says what it takes.
+        name = str(first["loc"][0])
+        info = model.model_fields.get(name) or next((f for f in model.model_fields.values() if f.alias == name), None)
+        if info is not None and info.description:
+            return f"{field} must be {info.description}"
     return f"{field}: {first['msg']}"
 
 
@@ -228,7 +236,7 @@ async def parse_body(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidArgumentError(_describe(exc)) from None
+        raise InvalidArgumentError(_describe(exc, model)) from None
 
 
 def _fields_of(model: type[BaseModel], kind: type) -> Iterable[str]:
@@ -258,4 +266,4 @@ def parse_query(params: QueryParams, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidArgumentError(_describe(exc)) from None
+        raise InvalidArgumentError(_describe(exc, model)) from None
