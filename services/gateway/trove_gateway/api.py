@@ -231,7 +231,11 @@ ROUTES = [
             tag="media",
             response=out.MediaDetail,
             errors=_MEDIA_ERRORS,
-            links={"delete": Link("deleteMedia", _BY_MEDIA_ID), "similar": Link("similarMedia", _BY_MEDIA_ID)},
+            links={
+                "search": Link("search", {"q": "$response.body#/filename"}),
+                "similar": Link("similarMedia", _BY_MEDIA_ID),
+                "delete": Link("deleteMedia", _BY_MEDIA_ID),
+            },
         ),
     ),
     ApiRoute(

@@ -246,7 +246,11 @@ def _fields_of(model: type[BaseModel], kind: type) -> Iterable[str]:
 
 
 def parse_query(params: QueryParams, model: type[M]) -> M:
-    """The query parameters as `model` (a list field takes every value, each split at commas); errors name them."""
+    """The query parameters as `model`; errors name them.
+
+    A list field takes every value, each split at commas. An empty value is a value (`limit=` is not an integer),
+    as the document says; clients leave out what they do not mean to send.
+    """
     lists, ints = set(_fields_of(model, list)), set(_fields_of(model, int))
     data: dict[str, Any] = {}
     for name, value in params.multi_items():
@@ -255,9 +259,9 @@ def parse_query(params: QueryParams, model: type[M]) -> M:
             raise InvalidArgumentError(f"{name} must be at most {MAX_PARAM_CHARS} characters")
         if name in lists:
             data.setdefault(name, []).extend(v.strip() for v in value.split(",") if v.strip())
-        elif value != "":
-            if name in data:
-                raise InvalidArgumentError(f"{name} must be given once")
+        elif name in data:
+            raise InvalidArgumentError(f"{name} must be given once")
+        else:
             data[name] = value
     for name in ints & set(data):
         # ASCII digits only: int() also takes other scripts' digits, which no client means.
