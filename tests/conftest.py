@@ -42,6 +42,8 @@ SESSION_OVERRIDES = {
     "TROVE_GATEWAY_RATE_LIMITS__PER_ADDRESS__API__BURST": "20000",
     "TROVE_GATEWAY_RATE_LIMITS__PER_ADDRESS__UPLOADS__BURST": "5000",
     "TROVE_GATEWAY_RATE_LIMITS__PER_ADDRESS__BLOBS__BURST": "5000",
+    # The contract fuzzer's user is premium: room for its ~1000 requests in seconds (tests/contract).
+    "TROVE_GATEWAY_RATE_LIMITS__TIERS__PREMIUM": "25",
 }
 
 

@@ -23,6 +23,7 @@ from trove_common.errors import ConflictError, InvalidArgumentError, NotFoundErr
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,254}$")
 URL_PREFIX = "/blobs/"
+_PLAIN_INT = re.compile(r"[0-9]{1,20}", re.ASCII)
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 USERS_PREFIX = "users/"
@@ -85,7 +86,8 @@ class LocalBlobStore:
 
     def verify(self, *, key: str, method: str, expires: str, max_bytes: str, signature: str) -> int:
         """Check a signed URL's parameters; returns its byte limit. PermissionDeniedError unless ours and unexpired."""
-        if not expires.isdigit() or not max_bytes.isdigit():
+        # ASCII digits only: str.isdigit() is also true of '١٢٣' and '²', which int() reads differently or not at all.
+        if not _PLAIN_INT.fullmatch(expires) or not _PLAIN_INT.fullmatch(max_bytes):
             raise PermissionDeniedError("the signed URL is malformed")
         expected = self._signature(method, key, int(expires), int(max_bytes))
         if not hmac.compare_digest(expected, signature):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -135,3 +136,87 @@ async def test_corrupt_image_fails_with_a_reason_and_the_worker_goes_on(new_api:
 
     good = await api.upload((DEV_MEDIA / "rocket.jpg").read_bytes(), "rocket.jpg", "image/jpeg")
     assert (await api.wait_done(good))["status"] == "completed"
+
+
+def _assert_error(response: httpx.Response, status: int, *words: str) -> None:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] and error["request_id"], error
+    for word in words:
+        assert word in error["message"], error
+
+
+async def test_integers_out_of_range_are_400(new_api: NewApi) -> None:
+    api = await new_api()
+    for size in (10**30, 2**63, -1, 0):
+        _assert_error(await api.create_upload("a.png", "image/png", size), 400, "size_bytes")
+    for limit in ("10" + "0" * 30, "-5", "0", "١٢", "²", "1e3", "4" * 5000):
+        _assert_error(await api.request("GET", "/api/v1/media", params={"limit": limit}), 400, "limit")
+        _assert_error(await api.search("cat", limit=limit), 400, "limit")
+
+
+async def test_nul_and_lone_surrogates_are_400(new_api: NewApi, gateway_url: str) -> None:
+    api = await new_api()
+    _assert_error(await api.request("GET", "/api/v1/search?q=%00"), 400, "NUL")
+    _assert_error(await api.request("GET", "/api/v1/search?q=cat%00dog"), 400, "NUL")
+    _assert_error(await api.request("GET", "/api/v1/media?cursor=%00"), 400, "NUL")
+    _assert_error(await api.request("GET", "/api/v1/media/%00"), 400, "NUL")
+    for name in ("a\x00.png", "\ud800.png"):
+        # Sent as JSON escapes (\u0000, \ud800), which json.loads turns into the bad characters.
+        raw = json.dumps({"filename": name, "content_type": "image/png", "size_bytes": 10})
+        response = await api.request(
+            "POST", "/api/v1/uploads", content=raw.encode(), headers={"Content-Type": "application/json"}
+        )
+        _assert_error(response, 400, "filename")
+    # Percent-encoded invalid UTF-8 in a query is replaced (U+FFFD), never a server error.
+    response = await api.request("GET", "/api/v1/search?q=%ED%A0%80")
+    assert response.status_code == 200, response.text
+
+
+async def test_deeply_nested_or_oversized_json_is_refused(new_api: NewApi) -> None:
+    api = await new_api()
+    headers = {"Content-Type": "application/json"}
+    for depth in (40, 5000, 100_000):
+        nested = ("[" * depth + "]" * depth).encode()
+        body = b'{"filename": "a.png", "content_type": "image/png", "size_bytes": 10, "x": ' + nested + b"}"
+        response = await api.request("POST", "/api/v1/uploads", content=body, headers=headers)
+        _assert_error(response, 413 if len(body) > 64 * 1024 else 400)
+    big = b'{"filename": "' + b"a" * 70_000 + b'.png", "content_type": "image/png", "size_bytes": 10}'
+    _assert_error(await api.request("POST", "/api/v1/uploads", content=big, headers=headers), 413, "at most")
+
+
+async def test_body_is_bounded_while_streaming(new_api: NewApi) -> None:
+    """Chunked, with no Content-Length and no end: the gateway answers 413 as soon as it has read past the limit."""
+    api = await new_api()
+    chunks = [b'{"filename": "', *[b"a" * 8192] * 10]
+    never_ending = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks)
+    status = await _raw_status(
+        api, "POST /api/v1/uploads", "Transfer-Encoding: chunked", "Content-Type: application/json", body=never_ending
+    )
+    assert status == 413
+    # A declared Content-Length over the limit is refused before any of the body is sent.
+    assert await _raw_status(api, "POST /api/v1/uploads", f"Content-Length: {10**12}") == 413
+    for path in ("/api/v1/uploads", "/api/v1/admin/users/x/tier"):
+        _assert_error(await api.request("POST", path, content=b"x" * (65 * 1024)), 413)
+
+
+async def test_blob_url_with_non_ascii_digits_is_403(new_api: NewApi) -> None:
+    api = await new_api()
+    data = (DEV_MEDIA / "grass.png").read_bytes()
+    ticket = (await api.create_upload("grass.png", "image/png", len(data))).json()
+    for changes in ({"expires": "١٢٣"}, {"expires": "²"}, {"max_bytes": "٣"}, {"expires": "9" * 5000}):
+        response = await api.put({**ticket, "upload_url": _with_query(ticket["upload_url"], **changes)}, data)
+        assert response.status_code in (400, 403), response.text
+        assert response.json()["error"]["code"] in ("invalid_argument", "permission_denied")
+
+
+async def _raw_status(api: Api, request_line: str, *headers: str, body: bytes = b"") -> int:
+    """The status of a request sent as raw HTTP/1.1: headers and the start of a body the server must answer within."""
+    url = httpx.URL(api.base_url)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    head = [f"{request_line} HTTP/1.1", f"Host: {url.host}", f"Authorization: Bearer {api.token}", *headers]
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), timeout=30)
+    writer.close()
+    return int(status_line.split()[1])

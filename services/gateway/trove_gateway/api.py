@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
 from google.protobuf import json_format
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, Response
 
 from trove_common.blobstore import thumbnail_key
 from trove_common.context import user_id_var
 from trove_common.errors import NotFoundError, PermissionDeniedError
-from trove_gateway.bodies import CreateUploadBody, int_param, parse_body
+from trove_gateway import responses as out
+from trove_gateway.bodies import CreateUploadBody, PageQuery, parse_body, parse_query
+from trove_gateway.openapi import ApiRoute, Link, Operation
 from trove_gateway.rate_limit import family_of
 from trove_gateway.state import GatewayState
 from trove_protos.analysis.v1 import analysis_pb2
@@ -40,46 +40,45 @@ async def signed_in(request: Request, *, admin: bool = False) -> GatewayState:
     return state
 
 
-def media_json(media: ingest_pb2.Media) -> dict[str, Any]:
-    return {
-        "media_id": media.media_id,
-        "filename": media.filename,
-        "content_type": media.content_type,
-        "kind": media.kind,
-        "size_bytes": media.size_bytes,
-        "status": media.status,
-        "error": media.error,
-        "created_at": media.created_at,
-        "updated_at": media.updated_at,
-    }
+def media_out(media: ingest_pb2.Media) -> out.Media:
+    return out.Media(
+        media_id=media.media_id,
+        filename=media.filename,
+        content_type=media.content_type,
+        kind=media.kind,
+        size_bytes=media.size_bytes,
+        status=media.status,
+        error=media.error,
+        created_at=media.created_at,
+        updated_at=media.updated_at,
+    )
 
 
-def analysis_json(analysis: analysis_pb2.Analysis) -> dict[str, Any]:
-    return {
-        "labels": [{"name": x.name, "score": round(x.score, 4)} for x in analysis.labels],
-        "description": analysis.description,
-        **json_format.MessageToDict(analysis.details),
-        "progress": {
-            "done": analysis.progress.done,
-            "total": analysis.progress.total,
-            "current_stage": analysis.progress.current_stage,
-            "attempts": analysis.progress.attempts,
+def analysis_out(analysis: analysis_pb2.Analysis) -> out.Analysis:
+    # What the stages found (probe, picture, transcript, ...) comes first, so the fixed fields always win.
+    return out.Analysis.model_validate(
+        {
+            **json_format.MessageToDict(analysis.details),
+            "labels": [out.Label(name=x.name, score=round(x.score, 4)) for x in analysis.labels],
+            "description": analysis.description,
+            "progress": out.Progress(
+                done=analysis.progress.done,
+                total=analysis.progress.total,
+                current_stage=analysis.progress.current_stage,
+                attempts=analysis.progress.attempts,
+                stages=[
+                    out.StageProgress(stage=j.stage, status=j.status, attempts=j.attempts, last_error=j.last_error)
+                    for j in analysis.progress.stages
+                ],
+            ),
             "stages": [
-                {"stage": j.stage, "status": j.status, "attempts": j.attempts, "last_error": j.last_error}
-                for j in analysis.progress.stages
+                out.StageResult(
+                    stage=s.stage, provider=s.provider, status=s.status, error=s.error, finished_at=s.finished_at
+                )
+                for s in analysis.stages
             ],
-        },
-        "stages": [
-            {
-                "stage": s.stage,
-                "provider": s.provider,
-                "status": s.status,
-                "error": s.error,
-                "finished_at": s.finished_at,
-            }
-            for s in analysis.stages
-        ],
-    }
+        }
+    )
 
 
 async def create_upload(request: Request) -> Response:
@@ -90,14 +89,14 @@ async def create_upload(request: Request) -> Response:
             filename=body.filename, content_type=body.content_type, size_bytes=body.size_bytes
         )
     )
-    return JSONResponse(
-        {
-            "upload_id": ticket.upload_id,
-            "upload_url": ticket.upload_url,
-            "method": ticket.method,
-            "headers": dict(ticket.headers),
-            "expires_at": ticket.expires_at,
-        },
+    return out.respond(
+        out.UploadTicket(
+            upload_id=ticket.upload_id,
+            upload_url=ticket.upload_url,
+            method=ticket.method,
+            headers=dict(ticket.headers),
+            expires_at=ticket.expires_at,
+        ),
         status_code=201,
     )
 
@@ -107,17 +106,14 @@ async def complete_upload(request: Request) -> Response:
     media = await state.backends.ingest.CompleteUpload(
         ingest_pb2.CompleteUploadRequest(upload_id=request.path_params["upload_id"])
     )
-    return JSONResponse({"media_id": media.media_id, "status": media.status}, status_code=202)
+    return out.respond(out.Completed(media_id=media.media_id, status=media.status), status_code=202)
 
 
 async def list_media(request: Request) -> Response:
     state = await signed_in(request)
-    page = await state.backends.ingest.ListMedia(
-        ingest_pb2.ListMediaRequest(
-            limit=int_param(request.query_params, "limit", default=50), cursor=request.query_params.get("cursor", "")
-        )
-    )
-    return JSONResponse({"items": [media_json(m) for m in page.items], "next_cursor": page.next_cursor or None})
+    query = parse_query(request.query_params, PageQuery)
+    page = await state.backends.ingest.ListMedia(ingest_pb2.ListMediaRequest(limit=query.limit, cursor=query.cursor))
+    return out.respond(out.MediaPage(items=[media_out(m) for m in page.items], next_cursor=page.next_cursor or None))
 
 
 async def get_media(request: Request) -> Response:
@@ -125,7 +121,7 @@ async def get_media(request: Request) -> Response:
     media_id = request.path_params["media_id"]
     media = await state.backends.ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=media_id))
     analysis = await state.backends.analysis.GetAnalysis(analysis_pb2.GetAnalysisRequest(media_id=media.media_id))
-    return JSONResponse({**media_json(media), "analysis": analysis_json(analysis)})
+    return out.respond(out.MediaDetail(**media_out(media).model_dump(), analysis=analysis_out(analysis)))
 
 
 async def thumbnail(request: Request) -> Response:
@@ -161,7 +157,7 @@ async def content_url(request: Request) -> Response:
     ttl_s: int = request.app.state.settings.storage.url_ttl_s
     signed = state.store.sign(key=media.storage_key, method="GET", ttl_s=ttl_s)
     expires_at = datetime.fromtimestamp(signed.expires_at, UTC).isoformat()
-    return JSONResponse({"url": signed.url, "expires_at": expires_at}, headers={"Cache-Control": "no-store"})
+    return out.respond(out.ContentUrl(url=signed.url, expires_at=expires_at), headers={"Cache-Control": "no-store"})
 
 
 async def delete_media(request: Request) -> Response:
@@ -176,13 +172,119 @@ async def delete_media(request: Request) -> Response:
     return Response(status_code=204)
 
 
+_MEDIA_ERRORS = (404,)
+_BY_MEDIA_ID = {"media_id": "$response.body#/media_id"}
+
 ROUTES = [
-    Route("/api/v1/uploads", create_upload, methods=["POST"]),
-    Route("/api/v1/uploads/{upload_id}/complete", complete_upload, methods=["POST"]),
-    Route("/api/v1/media", list_media, methods=["GET"]),
-    Route("/api/v1/media/{media_id}", get_media, methods=["GET"]),
-    Route("/api/v1/media/{media_id}/thumbnail", thumbnail, methods=["GET"]),
-    Route("/api/v1/media/{media_id}/content", content, methods=["GET"]),
-    Route("/api/v1/media/{media_id}/content-url", content_url, methods=["GET"]),
-    Route("/api/v1/media/{media_id}", delete_media, methods=["DELETE"]),
+    ApiRoute(
+        "/api/v1/uploads",
+        create_upload,
+        method="POST",
+        operation=Operation(
+            operation_id="createUpload",
+            summary="Start an upload: a signed URL to PUT the file's bytes to",
+            tag="uploads",
+            status=201,
+            body=CreateUploadBody,
+            response=out.UploadTicket,
+            errors=(402, 413, 415),
+            links={"complete": Link("completeUpload", {"upload_id": "$response.body#/upload_id"})},
+        ),
+    ),
+    ApiRoute(
+        "/api/v1/uploads/{upload_id}/complete",
+        complete_upload,
+        method="POST",
+        operation=Operation(
+            operation_id="completeUpload",
+            summary="Finish an upload once its bytes are stored: the media file, queued for analysis",
+            tag="uploads",
+            status=202,
+            response=out.Completed,
+            errors=(402, 404, 409, 413, 415, 422),
+            links={
+                "get": Link("getMedia", _BY_MEDIA_ID),
+                "similar": Link("similarMedia", _BY_MEDIA_ID),
+                "delete": Link("deleteMedia", _BY_MEDIA_ID),
+            },
+        ),
+    ),
+    ApiRoute(
+        "/api/v1/media",
+        list_media,
+        method="GET",
+        operation=Operation(
+            operation_id="listMedia",
+            summary="The caller's media files, newest first",
+            tag="media",
+            query=PageQuery,
+            response=out.MediaPage,
+        ),
+    ),
+    ApiRoute(
+        "/api/v1/media/{media_id}",
+        get_media,
+        method="GET",
+        operation=Operation(
+            operation_id="getMedia",
+            summary="A media file and what analysis saw in it",
+            tag="media",
+            response=out.MediaDetail,
+            errors=_MEDIA_ERRORS,
+            links={
+                "search": Link("search", {"q": "$response.body#/filename"}),
+                "similar": Link("similarMedia", _BY_MEDIA_ID),
+                "delete": Link("deleteMedia", _BY_MEDIA_ID),
+            },
+        ),
+    ),
+    ApiRoute(
+        "/api/v1/media/{media_id}/thumbnail",
+        thumbnail,
+        method="GET",
+        operation=Operation(
+            operation_id="getThumbnail",
+            summary="The media's thumbnail (JPEG); 404 until analysis made one",
+            tag="media",
+            media_type="image/jpeg",
+            errors=_MEDIA_ERRORS,
+        ),
+    ),
+    ApiRoute(
+        "/api/v1/media/{media_id}/content",
+        content,
+        method="GET",
+        operation=Operation(
+            operation_id="getContent",
+            summary="The original file's bytes (Range requests answer 206)",
+            tag="media",
+            media_type="*/*",
+            statuses=(206,),
+            errors=(*_MEDIA_ERRORS, 416),
+        ),
+    ),
+    ApiRoute(
+        "/api/v1/media/{media_id}/content-url",
+        content_url,
+        method="GET",
+        operation=Operation(
+            operation_id="getContentUrl",
+            summary="A short-lived signed URL of the original, for <video> and <audio>",
+            tag="media",
+            response=out.ContentUrl,
+            errors=_MEDIA_ERRORS,
+        ),
+    ),
+    ApiRoute(
+        "/api/v1/media/{media_id}",
+        delete_media,
+        method="DELETE",
+        operation=Operation(
+            operation_id="deleteMedia",
+            summary="Delete a media file, its bytes, analysis and index entries",
+            tag="media",
+            status=204,
+            errors=_MEDIA_ERRORS,
+        ),
+    ),
 ]

@@ -12,11 +12,11 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from trove_common.blobstore import LocalBlobStore
-from trove_gateway import admin_api, api, billing_api, blobs, health, jobs_api, pages, search_api
+from trove_gateway import admin_api, api, billing_api, blobs, health, jobs_api, openapi, pages, search_api
 from trove_gateway.backends import Backends
 from trove_gateway.errors import EXCEPTION_HANDLERS
 from trove_gateway.identity import Authenticator, UserDirectory, check_startup
-from trove_gateway.middleware import AddressRateLimitMiddleware, RequestContextMiddleware
+from trove_gateway.middleware import AddressRateLimitMiddleware, EdgeLimitMiddleware, RequestContextMiddleware
 from trove_gateway.rate_limit import RateLimiter
 from trove_gateway.settings import Settings
 from trove_gateway.state import GatewayState
@@ -60,6 +60,7 @@ def create_app(settings: Settings) -> Starlette:
             *billing_api.ROUTES,
             *admin_api.ROUTES,
             *blobs.ROUTES,
+            *openapi.ROUTES,
             *pages.ROUTES,
         ],
         middleware=[
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> Starlette:
                 expose_headers=["x-request-id", "retry-after"],
             ),
             Middleware(AddressRateLimitMiddleware),
+            Middleware(EdgeLimitMiddleware),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

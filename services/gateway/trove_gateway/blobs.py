@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Route
 
 from trove_common.blobstore import URL_PREFIX, parse_upload_key
 from trove_common.context import USER_ID_KEY
 from trove_common.errors import InvalidArgumentError, NotFoundError, PayloadTooLargeError, PermissionDeniedError
+from trove_gateway.bodies import BlobQuery, ascii_int, parse_query
+from trove_gateway.openapi import ApiRoute, Operation
 from trove_gateway.state import GatewayState
 from trove_protos.ingest.v1 import ingest_pb2
 
@@ -16,13 +17,13 @@ from trove_protos.ingest.v1 import ingest_pb2
 def _checked(request: Request, method: str) -> tuple[GatewayState, str, int]:
     state: GatewayState = request.app.state.gateway
     key = request.path_params["key"]
-    params = request.query_params
+    try:
+        query = parse_query(request.query_params, BlobQuery)
+    except InvalidArgumentError:
+        # A capability: whatever is wrong with it, the answer is the same as for a wrong signature.
+        raise PermissionDeniedError("the signed URL is malformed") from None
     max_bytes = state.store.verify(
-        key=key,
-        method=method,
-        expires=params.get("expires", ""),
-        max_bytes=params.get("max_bytes", ""),
-        signature=params.get("signature", ""),
+        key=key, method=method, expires=query.expires, max_bytes=query.max_bytes, signature=query.signature
     )
     return state, key, max_bytes
 
@@ -39,7 +40,7 @@ async def put_blob(request: Request) -> Response:
         ingest_pb2.CheckUploadWritableRequest(storage_key=key), metadata=((USER_ID_KEY, owner[0]),)
     )
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+    if declared is not None and (not ascii_int(declared) or int(declared) > max_bytes):
         raise PayloadTooLargeError(f"this upload URL accepts at most {max_bytes} bytes")
     temp, final = state.store.open_temp(key)
     received = 0
@@ -67,7 +68,38 @@ async def get_blob(request: Request) -> Response:
     return FileResponse(path)
 
 
+_SIGNED = "Signed URLs come from createUpload (PUT) and getContentUrl (GET); they need no bearer token."
+
 ROUTES = [
-    Route(URL_PREFIX + "{key:path}", put_blob, methods=["PUT"]),
-    Route(URL_PREFIX + "{key:path}", get_blob, methods=["GET"]),
+    ApiRoute(
+        URL_PREFIX + "{key:path}",
+        put_blob,
+        method="PUT",
+        operation=Operation(
+            operation_id="putBlob",
+            summary="Store an upload's bytes through its signed URL",
+            description=_SIGNED,
+            tag="blobs",
+            query=BlobQuery,
+            body_media_type="application/octet-stream",
+            errors=(403, 404, 409, 413),
+            signed_in=False,
+        ),
+    ),
+    ApiRoute(
+        URL_PREFIX + "{key:path}",
+        get_blob,
+        method="GET",
+        operation=Operation(
+            operation_id="getBlob",
+            summary="Read an object through its signed URL",
+            description=_SIGNED,
+            tag="blobs",
+            query=BlobQuery,
+            media_type="*/*",
+            statuses=(206,),
+            errors=(403, 404, 416),
+            signed_in=False,
+        ),
+    ),
 ]

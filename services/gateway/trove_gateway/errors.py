@@ -8,6 +8,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from trove_common.context import request_id_var
 from trove_common.errors import TroveError, mapping_for
@@ -40,11 +41,26 @@ async def trove_error(request: Request, exc: Exception) -> Response:
     return trove_error_response(exc)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (routes of one path are split by method)."""
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(
+    response = error_response(
         status=exc.status_code, code=_HTTP_REASONS.get(exc.status_code, "http_error"), message=str(exc.detail)
     )
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request)
+    return response
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

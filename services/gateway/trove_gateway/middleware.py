@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: correlation id, one log line per request, security headers, per-address rate limits."""
+"""Pure-ASGI middleware: correlation id, one log line per request, security headers, per-address rate limits,
+bounded requests."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from trove_common.blobstore import URL_PREFIX
 from trove_common.context import new_request_id, request_id_var, user_id_var
-from trove_common.errors import RateLimitedError
+from trove_common.errors import InvalidArgumentError, PayloadTooLargeError, RateLimitedError
 from trove_common.metrics import HTTP_REQUEST_SECONDS
 from trove_gateway.errors import trove_error_response
 from trove_gateway.rate_limit import client_address, family_of
@@ -124,3 +126,58 @@ class AddressRateLimitMiddleware:
             await trove_error_response(exc)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def _bad_text(value: str) -> bool:
+    return "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value)
+
+
+class EdgeLimitMiddleware:
+    """Bounds every request before a handler reads it: no NUL or lone surrogate in the path or query, and a body no
+    larger than the limit, by its Content-Length and by the bytes actually read (counted while they stream in).
+
+    The limit is `limits.max_json_bytes`, except for signed blob URLs, whose handler enforces the signed size and
+    which this bounds by `max_upload_bytes`.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        settings = scope["app"].state.settings
+        blob = scope["path"].startswith(URL_PREFIX)
+        max_bytes: int = settings.max_upload_bytes if blob else settings.limits.max_json_bytes
+        try:
+            self._check_head(scope, max_bytes)
+        except InvalidArgumentError as exc:
+            await trove_error_response(exc)(scope, receive, send)
+            return
+        received = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > max_bytes:
+                    raise PayloadTooLargeError(f"the request body must be at most {max_bytes} bytes")
+            return message
+
+        await self.app(scope, bounded_receive, send)
+
+    @staticmethod
+    def _check_head(scope: Scope, max_bytes: int) -> None:
+        if _bad_text(scope["path"]):
+            raise InvalidArgumentError("the path must not contain NUL characters or lone surrogates")
+        query: bytes = scope.get("query_string", b"")
+        if b"\x00" in query or b"%00" in query.lower():
+            raise InvalidArgumentError("query parameters must not contain NUL characters")
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not (value.isdigit() and len(value) <= 20):  # bytes.isdigit() is ASCII-only
+                    raise InvalidArgumentError("Content-Length must be a number of bytes")
+                if int(value) > max_bytes:
+                    raise PayloadTooLargeError(f"the request body must be at most {max_bytes} bytes")

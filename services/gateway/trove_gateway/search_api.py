@@ -3,102 +3,99 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
+from trove_gateway import responses as out
 from trove_gateway.api import signed_in
-from trove_gateway.bodies import int_param
+from trove_gateway.bodies import LimitQuery, SearchQuery, SimilarQuery, parse_query
+from trove_gateway.openapi import ApiRoute, Operation
 from trove_protos.search.v1 import search_pb2
 
 
-def _segment_json(segment: search_pb2.Segment) -> dict[str, Any]:
-    return {
-        "kind": segment.kind,
-        "start_s": segment.start_s,
-        "end_s": segment.end_s,
-        "text": segment.text,
-        "snippet": segment.snippet,
-        "page": segment.page,
-    }
+def _segment_out(segment: search_pb2.Segment) -> out.Segment:
+    return out.Segment(
+        kind=segment.kind,
+        start_s=segment.start_s,
+        end_s=segment.end_s,
+        text=segment.text,
+        snippet=segment.snippet,
+        page=segment.page,
+    )
 
 
-def _results_json(response: search_pb2.SearchResponse) -> dict[str, Any]:
+def _results_out(response: search_pb2.SearchResponse) -> out.SearchResults:
     results = [
-        {
-            "media_id": hit.media_id,
-            "filename": hit.filename,
-            "kind": hit.media_kind,
-            "content_type": hit.content_type,
-            "created_at": hit.created_at,
-            "taken_at": hit.taken_at or None,
-            "duration_s": hit.duration_s or None,
-            "thumbnail_url": f"/api/v1/media/{hit.media_id}/thumbnail",
-            "score": round(hit.score, 4),
-            "segment": _segment_json(hit.segment),
-            "moments": [_segment_json(m) for m in hit.moments],
-        }
+        out.Hit(
+            media_id=hit.media_id,
+            filename=hit.filename,
+            kind=hit.media_kind,
+            content_type=hit.content_type,
+            created_at=hit.created_at,
+            taken_at=hit.taken_at or None,
+            duration_s=hit.duration_s or None,
+            thumbnail_url=f"/api/v1/media/{hit.media_id}/thumbnail",
+            score=round(hit.score, 4),
+            segment=_segment_out(hit.segment),
+            moments=[_segment_out(m) for m in hit.moments],
+        )
         for hit in response.hits
     ]
-    return {
-        "results": results,
-        "next_cursor": response.next_cursor or None,
-        "took_ms": round(response.took_ms, 2),
-        "space": response.space,
-    }
+    return out.SearchResults(
+        results=results,
+        next_cursor=response.next_cursor or None,
+        took_ms=round(response.took_ms, 2),
+        space=response.space,
+    )
 
 
-def _search_request(params: QueryParams) -> search_pb2.SearchRequest:
-    kinds = [k.strip() for value in params.getlist("kind") for k in value.split(",") if k.strip()]
+def _search_request(query: SearchQuery) -> search_pb2.SearchRequest:
     return search_pb2.SearchRequest(
-        query=params.get("q", ""),
-        limit=int_param(params, "limit", default=20),
-        cursor=params.get("cursor", ""),
-        kinds=kinds,
-        date_field=params.get("date_field", ""),
-        date_from=params.get("from", ""),
-        date_to=params.get("to", ""),
-        has_faces=params.get("has_faces", ""),
-        language=params.get("language", ""),
-        sort=params.get("sort", ""),
+        query=query.q,
+        limit=query.limit,
+        cursor=query.cursor,
+        kinds=list(query.kind),
+        date_field=query.date_field or "",
+        date_from=query.date_from,
+        date_to=query.date_to,
+        has_faces=query.has_faces or "",
+        language=query.language,
+        sort=query.sort,
     )
 
 
 async def search(request: Request) -> Response:
     state = await signed_in(request)
-    response = await state.backends.search.Search(_search_request(request.query_params))
-    return JSONResponse(_results_json(response))
+    query = parse_query(request.query_params, SearchQuery)
+    response = await state.backends.search.Search(_search_request(query))
+    return out.respond(_results_out(response))
 
 
 async def similar(request: Request) -> Response:
     state = await signed_in(request)
+    query = parse_query(request.query_params, SimilarQuery)
     response = await state.backends.search.Similar(
-        search_pb2.SimilarRequest(
-            media_id=request.path_params["media_id"], limit=int_param(request.query_params, "limit", default=20)
-        )
+        search_pb2.SimilarRequest(media_id=request.path_params["media_id"], limit=query.limit)
     )
-    return JSONResponse(_results_json(response))
+    return out.respond(_results_out(response))
 
 
 async def history(request: Request) -> Response:
     state = await signed_in(request)
-    response = await state.backends.search.ListHistory(
-        search_pb2.ListHistoryRequest(limit=int_param(request.query_params, "limit", default=50))
-    )
+    query = parse_query(request.query_params, LimitQuery)
+    response = await state.backends.search.ListHistory(search_pb2.ListHistoryRequest(limit=query.limit))
     entries = [
-        {
-            "query": e.query,
-            "filters": json.loads(e.filters_json or "{}"),
-            "result_count": e.result_count,
-            "latency_ms": round(e.latency_ms, 2),
-            "created_at": e.created_at,
-        }
+        out.HistoryEntry(
+            query=e.query,
+            filters=json.loads(e.filters_json or "{}"),
+            result_count=e.result_count,
+            latency_ms=round(e.latency_ms, 2),
+            created_at=e.created_at,
+        )
         for e in response.entries
     ]
-    return JSONResponse({"items": entries})
+    return out.respond(out.History(items=entries))
 
 
 async def delete_history(request: Request) -> Response:
@@ -108,8 +105,49 @@ async def delete_history(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/api/v1/search", search, methods=["GET"]),
-    Route("/api/v1/search/history", history, methods=["GET"]),
-    Route("/api/v1/search/history", delete_history, methods=["DELETE"]),
-    Route("/api/v1/media/{media_id}/similar", similar, methods=["GET"]),
+    ApiRoute(
+        "/api/v1/search",
+        search,
+        method="GET",
+        operation=Operation(
+            operation_id="search",
+            summary="Search the caller's media by meaning: words, speech, text in pictures and pages",
+            tag="search",
+            query=SearchQuery,
+            response=out.SearchResults,
+        ),
+    ),
+    ApiRoute(
+        "/api/v1/search/history",
+        history,
+        method="GET",
+        operation=Operation(
+            operation_id="searchHistory",
+            summary="The caller's recent searches",
+            tag="search",
+            query=LimitQuery,
+            response=out.History,
+        ),
+    ),
+    ApiRoute(
+        "/api/v1/search/history",
+        delete_history,
+        method="DELETE",
+        operation=Operation(
+            operation_id="deleteSearchHistory", summary="Forget the caller's searches", tag="search", status=204
+        ),
+    ),
+    ApiRoute(
+        "/api/v1/media/{media_id}/similar",
+        similar,
+        method="GET",
+        operation=Operation(
+            operation_id="similarMedia",
+            summary="Media that look or sound like this one",
+            tag="search",
+            query=SimilarQuery,
+            response=out.SearchResults,
+            errors=(404,),
+        ),
+    ),
 ]

@@ -27,6 +27,15 @@ class HttpSettings(BaseModel):
     port: int = Field(default=8080, ge=0, le=65535)
 
 
+class LimitSettings(BaseModel):
+    """Bounds on what a client may send, checked at the edge before anything is parsed or forwarded."""
+
+    # A JSON body (and any body but a signed upload's): Content-Length and the bytes actually read; 413 past it.
+    max_json_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Arrays and objects nested deeper than this are refused (400) before the JSON parser sees them.
+    max_json_depth: int = Field(default=32, ge=2, le=512)
+
+
 class FirebaseSettings(BaseModel):
     project_id: str = "demo-trove"
     # host:port of the Firebase Auth Emulator (TROVE_GATEWAY_AUTH__MODE=emulator only).
@@ -153,6 +162,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     redis: RedisSettings = RedisSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
+    limits: LimitSettings = LimitSettings()
     log_level: LogLevel = "INFO"
     billing_addr: GrpcAddress = "127.0.0.1:50051"
     ingest_addr: GrpcAddress = "127.0.0.1:50052"
