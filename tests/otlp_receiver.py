@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -110,6 +112,19 @@ def _handler(receiver: TraceReceiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _serve(server: ThreadingHTTPServer) -> None:
+    """serve_forever, started again after an unexpected error (printed): the session's receiver must outlive one
+    bad moment, and an error in its thread would otherwise fail whichever unrelated test was running."""
+    while True:
+        try:
+            server.serve_forever()
+        except Exception:
+            traceback.print_exc()
+            time.sleep(0.1)
+            continue
+        return
+
+
 @contextmanager
 def running_receiver() -> Iterator[TraceReceiver]:
     """A receiver on a free 127.0.0.1 port; its `endpoint` is the URL to give the exporters."""
@@ -117,7 +132,7 @@ def running_receiver() -> Iterator[TraceReceiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
     server.daemon_threads = True
     receiver.endpoint = f"http://127.0.0.1:{server.server_port}{PATH}"
-    thread = threading.Thread(target=server.serve_forever, name="otlp-receiver", daemon=True)
+    thread = threading.Thread(target=_serve, args=(server,), name="otlp-receiver", daemon=True)
     thread.start()
     try:
         yield receiver
