@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     job_timeout_s: int = Field(default=1800, ge=10)
     max_tries: int = Field(default=5, ge=1, le=50, description="tries of a stage before it goes to dead letters")
     max_tries_per_stage: dict[str, int] = Field(default={}, description='e.g. {"transcription": 3}')
+    stage_timeout_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=86400,
+        description="a try of a stage running longer is stopped (the worker recycles) and counts as a try",
+    )
+    stage_timeouts_s: dict[str, float] = Field(default={}, description='per stage, e.g. {"transcription": 1500}')
     retry_backoff_s: float = Field(default=5.0, gt=0, le=3600, description="wait before the 2nd try; doubles")
     retry_backoff_max_s: float = Field(default=600.0, gt=0, le=86400)
     lease_s: float = Field(

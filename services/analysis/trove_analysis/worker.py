@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import signal
 from collections.abc import AsyncIterator
@@ -51,6 +52,8 @@ tracer = trace.get_tracer(__name__)
 
 # Our own per-stage tries decide when a job is dead; ARQ's count also includes runs cut short by a killed worker.
 ARQ_MAX_TRIES = 1000
+# The exit status of a worker that recycled itself after a stage overran (EX_TEMPFAIL): restart me.
+RECYCLE_EXIT = 75
 
 
 def backoff_s(*, tries: int, base_s: float, max_s: float) -> float:
@@ -182,7 +185,13 @@ async def startup(ctx: dict[str, Any]) -> None:
         status=IngestMediaStatus(ingest_pb2_grpc.IngestServiceStub(channels["ingest"])),
         index=SearchSegmentIndex(search_pb2_grpc.SearchServiceStub(channels["search"])),
         accounts=BillingAccounts(billing_pb2_grpc.BillingServiceStub(channels["billing"])),
-        retry=RetryPolicy(max_tries=settings.max_tries, per_stage=settings.max_tries_per_stage),
+        retry=RetryPolicy(
+            max_tries=settings.max_tries,
+            per_stage=settings.max_tries_per_stage,
+            timeout_s=settings.stage_timeout_s,
+            timeout_per_stage_s=settings.stage_timeouts_s,
+        ),
+        on_overrun=ctx["overrun"].set,
     )
 
 
@@ -192,7 +201,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     if "pool" in ctx:
         await ctx["pool"].close()
     if "executor" in ctx:
-        ctx["executor"].shutdown()
+        # After an overrun a model thread may never finish: don't wait for it (the process exits instead).
+        ctx["executor"].shutdown(wait=not ctx["overrun"].is_set())
 
 
 def family_worker(settings: Settings, family: Family, ctx: dict[str, Any]) -> Worker:
@@ -222,8 +232,12 @@ async def run_workers(settings: Settings) -> None:
 
     On a signal every pool stops taking jobs and gives running ones `shutdown_grace_s` to finish; the rest are
     cancelled and handed back to their queue (ARQ re-queues a cancelled job), so nothing waits for a lease.
+
+    A stage that ran past its time limit may still be running in a model thread, which Python cannot stop: the
+    worker then stops the same way and exits with RECYCLE_EXIT, and the supervisor starts a fresh one.
     """
-    ctx: dict[str, Any] = {"settings": settings}
+    overrun = asyncio.Event()
+    ctx: dict[str, Any] = {"settings": settings, "overrun": overrun}
     await startup(ctx)
     workers = [family_worker(settings, family, ctx) for family in dict.fromkeys(settings.families)]
     loop = asyncio.get_running_loop()
@@ -231,16 +245,27 @@ async def run_workers(settings: Settings) -> None:
         loop.add_signal_handler(sig, _stop_all, workers, sig)
     redis = await connect_redis(settings.redis.dsn)
     sweeper = asyncio.create_task(sweep(redis, lease_s=settings.lease_s))
+    recycler = asyncio.create_task(_recycle_on(overrun, workers))
     try:
         await asyncio.gather(*(w.async_run() for w in workers))
     except asyncio.CancelledError:
         logger.info("worker pools stopped")
     finally:
         sweeper.cancel()
+        recycler.cancel()
         await redis.aclose()
         for w in workers:
             await w.close()
         await shutdown(ctx)
+    if overrun.is_set():
+        logger.warning("worker recycled after a stage overran its time limit")
+        logging.shutdown()
+        os._exit(RECYCLE_EXIT)  # a stuck model thread would keep a normal exit waiting for ever
+
+
+async def _recycle_on(overrun: asyncio.Event, workers: list[Worker]) -> None:
+    await overrun.wait()
+    _stop_all(workers, signal.SIGTERM)
 
 
 def _stop_all(workers: list[Worker], sig: signal.Signals) -> None:
