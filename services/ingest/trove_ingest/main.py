@@ -110,6 +110,7 @@ async def run(settings: Settings) -> None:
         service_names=["trove.ingest.v1.IngestService"],
         registrations=[lambda server: ingest_pb2_grpc.add_IngestServiceServicer_to_server(servicer, server)],
         on_stop=close,
+        ready_check=lambda: pool.fetchval("SELECT 1"),
     )
 
 
