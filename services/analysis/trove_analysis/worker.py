@@ -29,6 +29,7 @@ from trove_analysis.settings import Settings
 from trove_common.blobstore import LocalBlobStore
 from trove_common.context import request_id_var, user_id_var
 from trove_common.db import create_pool
+from trove_common.errors import DeadlineExceededError, UnavailableError
 from trove_common.grpc_client import ServiceCredential, make_channel
 from trove_common.jobs import (
     ANALYSIS_QUEUE,
@@ -40,6 +41,7 @@ from trove_common.jobs import (
     job_serializer,
 )
 from trove_common.offload import ModelExecutor
+from trove_common.outage import as_unavailable
 from trove_ml import limit_torch_threads
 from trove_ml.image_text import ImageTextModel
 from trove_ml.offloaded import OffloadedTextEmbedder
@@ -88,10 +90,33 @@ async def job_context(ctx: dict[str, Any], job: AnalyzeMediaArgs, span: str, sta
         otel_context.detach(token)
 
 
+@asynccontextmanager
+async def retry_outages(ctx: dict[str, Any], job: AnalyzeMediaArgs) -> AsyncIterator[None]:
+    """PostgreSQL, Redis or a service away: the job runs again after a backoff (ARQ would drop a failed job).
+
+    An outage in the middle of a stage may leave its row `running`; the next run counts that try as one.
+    """
+    try:
+        yield
+    except Retry:
+        raise
+    except Exception as exc:
+        if as_unavailable(exc) is None and not isinstance(exc, UnavailableError | DeadlineExceededError):
+            raise
+        settings: Settings = ctx["settings"]
+        tries = min(int(ctx.get("job_try") or 1), 8)
+        defer_s = backoff_s(tries=tries, base_s=settings.retry_backoff_s, max_s=settings.retry_backoff_max_s)
+        logger.warning(
+            "an outage interrupted the job: it runs again",
+            extra={"media_id": job.media_id, "error": repr(exc), "defer_s": defer_s},
+        )
+        raise Retry(defer=defer_s) from exc
+
+
 async def analyze_media(ctx: dict[str, Any], **kwargs: Any) -> str:
     """The job ingest enqueues: plan the file's stages, probe it, and queue its next stage."""
     job = AnalyzeMediaArgs(**kwargs)
-    async with job_context(ctx, job, "analyze_media", "probe"):
+    async with job_context(ctx, job, "analyze_media", "probe"), retry_outages(ctx, job):
         pipeline: Pipeline = ctx["pipeline"]
         if not await pipeline.start(job):
             return "deleted"
@@ -109,7 +134,7 @@ async def run_stage(ctx: dict[str, Any], *, stage: str, round_id: str = "", resu
     `resume`: a requeued dead letter, whose file was marked failed; it is processing again.
     """
     job = AnalyzeMediaArgs(**kwargs)
-    async with job_context(ctx, job, "run_stage", stage):
+    async with job_context(ctx, job, "run_stage", stage), retry_outages(ctx, job):
         if resume and not await ctx["pipeline"].start(job):
             return "deleted"
         return await _advance(ctx, job, stage, round_id=round_id)
