@@ -225,7 +225,14 @@ class Pipeline:
         elif stage in ("image", "video", "document"):
             await self._stage(job, stage, self._vision.provider, self._with_thumbnail(job, path, stage))
         elif stage == "transcription":
-            await self._stage(job, stage, self._transcriber.provider, lambda: self._transcriber.transcribe(path))
+            # Bounded by the tier's duration while decoding, whatever the header told the probe.
+            limit_s = await self._accounts.max_media_duration_s()
+            await self._stage(
+                job,
+                stage,
+                self._transcriber.provider,
+                lambda: self._transcriber.transcribe(path, max_duration_s=limit_s),
+            )
         elif stage == "text":
             if words := describe.spoken_and_written(await self._texts(job)):
                 await self._stage(job, "text", self._text.provider, lambda: self._text.analyze(words))
@@ -321,14 +328,14 @@ class Pipeline:
         )
 
     def _with_thumbnail(self, job: AnalyzeMediaArgs, path: Path, kind: str) -> Callable[[], Awaitable[Facts]]:
-        analyze = {
-            "image": self._vision.analyze_image,
-            "video": self._vision.analyze_video,
-            "document": self._vision.analyze_document,
-        }[kind]
+        async def analyze() -> tuple[Facts, bytes]:
+            if kind == "video":
+                limit_s = await self._accounts.max_media_duration_s()
+                return await self._vision.analyze_video(path, max_duration_s=limit_s)
+            return await (self._vision.analyze_image if kind == "image" else self._vision.analyze_document)(path)
 
         async def run() -> Facts:
-            facts, thumbnail = await analyze(path)
+            facts, thumbnail = await analyze()
             self._store.put(thumbnail_key(job.storage_key), thumbnail)
             await self._accounts.record_derived_bytes(
                 media_id=job.media_id, size_bytes=self._store.derived_bytes(job.storage_key)

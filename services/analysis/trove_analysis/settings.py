@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     shutdown_grace_s: int = Field(default=20, ge=0, le=3600, description="on SIGTERM, running jobs get this long")
     poll_delay_s: float = Field(default=0.2, gt=0, le=10, description="how often an idle family pool reads its queue")
     max_image_pixels: int = Field(default=100_000_000, ge=1_000_000, description="larger images are refused")
+    max_video_pixels: int = Field(
+        default=8_294_400, ge=100_000, description="videos with larger frames (beyond 4K UHD) are refused, undecoded"
+    )
     max_pdf_pages: int = Field(default=200, ge=1, description="pages read per PDF; the rest are skipped")
     model_dir: Path = Field(
         default=Path.home() / ".cache" / "trove" / "models",

@@ -200,6 +200,7 @@ async def startup(ctx: dict[str, Any]) -> None:
             executor=executor,
             wordnet_dir=settings.wordnet_dir,
             max_pdf_pages=settings.max_pdf_pages,
+            max_video_pixels=settings.max_video_pixels,
             image_text=ImageTextModel.load(model_dir) if (model_dir := settings.image_text.model_dir) else None,
         ),
         transcriber=LocalTranscriber(
