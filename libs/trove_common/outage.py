@@ -19,6 +19,7 @@ _OUTAGES: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, statement cancelled
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.InterfaceError,  # e.g. the pool or its connection closed under us
+    asyncpg.InternalClientError,  # a connection cut mid-transaction ("cannot switch to state ...")
     RedisConnectionError,
     RedisTimeoutError,
     ConnectionError,  # refused / reset sockets (OSError subclasses)
@@ -30,7 +31,11 @@ def as_unavailable(exc: BaseException) -> UnavailableError | None:
     """The UnavailableError an infrastructure outage stands for; None when `exc` is something else."""
     if not isinstance(exc, _OUTAGES):
         return None
-    what = "the database" if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError) else "a backing service"
+    what = (
+        "the database"
+        if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | asyncpg.InternalClientError)
+        else "a backing service"
+    )
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
         what = "the job queue"
     return UnavailableError(
