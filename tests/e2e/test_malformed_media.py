@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import random
 import struct
 import zlib
@@ -189,7 +190,9 @@ async def test_malformed_media_is_refused_or_ends_with_a_reason_and_the_worker_k
     # The bombs never get through whole.
     for bomb in ("bomb.png", "bomb.jpg", "bomb.gif", "bomb.mp4"):
         assert not ended[bomb].startswith("completed"), (bomb, ended[bomb])
-    assert ended["day.wav"].startswith(("failed: ", "refused 4")), ended["day.wav"]
+    # Silence whose header claims a day: judged by what decodes (a minute: completed), or refused by the tier.
+    assert ended["day.wav"].startswith(("completed", "failed: ", "refused 4")), ended["day.wav"]
+    print(json.dumps(ended, indent=1))  # the outcome of every case, with -s
 
     after = await api.upload(small_png(7), "after.png", "image/png")  # the worker still serves
     assert (await api.wait_done(after, timeout_s=BOUND_S))["status"] == "completed"
