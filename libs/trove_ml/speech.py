@@ -134,16 +134,20 @@ def _decode(path: Path, *, max_duration_s: float | None = None) -> npt.NDArray[n
     if path.stat().st_size == 0:
         raise MediaError(f"{path.name} is empty (0 bytes)")
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        # Missing files and permissions are the caller's environment, not bad media.
+        if isinstance(exc, OSError) and not isinstance(exc, av.error.InvalidDataError):
+            raise
+        raise MediaError(f"{path.name}: the audio cannot be decoded ({exc.strerror or exc})") from exc
+    try:
+        with container:
             if not container.streams.audio:
                 return np.zeros(0, dtype=np.float32)
             stream = container.streams.audio[0]
             declared_s = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
             audio = _samples(container, stream, path=path, max_duration_s=max_duration_s)
-    except av.error.FFmpegError as exc:
-        # Missing files and permissions are the caller's environment, not bad media.
-        if isinstance(exc, OSError):
-            raise
+    except av.error.FFmpegError as exc:  # once the file is open, any decoder error is the data's (even EPERM)
         raise MediaError(f"{path.name}: the audio cannot be decoded ({exc.strerror or exc})") from exc
     decoded_s = len(audio) / _SAMPLE_RATE
     if declared_s is not None and declared_s - decoded_s > max(
@@ -166,7 +170,7 @@ def _samples(
     for packet in container.demux(stream):
         try:
             frames = packet.decode()
-        except av.error.InvalidDataError:
+        except av.error.FFmpegError:  # a damaged packet (invalid data, or EPERM from some decoders): skip it
             continue
         for frame in frames:
             for out in resampler.resample(frame):

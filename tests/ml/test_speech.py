@@ -168,3 +168,20 @@ def test_audio_within_the_duration_limit_is_decoded_whole(transcriber: Transcrib
     tone = _tone_wav(tmp_path / "tone.wav", 20)
 
     assert transcriber.transcribe(tone, max_duration_s=30).duration_s == pytest.approx(20.0)
+
+
+def test_damaged_packets_are_skipped_never_mistaken_for_a_permission_error(
+    transcriber: Transcriber, tmp_path: Path
+) -> None:
+    """Flipped bits make some decoders answer EPERM; that is bad data (skipped), not the environment (retried)."""
+    data = bytearray((DEV_MEDIA / "holiday.mp4").read_bytes())
+    rng = np.random.default_rng(11)
+    for at in rng.integers(64, len(data), size=24):
+        data[at] ^= 1 << int(rng.integers(8))
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    try:
+        transcript = transcriber.transcribe(damaged, max_duration_s=600)
+    except MediaError:
+        return
+    assert transcript.duration_s > 0
