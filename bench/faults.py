@@ -41,6 +41,10 @@ OVERRIDES = {
     "TROVE_ANALYSIS_RETRY_BACKOFF_S": "1",
     "TROVE_GATEWAY_RATE_LIMITS__ENABLED": "false",
 }
+# Each user's pace: a request, a pause; every UPLOAD_EVERY-th request an upload (the rest are searches). Small
+# images, so the pipeline keeps up and every file can be accounted for within the wait after the load.
+THINK_S = 0.5
+UPLOAD_EVERY = 4
 QUERIES = ("a red disc", "shapes on a plain ground", "a cat", "colourful circles", "a green picture")
 # (process, signal, seconds into the load): each killed once. PostgreSQL gets SIGQUIT (its immediate shutdown,
 # a crash without the orphaned backends a SIGKILL of the postmaster would leave holding shared memory).
@@ -103,7 +107,7 @@ async def _user(api: Api, index: int, tally: Tally, *, stop_at: float) -> None:
         step = 0
         while time.monotonic() < stop_at:
             step += 1
-            if step % 3 == 0:
+            if step % UPLOAD_EVERY == 0:
                 await _upload(client, tally, index * 100_000 + step, give_up_at=stop_at + 120)
             else:
                 started = time.perf_counter()
@@ -111,7 +115,7 @@ async def _user(api: Api, index: int, tally: Tally, *, stop_at: float) -> None:
                 response = await _call(client, tally, "GET", "/api/v1/search", params={"q": q, "limit": 10})
                 if response is not None and response.status_code == 200:
                     tally.search_ms.append(1000 * (time.perf_counter() - started))
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(THINK_S)
 
 
 def _pid(stack: Supervised, name: str) -> int | None:
@@ -218,7 +222,7 @@ async def measure(stack: Supervised, *, users: int, duration_s: float) -> dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=6)
+    parser.add_argument("--users", type=int, default=4)
     parser.add_argument("--duration-s", type=float, default=120.0)
     args = parser.parse_args()
     with supervised_stack(OVERRIDES) as stack:
