@@ -17,6 +17,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker, func
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from redis.exceptions import RedisError
 
 from trove_analysis.clients import BillingAccounts, IngestMediaStatus, LocalObjectStore, SearchSegmentIndex
 from trove_analysis.errors import StageRetryError
@@ -56,6 +57,7 @@ tracer = trace.get_tracer(__name__)
 ARQ_MAX_TRIES = 1000
 # The exit status of a worker that recycled itself after a stage overran (EX_TEMPFAIL): restart me.
 RECYCLE_EXIT = 75
+REDIS_RETRY_S = 1.0
 
 
 def backoff_s(*, tries: int, base_s: float, max_s: float) -> float:
@@ -273,7 +275,7 @@ async def run_workers(settings: Settings) -> None:
     sweeper = asyncio.create_task(sweep(redis, lease_s=settings.lease_s))
     recycler = asyncio.create_task(_recycle_on(overrun, workers))
     try:
-        await asyncio.gather(*(w.async_run() for w in workers))
+        await asyncio.gather(*(_serve(w) for w in workers))
     except asyncio.CancelledError:
         logger.info("worker pools stopped")
     finally:
@@ -287,6 +289,23 @@ async def run_workers(settings: Settings) -> None:
         logger.warning("worker recycled after a stage overran its time limit")
         logging.shutdown()
         os._exit(RECYCLE_EXIT)  # a stuck model thread would keep a normal exit waiting for ever
+
+
+async def _serve(worker: Worker) -> None:
+    """Run one pool; Redis going away (killed, restarting) pauses it instead of ending the process.
+
+    Running jobs go on meanwhile; their results are written once Redis is back, or, if that fails, their lease
+    runs out and they run again, finding their finished stages stored.
+    """
+    while True:
+        try:
+            await worker.async_run()
+            return
+        except (RedisError, OSError) as exc:
+            if not worker.allow_pick_jobs:  # stopping (SIGTERM) anyway
+                raise
+            logger.warning("lost Redis: polling again shortly", extra={"queue": worker.queue_name, "error": repr(exc)})
+            await asyncio.sleep(REDIS_RETRY_S)
 
 
 async def _recycle_on(overrun: asyncio.Event, workers: list[Worker]) -> None:
