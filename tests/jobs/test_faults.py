@@ -77,7 +77,7 @@ async def test_a_stage_past_its_time_limit_is_stopped_retried_then_dead_lettered
     video = await poisoner.upload((DEV_MEDIA / "holiday.mp4").read_bytes(), "holiday.mp4", "video/mp4")
     images = await _images(other, 4)
 
-    failed = await poisoner.wait_done(video, timeout_s=300)
+    failed = await poisoner.wait_done(video, timeout_s=600)  # three worker restarts, each loading its models
     assert failed["status"] == "failed"
     assert f"gave up after {MAX_TRIES} tries of the video stage" in str(failed["error"]), failed["error"]
     letter = await _dead_letter(admin, video)
