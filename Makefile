@@ -12,7 +12,7 @@ SOURCE_DIRS := libs services tests scripts bench
 # Every service package is importable from the venv (one dev environment for the monorepo).
 PATHS := libs services/gateway services/ingest services/analysis services/search services/billing
 
-.PHONY: help install system node venv protos models run stop status test check bench eval clean
+.PHONY: help install system node venv protos models run stop status test check bench bench-faults eval clean
 
 help:
 	@echo "make run     install what is missing, start Trove in the background (http://127.0.0.1:8080)"
@@ -21,6 +21,7 @@ help:
 	@echo "make test    install what is missing, run the tests against their own infrastructure"
 	@echo "make check   ruff (format + lint) and mypy"
 	@echo "make bench   performance figures as JSON"
+	@echo "make bench-faults  load with faults (worker, search, Redis, PostgreSQL killed once) as JSON"
 	@echo "make eval    search quality on the sample corpus as JSON (EVAL_ARGS=\"--url URL --also DIR\")"
 
 install: system venv node protos models
@@ -72,6 +73,10 @@ check: install
 
 bench: install
 	@$(PY) bench/run.py
+
+# N users searching and uploading while a worker, search, Redis and PostgreSQL are each killed once.
+bench-faults: install
+	@$(PY) bench/faults.py $(FAULTS_ARGS)
 
 # A throwaway stack of its own unless EVAL_ARGS has --url; see bench/search_eval.py --help.
 eval: install

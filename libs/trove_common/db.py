@@ -11,6 +11,9 @@ from pgvector.asyncpg import register_vector
 from trove_common.errors import InvalidArgumentError
 from trove_common.settings import PostgresSettings
 
+# A request waits at most this long for a pooled connection (PostgreSQL hung or the pool exhausted): 503, no hang.
+ACQUIRE_TIMEOUT_S = 10.0
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await register_vector(conn)
@@ -23,6 +26,7 @@ async def create_pool(settings: PostgresSettings, *, vectors: bool = False) -> a
         min_size=settings.pool_min,
         max_size=settings.pool_max,
         command_timeout=settings.command_timeout_s,
+        timeout=settings.connect_timeout_s,
         init=_init_connection if vectors else None,
     )
     assert pool is not None
@@ -38,6 +42,6 @@ async def user_transaction(pool: asyncpg.Pool, user_id: str) -> AsyncIterator[as
     """
     if not user_id:
         raise InvalidArgumentError("no calling user in this request")
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
         await conn.execute("SELECT set_config('app.user_id', $1, true)", user_id)
         yield conn

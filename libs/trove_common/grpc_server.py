@@ -28,6 +28,7 @@ from trove_common.context import (
 )
 from trove_common.errors import TroveError, details_to_wire, mapping_for
 from trove_common.metrics import GRPC_SERVER_SECONDS
+from trove_common.outage import as_unavailable
 from trove_common.settings import GrpcServerSettings, ServiceAuthSettings
 
 logger = logging.getLogger(__name__)
@@ -138,6 +139,17 @@ def _wrap(inner: Handler, *, method: str, metadata: dict[str, Any], admin_truste
         except Exception as exc:
             if isinstance(exc, grpc.aio.AbortError) or type(exc).__name__ == "AbortError":
                 raise
+            if (outage := as_unavailable(exc)) is not None:
+                outcome = "UNAVAILABLE"
+                logger.warning("%s met an outage", method, extra={"error": repr(exc)})
+                await context.abort(
+                    grpc.StatusCode.UNAVAILABLE,
+                    str(outage),
+                    trailing_metadata=(
+                        (ERROR_REASON_KEY, outage.reason),
+                        (ERROR_DETAILS_KEY, details_to_wire(outage) or "{}"),
+                    ),
+                )
             outcome = "INTERNAL"
             logger.exception("%s failed unexpectedly", method)
             await context.abort(
@@ -189,6 +201,32 @@ async def start_server(
     return RunningServer(server=server, health=health_servicer, port=port)
 
 
+READY_CHECK_EVERY_S = 2.0
+
+
+async def _watch_ready(
+    servicer: health.aio.HealthServicer, check: Callable[[], Awaitable[object]], *, names: Sequence[str]
+) -> None:
+    serving = True
+    while True:
+        await asyncio.sleep(READY_CHECK_EVERY_S)
+        try:
+            async with asyncio.timeout(READY_CHECK_EVERY_S):
+                await check()
+            ok = True
+        except Exception as exc:
+            ok = False
+            if serving:
+                logger.warning("a dependency is unavailable: not serving", extra={"error": repr(exc)})
+        if ok != serving:
+            serving = ok
+            status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+            for name in names:
+                await servicer.set(name, status)
+            if ok:
+                logger.info("dependencies are back: serving")
+
+
 async def serve(
     *,
     settings: GrpcServerSettings,
@@ -197,8 +235,13 @@ async def serve(
     service_names: Sequence[str],
     registrations: Sequence[Registration],
     on_stop: Callable[[], Awaitable[None]] | None = None,
+    ready_check: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
-    """Run a gRPC server until SIGTERM/SIGINT, then drain: health NOT_SERVING, stop with grace, run `on_stop`."""
+    """Run a gRPC server until SIGTERM/SIGINT, then drain: health NOT_SERVING, stop with grace, run `on_stop`.
+
+    `ready_check` (e.g. `SELECT 1` on the service's pool) runs every READY_CHECK_EVERY_S: while it fails or hangs
+    the health status reads NOT_SERVING, so the gateway's /readyz says which backend lost its database.
+    """
     running = await start_server(
         settings=settings, service=service, auth=auth, service_names=service_names, registrations=registrations
     )
@@ -206,7 +249,12 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    watch = None
+    if ready_check is not None:
+        watch = asyncio.create_task(_watch_ready(running.health, ready_check, names=("", *service_names)))
     await stop.wait()
+    if watch is not None:
+        watch.cancel()
     logger.info("stopping grpc server", extra={"grace_s": settings.grace_s})
     await running.health.enter_graceful_shutdown()
     await running.server.stop(settings.grace_s)

@@ -22,5 +22,6 @@ class ModelExecutor:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop the threads; `wait=False` when one may never finish (the process is about to exit)."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)

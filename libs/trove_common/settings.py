@@ -24,6 +24,7 @@ class PostgresSettings(BaseModel):
     pool_min: int = Field(default=1, ge=0)
     pool_max: int = Field(default=10, ge=1)
     command_timeout_s: float = Field(default=30.0, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0, description="a connection attempt slower than this fails")
 
     @field_validator("dsn")
     @classmethod

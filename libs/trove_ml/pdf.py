@@ -73,7 +73,9 @@ def read_pdf(path: Path, *, reader: TextReader, max_pages: int) -> PdfText:
             with _PDFIUM_LOCK:
                 text, image, size = _page_content(doc, index)
             if image is not None:
-                text = reader.read(image).text
+                # A blank page has nothing to read: OCR would spend seconds on it (a PDF of 200 blank pages
+                # kept a worker busy for ten minutes).
+                text = "" if _blank(image) else reader.read(image).text
             pages.append(
                 PdfPage(
                     number=index + 1,
@@ -87,6 +89,13 @@ def read_pdf(path: Path, *, reader: TextReader, max_pages: int) -> PdfText:
         with _PDFIUM_LOCK:
             doc.close()
     return PdfText(pages=pages, page_count=page_count, truncated=page_count > max_pages)
+
+
+def _blank(image: Image.Image) -> bool:
+    """One colour all over (every band's darkest and lightest pixel equal)."""
+    extrema = image.getextrema()
+    bands = extrema if isinstance(extrema[0], tuple) else (extrema,)
+    return all(low == high for low, high in bands)
 
 
 def render_page(path: Path, number: int, *, dpi: float = OCR_DPI) -> Image.Image:

@@ -10,7 +10,7 @@ from typing import Any
 import av
 import numpy as np
 import numpy.typing as npt
-from faster_whisper import WhisperModel, decode_audio  # type: ignore[import-untyped]
+from faster_whisper import WhisperModel  # type: ignore[import-untyped]
 from faster_whisper.vad import VadOptions, get_speech_timestamps  # type: ignore[import-untyped]
 
 from trove_ml.errors import MediaError
@@ -79,9 +79,12 @@ class Transcriber:
         self._lock = threading.Lock()
         self._model: Any = None
 
-    def transcribe(self, path: Path) -> Transcript:
-        """Timed segments and words of the speech in `path`; raises MediaError if its audio cannot be decoded."""
-        audio = _decode(path)
+    def transcribe(self, path: Path, *, max_duration_s: float | None = None) -> Transcript:
+        """Timed segments and words of the speech in `path`; raises MediaError if its audio cannot be decoded.
+
+        `max_duration_s`: decoding stops with MediaError once the audio runs past it, whatever the header says.
+        """
+        audio = _decode(path, max_duration_s=max_duration_s)
         duration_s = len(audio) / _SAMPLE_RATE
         if len(audio) == 0 or not get_speech_timestamps(audio, _VAD):
             return Transcript(language="", language_probability=0.0, duration_s=duration_s, segments=[])
@@ -122,21 +125,29 @@ def _segment(segment: Any) -> SpeechSegment:
     return SpeechSegment(start_s=float(segment.start), end_s=float(segment.end), text=segment.text.strip(), words=words)
 
 
-def _decode(path: Path) -> npt.NDArray[np.float32]:
-    """16 kHz mono samples of the first audio stream; empty when the file has no audio stream."""
+def _decode(path: Path, *, max_duration_s: float | None = None) -> npt.NDArray[np.float32]:
+    """16 kHz mono samples of the first audio stream; empty when the file has no audio stream.
+
+    Decoded packet by packet (undecodable packets are skipped, as faster-whisper does), so a file whose header
+    lies about its length is refused once its audio passes `max_duration_s`, before it fills memory.
+    """
     if path.stat().st_size == 0:
         raise MediaError(f"{path.name} is empty (0 bytes)")
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        # Missing files and permissions are the caller's environment, not bad media.
+        if isinstance(exc, OSError) and not isinstance(exc, av.error.InvalidDataError):
+            raise
+        raise MediaError(f"{path.name}: the audio cannot be decoded ({exc.strerror or exc})") from exc
+    try:
+        with container:
             if not container.streams.audio:
                 return np.zeros(0, dtype=np.float32)
             stream = container.streams.audio[0]
             declared_s = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
-        audio: npt.NDArray[np.float32] = decode_audio(str(path), sampling_rate=_SAMPLE_RATE)
-    except av.error.FFmpegError as exc:
-        # Missing files and permissions are the caller's environment, not bad media.
-        if isinstance(exc, OSError):
-            raise
+            audio = _samples(container, stream, path=path, max_duration_s=max_duration_s)
+    except av.error.FFmpegError as exc:  # once the file is open, any decoder error is the data's (even EPERM)
         raise MediaError(f"{path.name}: the audio cannot be decoded ({exc.strerror or exc})") from exc
     decoded_s = len(audio) / _SAMPLE_RATE
     if declared_s is not None and declared_s - decoded_s > max(
@@ -147,3 +158,32 @@ def _decode(path: Path) -> npt.NDArray[np.float32]:
             f"but only {decoded_s:.1f} s can be decoded"
         )
     return audio
+
+
+def _samples(
+    container: av.container.InputContainer, stream: Any, *, path: Path, max_duration_s: float | None
+) -> npt.NDArray[np.float32]:
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=_SAMPLE_RATE)
+    limit = None if max_duration_s is None else int((max_duration_s + _TRUNCATION_SLACK_S) * _SAMPLE_RATE)
+    chunks: list[npt.NDArray[Any]] = []
+    total = 0
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:  # a damaged packet (invalid data, or EPERM from some decoders): skip it
+            continue
+        for frame in frames:
+            for out in resampler.resample(frame):
+                chunk = out.to_ndarray().reshape(-1)
+                chunks.append(chunk)
+                total += len(chunk)
+        if limit is not None and total > limit:
+            assert max_duration_s is not None
+            raise MediaError(
+                f"{path.name}: the audio runs past {max_duration_s / 60:.1f} minutes, the longest your tier allows "
+                "(whatever its header says)"
+            )
+    chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    return (np.concatenate(chunks).astype(np.float32) / 32768.0).astype(np.float32)

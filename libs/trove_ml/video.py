@@ -55,13 +55,25 @@ class Scene:
     keyframe: Image.Image
 
 
-def scenes(path: Path, *, min_scene_s: float = 1.0, max_scenes: int = 200) -> list[Scene]:
-    """Split the video at `path` into at most `max_scenes` scenes covering its whole duration; MediaError if broken."""
+def scenes(
+    path: Path,
+    *,
+    min_scene_s: float = 1.0,
+    max_scenes: int = 200,
+    max_duration_s: float | None = None,
+    max_pixels: int | None = None,
+) -> list[Scene]:
+    """Split the video at `path` into at most `max_scenes` scenes covering its whole duration; MediaError if broken.
+
+    `max_duration_s` stops the decode once frames pass it, whatever the header says; `max_pixels` refuses frames
+    larger than that (a decompression bomb) before any is decoded.
+    """
     if max_scenes < 1:
         raise ValueError("max_scenes must be at least 1")
     try:
         with av.open(str(path)) as container:
             stream = _video_stream(container)
+            check_frame_size(stream, max_pixels=max_pixels)
             duration_s = declared_duration_s(container)
             video_s = declared_duration_s(container, stream)
             # Long takes in long videos get proportionally longer timed scenes, so they do not crowd out the cuts.
@@ -69,6 +81,11 @@ def scenes(path: Path, *, min_scene_s: float = 1.0, max_scenes: int = 200) -> li
             builder = _SceneBuilder(min_scene_s=min_scene_s, long_shot_s=long_shot_s, max_scenes=max_scenes)
             sampler = _Sampler(container, stream, step_s=1 / SAMPLE_FPS)
             for time_s, frame in sampler:
+                if max_duration_s is not None and time_s > max_duration_s + 1.0:
+                    raise MediaError(
+                        f"The video runs past {max_duration_s / 60:.1f} minutes, the longest your tier allows "
+                        "(whatever its header says)."
+                    )
                 builder.add(time_s, frame)
     except av.FFmpegError as e:
         raise MediaError(f"The video cannot be decoded ({e.strerror or e}).") from e
@@ -116,6 +133,15 @@ def _video_stream(container: InputContainer) -> VideoStream:
         raise MediaError("The file has no video stream.")
     streams[0].thread_type = "AUTO"
     return streams[0]
+
+
+def check_frame_size(stream: VideoStream, *, max_pixels: int | None) -> None:
+    """MediaError when the stream's frames are larger than `max_pixels` (checked from its parameters, undecoded)."""
+    width, height = stream.codec_context.width or 0, stream.codec_context.height or 0
+    if max_pixels is not None and width * height > max_pixels:
+        raise MediaError(
+            f"The video's frames are {width}x{height} pixels; at most {max_pixels / 1e6:.0f} megapixels are allowed."
+        )
 
 
 class _Sampler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -16,7 +17,7 @@ from support import DEV_MEDIA, as_user, billing_user
 from trove_common.blobstore import LocalBlobStore
 from trove_common.jobs import AnalyzeMediaArgs
 from trove_ingest.accounts import BillingAccounts
-from trove_ingest.ingest import Ingest
+from trove_ingest.ingest import Enqueue, Ingest
 from trove_protos.billing.v1 import billing_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from trove_stack.infra import Infra
@@ -35,12 +36,14 @@ async def pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-def _ingest(infra: Infra, pool: asyncpg.Pool, connect: Connect) -> tuple[Ingest, LocalBlobStore]:
+def _ingest(
+    infra: Infra, pool: asyncpg.Pool, connect: Connect, enqueue: Enqueue = _never_enqueue
+) -> tuple[Ingest, LocalBlobStore]:
     store = LocalBlobStore(root=infra.config.blobs_dir, signing_key=infra.secrets.signing_key)
     ingest = Ingest(
         pool=pool,
         store=store,
-        enqueue=_never_enqueue,
+        enqueue=enqueue,
         accounts=BillingAccounts(billing_pb2_grpc.BillingServiceStub(connect("billing"))),
         max_upload_bytes=10**9,
         url_ttl_s=900,
@@ -98,3 +101,41 @@ async def test_sweep_removes_abandoned_uploads_with_their_bytes_and_orphans(
 
     # Within the grace period nothing goes.
     assert await ingest.sweep(grace_s=3 * 3600) == 0
+
+
+async def test_media_left_queued_is_queued_again(infra: Infra, pool: asyncpg.Pool, grpc_channel: Connect) -> None:
+    """An enqueue lost with Redis leaves media `queued` with no job: the requeuer queues it again, once per round."""
+    stub = ingest_pb2_grpc.IngestServiceStub(grpc_channel("ingest"))
+    user_id = await billing_user(grpc_channel("billing"))
+    user = as_user(user_id)
+    data = (DEV_MEDIA / "grace_hopper.jpg").read_bytes()
+    ticket = await stub.CreateUpload(
+        ingest_pb2.CreateUploadRequest(filename="lost.jpg", content_type="image/jpeg", size_bytes=len(data)),
+        metadata=user,
+    )
+    async with httpx.AsyncClient() as client:
+        assert (await client.put(ticket.upload_url, content=data, headers=dict(ticket.headers))).status_code == 200
+    media = await stub.CompleteUpload(ingest_pb2.CompleteUploadRequest(upload_id=ticket.upload_id), metadata=user)
+    for _ in range(600):  # the real job runs first; then the test makes it look lost
+        status = (await stub.GetMedia(ingest_pb2.GetMediaRequest(media_id=media.media_id), metadata=user)).status
+        if status in ("completed", "failed"):
+            break
+        await asyncio.sleep(0.1)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('app.user_id', $1, true)", user_id)
+        await conn.execute(
+            "UPDATE ingest.media_files SET status = 'queued', updated_at = now() - interval '1 hour' "
+            "WHERE media_id = $1::uuid",
+            media.media_id,
+        )
+    queued: list[AnalyzeMediaArgs] = []
+
+    async def enqueue(args: AnalyzeMediaArgs) -> None:
+        queued.append(args)
+
+    ingest, _ = _ingest(infra, pool, grpc_channel, enqueue)  # the queue here is a list
+    assert await ingest.requeue_stale(older_than_s=600) >= 1
+    assert [a.user_id for a in queued if a.media_id == media.media_id] == [user_id]
+    queued.clear()
+    await ingest.requeue_stale(older_than_s=7200)  # not queued that long: left alone
+    assert all(a.media_id != media.media_id for a in queued)

@@ -53,9 +53,13 @@ class Forwarder:
         while True:
             try:
                 client, _ = server.accept()
-                upstream = socket.create_connection(("127.0.0.1", self._target_port))
-            except OSError:
+            except OSError:  # closed
                 return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self._target_port))
+            except OSError:  # the target is down (killed, restarting): refuse this one, keep forwarding
+                client.close()
+                continue
             self._open += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=_pump, args=(a, b), daemon=True).start()

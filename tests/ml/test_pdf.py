@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -193,3 +194,14 @@ def test_render_page_for_thumbnails(tmp_path: Path) -> None:
     assert image.getextrema()[0][0] < 100  # some dark text was drawn on the white page
     with pytest.raises(MediaError, match="no page 3"):
         render_page(path, 3)
+
+
+def test_blank_pages_are_not_read_by_ocr(tmp_path: Path) -> None:
+    """A PDF of blank letter pages costs no OCR (seconds per page otherwise: a cheap way to stall a worker)."""
+    pages = [Image.new("RGB", (1240, 1754), "white") for _ in range(5)]
+    path = tmp_path / "blank.pdf"
+    pages[0].save(path, "PDF", save_all=True, append_images=pages[1:], resolution=150)
+    started = time.perf_counter()
+    text = read_pdf(path, reader=TextReader(), max_pages=200)
+    assert [p.text for p in text.pages] == [""] * 5
+    assert time.perf_counter() - started < 5

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 from support import DEV_MEDIA
 
@@ -131,3 +134,54 @@ def test_cut_off_mp3_is_a_media_error(transcriber: Transcriber, tmp_path: Path, 
 
     with pytest.raises(MediaError, match=reason):
         transcriber.transcribe(cut)
+
+
+def _tone_wav(path: Path, seconds: float, *, declared_s: float | None = None) -> Path:
+    """A 16 kHz tone; `declared_s` rewrites the header's sizes to claim another length (a header that lies; 0 for
+    the "length unknown" sizes of a streamed WAV, which decoders read to the end)."""
+    samples = (8000 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * 16_000)) / 16_000)).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16_000)
+        out.writeframes(samples.tobytes())
+    if declared_s is not None:
+        data = bytearray(path.read_bytes())
+        claimed = int(declared_s * 16_000) * 2 if declared_s else 0xFFFFFFFF - 36
+        data[4:8] = struct.pack("<I", 36 + claimed)
+        data[40:44] = struct.pack("<I", claimed)
+        path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("declared_s", [None, 0.0])
+def test_decoding_stops_at_the_duration_limit_whatever_the_header_says(
+    transcriber: Transcriber, tmp_path: Path, declared_s: float | None
+) -> None:
+    long = _tone_wav(tmp_path / "long.wav", 90, declared_s=declared_s)
+
+    with pytest.raises(MediaError, match="runs past 0.5 minutes"):
+        transcriber.transcribe(long, max_duration_s=30)
+
+
+def test_audio_within_the_duration_limit_is_decoded_whole(transcriber: Transcriber, tmp_path: Path) -> None:
+    tone = _tone_wav(tmp_path / "tone.wav", 20)
+
+    assert transcriber.transcribe(tone, max_duration_s=30).duration_s == pytest.approx(20.0)
+
+
+def test_damaged_packets_are_skipped_never_mistaken_for_a_permission_error(
+    transcriber: Transcriber, tmp_path: Path
+) -> None:
+    """Flipped bits make some decoders answer EPERM; that is bad data (skipped), not the environment (retried)."""
+    data = bytearray((DEV_MEDIA / "holiday.mp4").read_bytes())
+    rng = np.random.default_rng(11)
+    for at in rng.integers(64, len(data), size=24):
+        data[at] ^= 1 << int(rng.integers(8))
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    try:
+        transcript = transcriber.transcribe(damaged, max_duration_s=600)
+    except MediaError:
+        return
+    assert transcript.duration_s > 0

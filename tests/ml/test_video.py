@@ -185,3 +185,13 @@ def test_video_cut_off_after_its_index(tmp_path: Path) -> None:
     assert len(scenes(whole)) == 3
     with pytest.raises(MediaError, match="truncated"):
         scenes(_cut(whole, tmp_path / "cut.mp4", 0.6))
+
+
+def test_decoding_stops_at_the_duration_limit_and_big_frames_are_refused_undecoded() -> None:
+    holiday = DEV_MEDIA / "holiday.mp4"
+    assert scenes(holiday, max_duration_s=600, max_pixels=8_294_400)  # within both limits
+
+    with pytest.raises(MediaError, match="runs past 0.0 minutes"):
+        scenes(holiday, max_duration_s=1.0)
+    with pytest.raises(MediaError, match="pixels; at most"):
+        scenes(holiday, max_pixels=100_000)

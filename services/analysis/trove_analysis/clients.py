@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from trove_analysis.models import IndexedSegment, MediaFacts
@@ -36,36 +37,56 @@ class SearchSegmentIndex:
         facts: MediaFacts,
         image_model: tuple[str, int] | None,
     ) -> None:
+        """All the media's segments, in chunks of at most ~INDEX_CHUNK_BYTES (gRPC refuses messages over 4 MB)."""
         images = image_model if any(s.image_vector is not None for s in segments) else None
-        request = search_pb2.IndexSegmentsRequest(
-            media_id=media_id,
-            model=model,
-            dim=dim,
-            image_model=images[0] if images else "",
-            image_dim=images[1] if images else 0,
-            facts=search_pb2.MediaFacts(
-                kind=facts.kind,
-                taken_at=facts.taken_at,
-                uploaded_at=facts.uploaded_at,
-                duration_s=facts.duration_s,
-                has_faces=facts.has_faces,
-                language=facts.language,
-            ),
-            segments=[
-                search_pb2.Segment(
-                    kind=s.kind,
-                    start_s=s.start_s,
-                    end_s=s.end_s,
-                    text=s.text,
-                    vector=s.vector.tolist(),
-                    page=s.page,
-                    keywords=s.keywords,
-                    image_vector=[] if s.image_vector is None else s.image_vector.tolist(),
-                )
-                for s in segments
-            ],
-        )
-        await self._stub.IndexSegments(request, timeout=60)
+        wire = [
+            search_pb2.Segment(
+                kind=s.kind,
+                start_s=s.start_s,
+                end_s=s.end_s,
+                text=s.text,
+                vector=s.vector.tolist(),
+                page=s.page,
+                keywords=s.keywords,
+                image_vector=[] if s.image_vector is None else s.image_vector.tolist(),
+            )
+            for s in segments
+        ]
+        for first, chunk in _chunks(wire, max_bytes=INDEX_CHUNK_BYTES):
+            request = search_pb2.IndexSegmentsRequest(
+                media_id=media_id,
+                model=model,
+                dim=dim,
+                image_model=images[0] if images else "",
+                image_dim=images[1] if images else 0,
+                facts=search_pb2.MediaFacts(
+                    kind=facts.kind,
+                    taken_at=facts.taken_at,
+                    uploaded_at=facts.uploaded_at,
+                    duration_s=facts.duration_s,
+                    has_faces=facts.has_faces,
+                    language=facts.language,
+                ),
+                segments=chunk,
+                first=first,
+            )
+            await self._stub.IndexSegments(request, timeout=60)
+
+
+# Well under gRPC's default 4 MB message limit, whatever one segment adds beyond it.
+INDEX_CHUNK_BYTES = 1 << 20
+
+
+def _chunks(segments: list[search_pb2.Segment], *, max_bytes: int) -> Iterator[tuple[int, list[search_pb2.Segment]]]:
+    """(index of the chunk's first segment, the chunk); always at least one chunk, empty when there are no segments."""
+    start, size = 0, 0
+    for i, seg in enumerate(segments):
+        cost = seg.ByteSize() + 8
+        if i > start and size + cost > max_bytes:
+            yield start, segments[start:i]
+            start, size = i, 0
+        size += cost
+    yield start, segments[start:]
 
 
 class BillingAccounts:

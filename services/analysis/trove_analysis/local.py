@@ -58,8 +58,10 @@ class LocalVisionAnalyzer:
         wordnet_dir: Path,
         max_pdf_pages: int,
         image_text: ImageTextModel | None = None,
+        max_video_pixels: int | None = None,
     ) -> None:
         self._executor = executor
+        self._max_video_pixels = max_video_pixels
         self._image_text = image_text
         self.provider = "local/efficientnet-lite0+wordnet+rapidocr+dlib/1" + (
             f"+{image_text.name}" if image_text else ""
@@ -83,14 +85,12 @@ class LocalVisionAnalyzer:
 
         return await self._executor.run(run)
 
-    async def analyze_video(self, path: Path) -> tuple[dict[str, Any], bytes]:
+    async def analyze_video(self, path: Path, *, max_duration_s: float | None = None) -> tuple[dict[str, Any], bytes]:
         """Each scene's span and what its keyframe shows, and a poster thumbnail."""
 
         def run() -> tuple[dict[str, Any], bytes]:
-            found = [
-                {"index": s.index, "start_s": s.start_s, "end_s": s.end_s, **self._look(s.keyframe)}
-                for s in scenes(path)
-            ]
+            cut = scenes(path, max_duration_s=max_duration_s, max_pixels=self._max_video_pixels)
+            found = [{"index": s.index, "start_s": s.start_s, "end_s": s.end_s, **self._look(s.keyframe)} for s in cut]
             return plain({"scenes": found}), thumbnail_jpeg(poster(path))
 
         return await self._executor.run(run)
@@ -139,8 +139,10 @@ class LocalTranscriber:
         self._model = Transcriber(model_dir, threads=threads)
         self.provider = f"local/{self._model.model_name}/1"
 
-    async def transcribe(self, path: Path) -> dict[str, Any]:
-        result: dict[str, Any] = plain(await self._executor.run(self._model.transcribe, path))
+    async def transcribe(self, path: Path, *, max_duration_s: float | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = plain(
+            await self._executor.run(self._model.transcribe, path, max_duration_s=max_duration_s)
+        )
         return result
 
 

@@ -41,6 +41,7 @@ async def run_server(settings: Settings) -> None:
         service_names=["trove.analysis.v1.AnalysisService"],
         registrations=[lambda server: analysis_pb2_grpc.add_AnalysisServiceServicer_to_server(servicer, server)],
         on_stop=close,
+        ready_check=lambda: pool.fetchval("SELECT 1"),
     )
 
 

@@ -5,10 +5,15 @@ that dies between two stages resumes at the first stage that has not succeeded. 
 under (media, stage, provider) and reused instead of recomputed, so a retried stage never records a result or a
 cost twice. Permanent errors (bad media) fail the file at once; anything else is retried up to the stage's tries,
 then the stage goes to analysis.dead_letters.
+
+Two failures count as tries without an exception to catch: a stage past its time limit (the try is recorded and
+`on_overrun` is called, so the worker recycles its process and the stage's work really stops), and a worker that
+vanished mid-stage (SIGKILL, out of memory): its row still reads `running` when the stage runs again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -66,9 +71,18 @@ class RetryPolicy:
 
     max_tries: int
     per_stage: Mapping[str, int] = field(default_factory=dict)
+    timeout_s: float = 1800.0
+    timeout_per_stage_s: Mapping[str, float] = field(default_factory=dict)
 
     def tries_for(self, stage: str) -> int:
         return self.per_stage.get(stage, self.max_tries)
+
+    def timeout_for(self, stage: str) -> float:
+        """How long one try of `stage` may run before it is stopped (and counted as a try)."""
+        return self.timeout_per_stage_s.get(stage, self.timeout_s)
+
+
+VANISHED = "the worker stopped during this stage (killed, out of memory or recycled)"
 
 
 class Pipeline:
@@ -88,6 +102,7 @@ class Pipeline:
         index: SegmentIndex,
         accounts: Accounts,
         retry: RetryPolicy,
+        on_overrun: Callable[[], None] = lambda: None,
     ) -> None:
         self._pool = pool
         self._store = store
@@ -100,6 +115,7 @@ class Pipeline:
         self._index = index
         self._accounts = accounts
         self._retry = retry
+        self._on_overrun = on_overrun
 
     async def start(self, job: AnalyzeMediaArgs) -> bool:
         """Mark the file processing and plan its stages; False when it was deleted before analysis."""
@@ -134,6 +150,8 @@ class Pipeline:
         row = next((r for r in await self.jobs(job) if r.stage == stage), None)
         if row is None or row.status in ("failed", "dead"):
             return None
+        if row.status == "running" and not await self._record_try(job, stage, VANISHED):
+            return None  # the try its vanished worker began was its last one: buried
         if row.status != "succeeded" and not await self._attempt(job, stage):
             return None
         return await self.next_stage(job)
@@ -142,8 +160,15 @@ class Pipeline:
         async with user_transaction(self._pool, job.user_id) as conn:
             await processing.start(conn, media_id=job.media_id, stage=stage)
         started = time.perf_counter()
+        limit_s = self._retry.timeout_for(stage)
+        deadline = asyncio.timeout(limit_s)
         try:
-            await self._compute(job, stage)
+            async with deadline:
+                await self._compute(job, stage)
+        except asyncio.CancelledError:
+            # The worker is stopping (SIGTERM) and hands the job back: not a try, the stage is simply queued again.
+            await self._hand_back(job, stage)
+            raise
         except MediaError as exc:
             STAGE_SECONDS.labels(stage=stage, outcome="bad_media").observe(time.perf_counter() - started)
             logger.warning("media cannot be analysed", extra={"media_id": job.media_id, "reason": str(exc)})
@@ -153,7 +178,13 @@ class Pipeline:
             return False
         except Exception as exc:  # anything but bad media is worth another try: a service down, a timeout, a bug
             STAGE_SECONDS.labels(stage=stage, outcome="error").observe(time.perf_counter() - started)
-            await self._failed_try(job, stage, f"{type(exc).__name__}: {exc}")
+            if deadline.expired():
+                logger.error("stage ran past its time limit", extra={"media_id": job.media_id, "stage": stage})
+                self._on_overrun()  # its work may still run in a model thread: the worker process recycles
+                error = f"the {stage} stage ran past its time limit of {limit_s:g} s and was stopped"
+            else:
+                error = f"{type(exc).__name__}: {exc}"
+            await self._failed_try(job, stage, error)
             return False
         took_s = time.perf_counter() - started
         STAGE_SECONDS.labels(stage=stage, outcome="ok").observe(took_s)
@@ -161,8 +192,20 @@ class Pipeline:
             await processing.succeed(conn, media_id=job.media_id, stage=stage, cost_s=took_s)
         return True
 
+    async def _hand_back(self, job: AnalyzeMediaArgs, stage: str) -> None:
+        try:
+            async with user_transaction(self._pool, job.user_id) as conn:
+                await processing.mark_queued(conn, media_id=job.media_id, stage=stage)
+        except Exception as exc:  # then the next run counts the interrupted try as one
+            logger.warning("could not hand the stage back", extra={"media_id": job.media_id, "error": str(exc)})
+
     async def _failed_try(self, job: AnalyzeMediaArgs, stage: str, error: str) -> None:
         """Record a transient failure: raise StageRetryError while tries are left, else bury the stage."""
+        if tries := await self._record_try(job, stage, error):
+            raise StageRetryError(stage=stage, tries=tries, error=error)
+
+    async def _record_try(self, job: AnalyzeMediaArgs, stage: str, error: str) -> int:
+        """Record a failed try; the tries so far while some are left, else 0: the stage is buried, the file failed."""
         limit = self._retry.tries_for(stage)
         async with user_transaction(self._pool, job.user_id) as conn:
             history = await processing.fail(conn, media_id=job.media_id, stage=stage, error=error, status="queued")
@@ -172,7 +215,7 @@ class Pipeline:
                     conn, media_id=job.media_id, user_id=job.user_id, stage=stage, job=job.to_job(), errors=history
                 )
         if len(history) < limit:
-            raise StageRetryError(stage=stage, tries=len(history), error=error)
+            return len(history)
         JOBS_DEAD.labels(family=STAGE_FAMILY[stage]).inc()
         logger.error("stage gave up", extra={"media_id": job.media_id, "stage": stage, "tries": len(history)})
         reason = f"analysis gave up after {len(history)} tries of the {stage} stage: {error}"
@@ -180,6 +223,7 @@ class Pipeline:
             await self._status.set_status(media_id=job.media_id, status="failed", error=reason)
         except Exception as exc:  # the dead letter is recorded; the status follows when it is requeued
             logger.warning("could not mark the media failed", extra={"media_id": job.media_id, "error": str(exc)})
+        return 0
 
     async def _compute(self, job: AnalyzeMediaArgs, stage: str) -> None:
         path = self._store.local_path(job.storage_key)
@@ -188,7 +232,14 @@ class Pipeline:
         elif stage in ("image", "video", "document"):
             await self._stage(job, stage, self._vision.provider, self._with_thumbnail(job, path, stage))
         elif stage == "transcription":
-            await self._stage(job, stage, self._transcriber.provider, lambda: self._transcriber.transcribe(path))
+            # Bounded by the tier's duration while decoding, whatever the header told the probe.
+            limit_s = await self._accounts.max_media_duration_s()
+            await self._stage(
+                job,
+                stage,
+                self._transcriber.provider,
+                lambda: self._transcriber.transcribe(path, max_duration_s=limit_s),
+            )
         elif stage == "text":
             if words := describe.spoken_and_written(await self._texts(job)):
                 await self._stage(job, "text", self._text.provider, lambda: self._text.analyze(words))
@@ -284,14 +335,14 @@ class Pipeline:
         )
 
     def _with_thumbnail(self, job: AnalyzeMediaArgs, path: Path, kind: str) -> Callable[[], Awaitable[Facts]]:
-        analyze = {
-            "image": self._vision.analyze_image,
-            "video": self._vision.analyze_video,
-            "document": self._vision.analyze_document,
-        }[kind]
+        async def analyze() -> tuple[Facts, bytes]:
+            if kind == "video":
+                limit_s = await self._accounts.max_media_duration_s()
+                return await self._vision.analyze_video(path, max_duration_s=limit_s)
+            return await (self._vision.analyze_image if kind == "image" else self._vision.analyze_document)(path)
 
         async def run() -> Facts:
-            facts, thumbnail = await analyze(path)
+            facts, thumbnail = await analyze()
             self._store.put(thumbnail_key(job.storage_key), thumbnail)
             await self._accounts.record_derived_bytes(
                 media_id=job.media_id, size_bytes=self._store.derived_bytes(job.storage_key)

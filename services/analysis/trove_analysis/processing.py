@@ -66,6 +66,16 @@ async def start(conn: asyncpg.Connection, *, media_id: str, stage: str) -> None:
     )
 
 
+async def mark_queued(conn: asyncpg.Connection, *, media_id: str, stage: str) -> None:
+    """A running stage handed back unfinished (its worker is stopping): queued again, the try not counted."""
+    await conn.execute(
+        """UPDATE analysis.processing_jobs SET status = 'queued'
+           WHERE media_id = $1::uuid AND stage = $2 AND status = 'running'""",
+        media_id,
+        stage,
+    )
+
+
 async def succeed(conn: asyncpg.Connection, *, media_id: str, stage: str, cost_s: float) -> None:
     await conn.execute(
         """UPDATE analysis.processing_jobs SET status = 'succeeded', cost_s = $3, finished_at = now()

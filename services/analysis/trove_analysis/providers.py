@@ -40,8 +40,8 @@ class VisionAnalyzer(Protocol):
         """Facts about a picture, and a JPEG thumbnail."""
         ...
 
-    async def analyze_video(self, path: Path) -> tuple[Facts, bytes]:
-        """Scenes with their spans and facts about each keyframe, and a JPEG poster."""
+    async def analyze_video(self, path: Path, *, max_duration_s: float | None = None) -> tuple[Facts, bytes]:
+        """Scenes with their spans and facts about each keyframe, and a JPEG poster; MediaError past the duration."""
         ...
 
     async def analyze_document(self, path: Path) -> tuple[Facts, bytes]:
@@ -52,7 +52,9 @@ class VisionAnalyzer(Protocol):
 class Transcriber(Protocol):
     provider: str
 
-    async def transcribe(self, path: Path) -> Facts: ...
+    async def transcribe(self, path: Path, *, max_duration_s: float | None = None) -> Facts:
+        """The speech; MediaError once the audio runs past `max_duration_s`, whatever the header says."""
+        ...
 
 
 class TextAnalyzer(Protocol):

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     job_timeout_s: int = Field(default=1800, ge=10)
     max_tries: int = Field(default=5, ge=1, le=50, description="tries of a stage before it goes to dead letters")
     max_tries_per_stage: dict[str, int] = Field(default={}, description='e.g. {"transcription": 3}')
+    stage_timeout_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=86400,
+        description="a try of a stage running longer is stopped (the worker recycles) and counts as a try",
+    )
+    stage_timeouts_s: dict[str, float] = Field(default={}, description='per stage, e.g. {"transcription": 1500}')
     retry_backoff_s: float = Field(default=5.0, gt=0, le=3600, description="wait before the 2nd try; doubles")
     retry_backoff_max_s: float = Field(default=600.0, gt=0, le=86400)
     lease_s: float = Field(
@@ -68,6 +75,9 @@ class Settings(BaseSettings):
     shutdown_grace_s: int = Field(default=20, ge=0, le=3600, description="on SIGTERM, running jobs get this long")
     poll_delay_s: float = Field(default=0.2, gt=0, le=10, description="how often an idle family pool reads its queue")
     max_image_pixels: int = Field(default=100_000_000, ge=1_000_000, description="larger images are refused")
+    max_video_pixels: int = Field(
+        default=8_294_400, ge=100_000, description="videos with larger frames (beyond 4K UHD) are refused, undecoded"
+    )
     max_pdf_pages: int = Field(default=200, ge=1, description="pages read per PDF; the rest are skipped")
     model_dir: Path = Field(
         default=Path.home() / ".cache" / "trove" / "models",

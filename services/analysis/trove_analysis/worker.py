@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import signal
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker, func
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from redis.exceptions import RedisError
 
 from trove_analysis.clients import BillingAccounts, IngestMediaStatus, LocalObjectStore, SearchSegmentIndex
 from trove_analysis.errors import StageRetryError
@@ -28,6 +30,7 @@ from trove_analysis.settings import Settings
 from trove_common.blobstore import LocalBlobStore
 from trove_common.context import request_id_var, user_id_var
 from trove_common.db import create_pool
+from trove_common.errors import DeadlineExceededError, UnavailableError
 from trove_common.grpc_client import ServiceCredential, make_channel
 from trove_common.jobs import (
     ANALYSIS_QUEUE,
@@ -40,6 +43,7 @@ from trove_common.jobs import (
 )
 from trove_common.metrics import JOBS_DONE, JOBS_FAILED, JOBS_QUEUED, JOBS_RUNNING
 from trove_common.offload import ModelExecutor
+from trove_common.outage import as_unavailable
 from trove_ml import limit_torch_threads
 from trove_ml.image_text import ImageTextModel
 from trove_ml.offloaded import OffloadedTextEmbedder
@@ -57,6 +61,9 @@ REQUEST_ID_ATTRIBUTE = "trove.request_id"
 
 # Our own per-stage tries decide when a job is dead; ARQ's count also includes runs cut short by a killed worker.
 ARQ_MAX_TRIES = 1000
+# The exit status of a worker that recycled itself after a stage overran (EX_TEMPFAIL): restart me.
+RECYCLE_EXIT = 75
+REDIS_RETRY_S = 1.0
 
 
 def backoff_s(*, tries: int, base_s: float, max_s: float) -> float:
@@ -108,10 +115,33 @@ async def job_context(ctx: dict[str, Any], job: AnalyzeMediaArgs, span: str, sta
         otel_context.detach(token)
 
 
+@asynccontextmanager
+async def retry_outages(ctx: dict[str, Any], job: AnalyzeMediaArgs) -> AsyncIterator[None]:
+    """PostgreSQL, Redis or a service away: the job runs again after a backoff (ARQ would drop a failed job).
+
+    An outage in the middle of a stage may leave its row `running`; the next run counts that try as one.
+    """
+    try:
+        yield
+    except Retry:
+        raise
+    except Exception as exc:
+        if as_unavailable(exc) is None and not isinstance(exc, UnavailableError | DeadlineExceededError):
+            raise
+        settings: Settings = ctx["settings"]
+        tries = min(int(ctx.get("job_try") or 1), 8)
+        defer_s = backoff_s(tries=tries, base_s=settings.retry_backoff_s, max_s=settings.retry_backoff_max_s)
+        logger.warning(
+            "an outage interrupted the job: it runs again",
+            extra={"media_id": job.media_id, "error": repr(exc), "defer_s": defer_s},
+        )
+        raise Retry(defer=defer_s) from exc
+
+
 async def analyze_media(ctx: dict[str, Any], **kwargs: Any) -> str:
     """The job ingest enqueues: plan the file's stages, probe it, and queue its next stage."""
     job = AnalyzeMediaArgs(**kwargs)
-    async with job_context(ctx, job, "analyze_media", "probe"):
+    async with job_context(ctx, job, "analyze_media", "probe"), retry_outages(ctx, job):
         pipeline: Pipeline = ctx["pipeline"]
         if not await pipeline.start(job):
             return "deleted"
@@ -129,7 +159,7 @@ async def run_stage(ctx: dict[str, Any], *, stage: str, round_id: str = "", resu
     `resume`: a requeued dead letter, whose file was marked failed; it is processing again.
     """
     job = AnalyzeMediaArgs(**kwargs)
-    async with job_context(ctx, job, "run_stage", stage):
+    async with job_context(ctx, job, "run_stage", stage), retry_outages(ctx, job):
         if resume and not await ctx["pipeline"].start(job):
             return "deleted"
         return await _advance(ctx, job, stage, round_id=round_id)
@@ -196,6 +226,7 @@ async def startup(ctx: dict[str, Any]) -> None:
             executor=executor,
             wordnet_dir=settings.wordnet_dir,
             max_pdf_pages=settings.max_pdf_pages,
+            max_video_pixels=settings.max_video_pixels,
             image_text=ImageTextModel.load(model_dir) if (model_dir := settings.image_text.model_dir) else None,
         ),
         transcriber=LocalTranscriber(
@@ -206,7 +237,13 @@ async def startup(ctx: dict[str, Any]) -> None:
         status=IngestMediaStatus(ingest_pb2_grpc.IngestServiceStub(channels["ingest"])),
         index=SearchSegmentIndex(search_pb2_grpc.SearchServiceStub(channels["search"])),
         accounts=BillingAccounts(billing_pb2_grpc.BillingServiceStub(channels["billing"])),
-        retry=RetryPolicy(max_tries=settings.max_tries, per_stage=settings.max_tries_per_stage),
+        retry=RetryPolicy(
+            max_tries=settings.max_tries,
+            per_stage=settings.max_tries_per_stage,
+            timeout_s=settings.stage_timeout_s,
+            timeout_per_stage_s=settings.stage_timeouts_s,
+        ),
+        on_overrun=ctx["overrun"].set,
     )
 
 
@@ -216,7 +253,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     if "pool" in ctx:
         await ctx["pool"].close()
     if "executor" in ctx:
-        ctx["executor"].shutdown()
+        # After an overrun a model thread may never finish: don't wait for it (the process exits instead).
+        ctx["executor"].shutdown(wait=not ctx["overrun"].is_set())
 
 
 def family_worker(settings: Settings, family: Family, ctx: dict[str, Any]) -> Worker:
@@ -246,8 +284,12 @@ async def run_workers(settings: Settings) -> None:
 
     On a signal every pool stops taking jobs and gives running ones `shutdown_grace_s` to finish; the rest are
     cancelled and handed back to their queue (ARQ re-queues a cancelled job), so nothing waits for a lease.
+
+    A stage that ran past its time limit may still be running in a model thread, which Python cannot stop: the
+    worker then stops the same way and exits with RECYCLE_EXIT, and the supervisor starts a fresh one.
     """
-    ctx: dict[str, Any] = {"settings": settings}
+    overrun = asyncio.Event()
+    ctx: dict[str, Any] = {"settings": settings, "overrun": overrun}
     await startup(ctx)
     workers = [family_worker(settings, family, ctx) for family in dict.fromkeys(settings.families)]
     loop = asyncio.get_running_loop()
@@ -256,17 +298,45 @@ async def run_workers(settings: Settings) -> None:
     redis = await connect_redis(settings.redis.dsn)
     sweeper = asyncio.create_task(sweep(redis, lease_s=settings.lease_s))
     depth = asyncio.create_task(_watch_queues(redis, families=list(dict.fromkeys(settings.families))))
+    recycler = asyncio.create_task(_recycle_on(overrun, workers))
     try:
-        await asyncio.gather(*(w.async_run() for w in workers))
+        await asyncio.gather(*(_serve(w) for w in workers))
     except asyncio.CancelledError:
         logger.info("worker pools stopped")
     finally:
         sweeper.cancel()
         depth.cancel()
+        recycler.cancel()
         await redis.aclose()
         for w in workers:
             await w.close()
         await shutdown(ctx)
+    if overrun.is_set():
+        logger.warning("worker recycled after a stage overran its time limit")
+        logging.shutdown()
+        os._exit(RECYCLE_EXIT)  # a stuck model thread would keep a normal exit waiting for ever
+
+
+async def _serve(worker: Worker) -> None:
+    """Run one pool; Redis going away (killed, restarting) pauses it instead of ending the process.
+
+    Running jobs go on meanwhile; their results are written once Redis is back, or, if that fails, their lease
+    runs out and they run again, finding their finished stages stored.
+    """
+    while True:
+        try:
+            await worker.async_run()
+            return
+        except (RedisError, OSError) as exc:
+            if not worker.allow_pick_jobs:  # stopping (SIGTERM) anyway
+                raise
+            logger.warning("lost Redis: polling again shortly", extra={"queue": worker.queue_name, "error": repr(exc)})
+            await asyncio.sleep(REDIS_RETRY_S)
+
+
+async def _recycle_on(overrun: asyncio.Event, workers: list[Worker]) -> None:
+    await overrun.wait()
+    _stop_all(workers, signal.SIGTERM)
 
 
 async def _watch_queues(redis: ArqRedis, *, families: list[Family]) -> None:

@@ -26,6 +26,7 @@ async def run(settings: Settings) -> None:
         service_names=["trove.billing.v1.BillingService"],
         registrations=[lambda server: billing_pb2_grpc.add_BillingServiceServicer_to_server(servicer, server)],
         on_stop=pool.close,
+        ready_check=lambda: pool.fetchval("SELECT 1"),
     )
 
 

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from trove_common.context import request_id_var
 from trove_common.errors import TroveError, mapping_for
+from trove_common.outage import RETRY_AFTER_S, as_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ def trove_error_response(exc: Exception) -> JSONResponse:
     if mapping.http_status >= 500:
         logger.error("request failed", extra={"reason": mapping.reason, "error": str(exc)})
     details = exc.details if isinstance(exc, TroveError) else None
+    if mapping.http_status == 503 and not (details or {}).get("retry_after_s"):
+        details = {**(details or {}), "retry_after_s": RETRY_AFTER_S}  # an outage: say when to try again
     return error_response(status=mapping.http_status, code=mapping.reason, message=str(exc), details=details)
 
 
@@ -64,6 +67,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
+    if (outage := as_unavailable(exc)) is not None:  # PostgreSQL or Redis away: 503 with Retry-After, not 500
+        logger.warning("request met an outage", extra={"error": repr(exc)})
+        return trove_error_response(outage)
     logger.exception("unhandled error")
     return error_response(status=500, code="internal", message="internal error")
 

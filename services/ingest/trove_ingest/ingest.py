@@ -227,6 +227,27 @@ class Ingest:
                 path.unlink(missing_ok=True)
                 logger.info("orphan blob removed", extra={"event": "orphan_swept", "user_id": user_id})
 
+    async def requeue_stale(self, *, older_than_s: float) -> int:
+        """Queue again media left `queued` for `older_than_s` (its enqueue was lost); returns how many.
+
+        A job that still waits in Redis keeps its id, so queueing it again is a no-op there.
+        """
+        before = datetime.now(UTC) - timedelta(seconds=older_than_s)
+        async with self._pool.acquire() as conn:
+            user_ids = await repo.users_with_stale_queued_media(conn, updated_before=before)
+        requeued = 0
+        for user_id in user_ids:
+            async with user_transaction(self._pool, user_id) as conn:
+                media = await repo.stale_queued_media(conn, updated_before=before)
+            if not media:
+                continue
+            budget = await self._accounts.budget(user_id=user_id)
+            for item in media:
+                await self._enqueue(_job(item, user_id=user_id, priority=budget.queue_priority))
+            requeued += len(media)
+            logger.info("stale queued media queued again", extra={"event": "stale_requeued", "n": len(media)})
+        return requeued
+
     async def resume_blocked(self) -> int:
         """Queue the media of every user whose budget allows analysis again; returns how many were queued."""
         async with self._pool.acquire() as conn:

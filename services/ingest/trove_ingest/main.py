@@ -57,6 +57,16 @@ async def resume_blocked_forever(ingest: Ingest, *, every_s: float) -> None:
             logger.exception("budget re-check failed; trying again in the next round")
 
 
+async def requeue_stale_forever(ingest: Ingest, *, every_s: float) -> None:
+    """Every `every_s`, queue again media whose job was lost (queued for longer than `every_s`)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await ingest.requeue_stale(older_than_s=every_s)
+        except Exception:
+            logger.exception("stale queue check failed; trying again in the next round")
+
+
 async def sweep_forever(ingest: Ingest, *, every_s: float, grace_s: float) -> None:
     """Every `every_s`, remove abandoned uploads and orphaned files; errors wait for the next round."""
     while True:
@@ -90,6 +100,7 @@ async def run(settings: Settings) -> None:
 
     background = [
         asyncio.create_task(resume_blocked_forever(ingest, every_s=settings.budget_recheck_s)),
+        asyncio.create_task(requeue_stale_forever(ingest, every_s=settings.requeue_stale_s)),
         asyncio.create_task(
             sweep_forever(ingest, every_s=settings.sweep_every_s, grace_s=settings.abandoned_upload_grace_s)
         ),
@@ -110,6 +121,7 @@ async def run(settings: Settings) -> None:
         service_names=["trove.ingest.v1.IngestService"],
         registrations=[lambda server: ingest_pb2_grpc.add_IngestServiceServicer_to_server(servicer, server)],
         on_stop=close,
+        ready_check=lambda: pool.fetchval("SELECT 1"),
     )
 
 

@@ -175,6 +175,22 @@ async def users_with_blocked_media(conn: asyncpg.Connection) -> list[str]:
     return [r["user_id"] for r in rows]
 
 
+async def users_with_stale_queued_media(conn: asyncpg.Connection, *, updated_before: datetime) -> list[str]:
+    """Ids of the users with media queued since before `updated_before` (a cross-user read; see migration 004)."""
+    rows = await conn.fetch("SELECT ingest.users_with_stale_queued_media($1)::text AS user_id", updated_before)
+    return [r["user_id"] for r in rows]
+
+
+async def stale_queued_media(conn: asyncpg.Connection, *, updated_before: datetime) -> list[Media]:
+    """The calling user's media queued since before `updated_before`."""
+    rows = await conn.fetch(
+        f"""SELECT {_MEDIA} FROM ingest.media_files WHERE status = 'queued' AND updated_at < $1
+            ORDER BY updated_at LIMIT 500""",
+        updated_before,
+    )
+    return [_media(r) for r in rows]
+
+
 async def unblock_media(conn: asyncpg.Connection) -> list[Media]:
     """The calling user's media waiting for budget, now queued again."""
     rows = await conn.fetch(

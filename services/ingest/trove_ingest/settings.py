@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     budget_recheck_s: float = Field(
         default=60, gt=0, le=86400, description="how often media waiting for budget is checked for resumption"
     )
+    requeue_stale_s: float = Field(
+        default=300,
+        gt=0,
+        le=86400,
+        description="media queued this long is queued again (its job was lost, e.g. Redis killed); a job still "
+        "waiting in Redis is not duplicated",
+    )
     sweep_every_s: float = Field(
         default=300, gt=0, le=86400, description="how often abandoned uploads and orphaned files are swept"
     )

@@ -1,15 +1,32 @@
-"""The Redis cache of query embeddings and result lists, invalidated per user by an index version."""
+"""The Redis cache of query embeddings and result lists, invalidated per user by an index version.
+
+The cache is an optimisation, never a dependency: every call is bounded by `timeout_s`, and an error or a
+timeout (Redis down, hung or restarting) is a miss, so search answers from the database without it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from trove_common.metrics import CACHE_HITS, CACHE_MISSES
 from trove_search.constants import INDEX_VERSION, QUERY_VECTOR, RESULT_PAGE
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+def _unavailable(what: str, exc: BaseException) -> None:
+    logger.warning("search cache unavailable: answering without it", extra={"op": what, "error": repr(exc)})
 
 
 def digest(*parts: str) -> str:
@@ -17,34 +34,65 @@ def digest(*parts: str) -> str:
 
 
 class SearchCache:
-    def __init__(self, redis: Redis, *, ttl_s: int) -> None:
+    def __init__(self, redis: Redis, *, ttl_s: int, timeout_s: float = 0.5) -> None:
         self._redis = redis
         self._ttl_s = ttl_s
+        self._timeout_s = timeout_s
 
-    async def version(self, user_id: str) -> int:
-        value = await self._redis.get(INDEX_VERSION + user_id)
+    async def _call(self, what: str, call: Awaitable[T]) -> T | None:
+        """The call's answer, or None when Redis failed or did not answer in time (logged)."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await call
+        except _FAILURES as exc:
+            _unavailable(what, exc)
+            return None
+
+    async def version(self, user_id: str) -> int | None:
+        """The user's index version; None when the cache is unavailable (then nothing is read or kept)."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                value = await self._redis.get(INDEX_VERSION + user_id)
+        except _FAILURES as exc:
+            _unavailable("version", exc)
+            return None
         return int(value or 0)
 
     async def bump(self, user_id: str) -> None:
-        """The user's index changed: every cached result list of theirs is stale from now on."""
-        await self._redis.incr(INDEX_VERSION + user_id)
+        """The user's index changed: every cached result list of theirs is stale from now on.
+
+        With Redis unavailable the bump is lost: result lists cached before the outage may be served until their
+        TTL ends (`cache_ttl_s`).
+        """
+        await self._call("bump", self._redis.incr(INDEX_VERSION + user_id))
 
     async def query_vector(self, space: str, text: str) -> npt.NDArray[np.float32] | None:
-        raw = await self._redis.get(QUERY_VECTOR + digest(space, text))
+        raw = await self._call("query_vector", self._redis.get(QUERY_VECTOR + digest(space, text)))
         _count("query_vector", hit=raw is not None)
         return None if raw is None else np.frombuffer(raw, dtype=np.float32)
 
     async def keep_query_vector(self, space: str, text: str, vector: npt.NDArray[np.float32]) -> None:
-        await self._redis.set(QUERY_VECTOR + digest(space, text), vector.astype(np.float32).tobytes(), ex=self._ttl_s)
+        payload = vector.astype(np.float32).tobytes()
+        await self._call(
+            "keep_query_vector", self._redis.set(QUERY_VECTOR + digest(space, text), payload, ex=self._ttl_s)
+        )
 
-    async def results(self, space: str, user_id: str, version: int, request_key: str) -> bytes | None:
+    async def results(self, space: str, user_id: str, version: int | None, request_key: str) -> bytes | None:
         """A cached result list; the key carries the embedding space, so a switch of spaces misses every old one."""
-        raw: bytes | None = await self._redis.get(_page_key(space, user_id, version, request_key))
+        if version is None:
+            return None
+        raw: bytes | None = await self._call(
+            "results", self._redis.get(_page_key(space, user_id, version, request_key))
+        )
         _count("results", hit=raw is not None)
         return raw
 
-    async def keep_results(self, space: str, user_id: str, version: int, request_key: str, payload: bytes) -> None:
-        await self._redis.set(_page_key(space, user_id, version, request_key), payload, ex=self._ttl_s)
+    async def keep_results(
+        self, space: str, user_id: str, version: int | None, request_key: str, payload: bytes
+    ) -> None:
+        if version is not None:
+            key = _page_key(space, user_id, version, request_key)
+            await self._call("keep_results", self._redis.set(key, payload, ex=self._ttl_s))
 
 
 def _count(kind: str, *, hit: bool) -> None:

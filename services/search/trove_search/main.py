@@ -69,7 +69,11 @@ async def run(settings: Settings) -> None:
     channel = make_channel(settings.ingest_addr, credential=ServiceCredential.of("search", settings.service_auth))
     limit_torch_threads(settings.torch_threads)
     executor = ModelExecutor(threads=settings.model_threads, name="query-embedder")
-    redis = Redis.from_url(settings.redis.dsn.get_secret_value())
+    redis = Redis.from_url(
+        settings.redis.dsn.get_secret_value(),
+        socket_timeout=settings.cache_timeout_s,
+        socket_connect_timeout=settings.cache_timeout_s,
+    )
     history = HistoryWriter(pool)
     history.start()
 
@@ -89,7 +93,7 @@ async def run(settings: Settings) -> None:
     await reindexer.start(resume_only=True)
     search = Search(
         pool=pool,
-        cache=SearchCache(redis, ttl_s=settings.cache_ttl_s),
+        cache=SearchCache(redis, ttl_s=settings.cache_ttl_s, timeout_s=settings.cache_timeout_s),
         history=history,
         spaces=spaces,
         lookup=ingest_lookup(ingest_pb2_grpc.IngestServiceStub(channel)),
@@ -113,6 +117,7 @@ async def run(settings: Settings) -> None:
         service_names=["trove.search.v1.SearchService"],
         registrations=[lambda server: search_pb2_grpc.add_SearchServiceServicer_to_server(servicer, server)],
         on_stop=close,
+        ready_check=lambda: pool.fetchval("SELECT 1"),
     )
 
 

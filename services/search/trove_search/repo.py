@@ -69,10 +69,12 @@ async def replace_segments(
     facts: MediaFacts,
     vectors: Mapping[str, npt.NDArray[np.float32]],
     image_space: str = "",
+    append: bool = False,
 ) -> None:
     """Make `segments` the whole index of one media file (a re-run replaces, never duplicates).
 
     Args:
+        append: add `segments` to those indexed already (a later chunk of a long file) instead of replacing them.
         vectors: embedding space -> one row per segment, in the segments' order.
         image_space: the image-text space of the segments' `image_vector`s (segments without one get no row).
     """
@@ -92,7 +94,8 @@ async def replace_segments(
         facts.has_faces,
         facts.language,
     )
-    await conn.execute("DELETE FROM search.media_text WHERE media_id = $1::uuid", media_id)
+    if not append:
+        await conn.execute("DELETE FROM search.media_text WHERE media_id = $1::uuid", media_id)
     for i, seg in enumerate(segments):
         segment_id = await conn.fetchval(
             """INSERT INTO search.media_text (user_id, media_id, kind, start_s, end_s, text, page, keywords)

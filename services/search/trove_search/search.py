@@ -199,8 +199,12 @@ class Search:
         facts: MediaFacts,
         image_model: str = "",
         image_dim: int = 0,
+        first: int = 0,
     ) -> int:
+        """Index the media's segments (`first` = 0: all of them, or the first chunk) or append a later chunk."""
         media_id = parse_id(media_id, what="media_id")
+        if first < 0:
+            raise InvalidArgumentError("first must not be negative")
         if not model or not 1 <= dim <= 4096:
             raise InvalidArgumentError("model must be named and dim must be between 1 and 4096")
         if image_model and not 1 <= image_dim <= 4096:
@@ -227,6 +231,7 @@ class Search:
                         facts=facts,
                         vectors=vectors,
                         image_space=space_name(image_model, image_dim) if image_model else "",
+                        append=first > 0,
                     )
                     break
         await self._cache.bump(user_id)

@@ -118,6 +118,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             facts=facts,
             image_model=request.image_model,
             image_dim=request.image_dim,
+            first=request.first,
         )
         return search_pb2.IndexSegmentsResponse(indexed=indexed)
 

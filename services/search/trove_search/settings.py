@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     torch_threads: int = Field(default=1, ge=1, le=64, description="torch intra-op threads per inference")
     hnsw_ef_search: int = Field(default=100, ge=10, le=1000)
     cache_ttl_s: int = Field(default=300, ge=1, description="how long query embeddings and result lists are kept")
+    cache_timeout_s: float = Field(
+        default=0.5, gt=0, le=10, description="a Redis cache call slower than this (or failing) is a miss"
+    )
     reindex_batch: int = Field(default=64, ge=1, le=1024, description="segments a re-index embeds per transaction")
     reindex_pause_s: float = Field(
         default=0.0, ge=0, le=60, description="pause between re-index batches, leaving CPU to searches and uploads"

@@ -1,0 +1,59 @@
+"""A long recording indexes: 3,000 segments (several times gRPC's 4 MB message limit) go in chunks, none lost."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import grpc
+import numpy as np
+from support import as_user, billing_user
+
+from trove_analysis.clients import SearchSegmentIndex
+from trove_analysis.models import IndexedSegment, MediaFacts
+from trove_common.context import user_id_var
+from trove_ml import TextEmbedder
+from trove_protos.search.v1 import search_pb2, search_pb2_grpc
+
+Connect = Callable[..., grpc.aio.Channel]
+SEGMENTS = 3000
+
+
+async def test_a_3000_segment_file_is_indexed_in_chunks_and_a_rerun_replaces_it(grpc_channel: Connect) -> None:
+    embedder = TextEmbedder()
+    user = await billing_user(grpc_channel("billing"))
+    media_id = str(uuid.uuid4())
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(SEGMENTS, embedder.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    segments = [
+        IndexedSegment(
+            kind="speech",
+            start_s=2.0 * i,
+            end_s=2.0 * i + 2,
+            text=f"minute {i // 30} of the long meeting, remark number {i}, about budgets and timelines",
+            vector=vectors[i],
+        )
+        for i in range(SEGMENTS)
+    ]
+    facts = MediaFacts(
+        kind="audio", taken_at="", uploaded_at="", duration_s=2.0 * SEGMENTS, has_faces=False, language="en"
+    )
+    index = SearchSegmentIndex(search_pb2_grpc.SearchServiceStub(grpc_channel("search", caller="analysis")))
+    token = user_id_var.set(user)
+    try:
+        for _ in range(2):  # a re-run (a retried stage) replaces the chunks, never adds to them
+            await index.index(
+                media_id=media_id,
+                model=embedder.model_name,
+                dim=embedder.dim,
+                segments=segments,
+                facts=facts,
+                image_model=None,
+            )
+    finally:
+        user_id_var.reset(token)
+
+    search = search_pb2_grpc.SearchServiceStub(grpc_channel("search"))
+    deleted = await search.DeleteMedia(search_pb2.DeleteMediaRequest(media_id=media_id), metadata=as_user(user))
+    assert deleted.deleted == SEGMENTS
