@@ -11,8 +11,9 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
@@ -112,6 +113,27 @@ class SearchQuery(BaseModel):
         default="", pattern=r"^([A-Za-z]{2})?$", description="a two-letter ISO 639-1 language code, like en"
     )
     sort: Literal["relevance", "date"] = "relevance"
+    tz: str = Field(
+        default="",
+        max_length=64,
+        pattern=r"^([A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*)?$",
+        description="the user's IANA time zone, like Europe/Paris, that dates in q are read in (default UTC)",
+    )
+    literal: list[Literal["kinds", "dates", "people", "all"]] = Field(
+        default_factory=list,
+        description="parts of q taken literally instead of as filters (kinds, dates, people, or all); "
+        "the default reads kinds of media, dates and people named in q as filters",
+    )
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError("must be an IANA time zone name, like Europe/Paris") from None
+        return value
 
 
 class BlobQuery(BaseModel):

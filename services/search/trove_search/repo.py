@@ -44,7 +44,9 @@ def _filters(filters: Filters, first: int) -> tuple[str, list[Any]]:
 
     if filters.kinds:
         clauses.append(f"m.kind = ANY({param(list(filters.kinds))}::text[])")
-    column = "m.taken_at" if filters.date_field == "taken" else "m.uploaded_at"
+    column = {"taken": "m.taken_at", "any": "COALESCE(m.taken_at, m.uploaded_at)"}.get(
+        filters.date_field, "m.uploaded_at"
+    )
     if filters.date_from:
         clauses.append(f"{column} >= {param(filters.date_from)}")
     if filters.date_to:

@@ -39,6 +39,7 @@ from trove_search.models import (
     space_name,
 )
 from trove_search.spaces import PictureSpace, QueryEncoder, Spaces
+from trove_search.understand import PARTS, Understood, time_zone, understand
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Results:
     next_cursor: str = ""
     cached: bool = False
     space: str = ""  # the embedding space that answered
+    understood: Understood | None = None  # what the query was read as (searches only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,30 @@ class Query:
     cursor: str = ""
     filters: Filters = NO_FILTERS
     sort: str = "relevance"
+    tz: str = ""  # IANA time zone the query's dates are read in; empty is UTC
+    literal: tuple[str, ...] = ()  # parts of query understanding not to apply ("kinds", "dates", "people", "all")
+
+
+def understood_query(query: Query, *, now: datetime) -> tuple[Query, Understood]:
+    """The query with the filters its words name, and what was understood. Explicit filters win: a part the
+    request already filters on is not read from the words, which then stay in the text. When every word became a
+    filter, the whole query is still the text ranked by."""
+    for part in query.literal:
+        if part not in (*PARTS, "all"):
+            raise InvalidArgumentError(f"literal must be among {', '.join(PARTS)} or all")
+    zone = time_zone(query.tz)
+    filters = query.filters
+    skip = set(PARTS) if "all" in query.literal else set(query.literal)
+    if filters.kinds:
+        skip.add("kinds")
+    if filters.date_from or filters.date_to:
+        skip.add("dates")
+    found = understand(query.text, now=now, tz=zone, parts=[p for p in PARTS if p not in skip])
+    if found.kinds:
+        filters = replace(filters, kinds=found.kinds)
+    if found.date_from or found.date_to:
+        filters = replace(filters, date_field="any", date_from=found.date_from, date_to=found.date_to)
+    return replace(query, text=found.text or query.text.strip(), filters=filters), found
 
 
 def check_query(query: Query) -> str:
@@ -240,7 +266,9 @@ class Search:
 
     async def search(self, *, user_id: str, query: Query) -> Results:
         started = time.perf_counter()
-        text = check_query(query)
+        said = check_query(query)
+        query, understood = understood_query(query, now=datetime.now(UTC))
+        text = query.text
         request_key = digest(text, json.dumps(query.filters.as_json(), sort_keys=True), query.sort)
         offset = _offset(query.cursor, request_key)
         # One space for the whole search: the query is embedded by, and compared with, the active space only.
@@ -260,7 +288,7 @@ class Search:
         if offset == 0:
             self._history.record(
                 user_id,
-                HistoryEntry(query=text, filters=query.filters.as_json(), result_count=len(hits), latency_ms=took_ms),
+                HistoryEntry(query=said, filters=query.filters.as_json(), result_count=len(hits), latency_ms=took_ms),
             )
         logger.info("search", extra={"results": len(hits), "cached": cached is not None, "took_ms": round(took_ms, 1)})
         return Results(
@@ -269,6 +297,7 @@ class Search:
             cached=cached is not None,
             next_cursor=_cursor(offset + query.limit, request_key) if more else "",
             space=space.space,
+            understood=understood,
         )
 
     async def _rank(self, *, user_id: str, text: str, query: Query, space: Space, encoder: QueryEncoder) -> list[Hit]:
