@@ -21,6 +21,7 @@ PARTS = ("kinds", "dates", "people")
 _TOKEN = re.compile(r"\d{4}-\d{2}(?:-\d{2})?\b|\d+[^\W\d_]*|[^\W\d_]+|[&-]")
 _ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _ISO_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_SPACE_BEFORE_MARK = re.compile(r"\s+([,;:.!?])")
 _MIN_YEAR, _MAX_YEAR = 1900, 2100
 
 
@@ -192,7 +193,7 @@ class _Reader:
                 text.append(query[cursor : self.tokens[i].start])
                 cursor = self.tokens[i].end
         text.append(query[cursor : self.tokens[kept[-1]].end])
-        return " ".join("".join(text).split()).strip(" ,;")
+        return _SPACE_BEFORE_MARK.sub(r"\1", " ".join("".join(text).split())).strip(" ,;:")
 
     # Dates ---------------------------------------------------------------------------------------------------------
 
@@ -216,7 +217,7 @@ class _Reader:
         """`first` at token i, or the range "first to second" when a range word follows."""
         span, n = first
         if self.word(i + n) in self.lexicon.range_to and (second := self.point(i + n + 1, anchored=True)):
-            return self.joined(span, second[0], i), lead + n + 1 + second[1]
+            return self.joined(span, second[0], i, n), lead + n + 1 + second[1]
         return span, lead + n
 
     def between(self, i: int) -> tuple[Span, int] | None:
@@ -226,14 +227,16 @@ class _Reader:
         second = self.point(i + 2 + first[1], anchored=True)
         if second is None:
             return None
-        return self.joined(first[0], second[0], i + 1), 2 + first[1] + second[1]
+        return self.joined(first[0], second[0], i + 1, first[1]), 2 + first[1] + second[1]
 
-    def joined(self, first: Span, second: Span, i: int) -> Span:
-        """From the start of `first` to the end of `second`; a year-less first part is moved a year back when it
-        would start after the second ("between November and February")."""
+    def joined(self, first: Span, second: Span, i: int, n: int) -> Span:
+        """From the start of `first` (tokens i..i+n) to the end of `second`. A first part without a year takes the
+        second's, a year earlier when it would start after it ("between November and February")."""
         start, end = first.start, second.end
-        if start and second.start and start > second.start and not self.has_year(i):
-            start = date(start.year - 1, start.month, start.day)
+        if start and second.start and not any(self.has_year(j) for j in range(i, i + n)):
+            start = start.replace(year=second.start.year, day=min(start.day, 28) if start.month == 2 else start.day)
+            if start > second.start:
+                start = start.replace(year=start.year - 1)
         return Span(start, end)
 
     def has_year(self, i: int) -> bool:
@@ -357,7 +360,7 @@ class _Reader:
     def month(self, i: int, anchored: bool) -> tuple[Span, int] | None:
         """March, March 2025, March 14, 14 March 2025, the 3rd of May, last March."""
         which, lead = self.which(i)
-        day, j = self.day_before_month(i + lead) if not lead else (None, i)
+        day, j = self.day_before_month(i) if not lead else (None, i + lead)
         w = self.word(j)
         month = self.lexicon.months.get(w)
         if month is None:
@@ -367,7 +370,8 @@ class _Reader:
             day, taken = found, taken + 1
             taken += 1 if self.word(j + 2) == "," else 0
         year = self.year_after(i + taken)
-        if w in self.lexicon.ambiguous_months and not (anchored or lead or day or year):
+        ranged = self.word(i + taken) in self.lexicon.range_to
+        if w in self.lexicon.ambiguous_months and not (anchored or lead or day or year or ranged):
             return None
         taken += year[1] if year else 0
         if day is not None:
