@@ -196,3 +196,23 @@ async def test_a_query_without_kind_or_date_words_is_read_as_it_is(library: tupl
         "people": [],
         "text": "which soups can I get for lunch",
     }
+
+
+async def test_videos_about_something_returns_only_videos(new_api: NewApi) -> None:
+    api = await new_api()
+    for name, ctype in (("chelsea.png", "image/png"), ("holiday.mp4", "video/mp4")):
+        media_id = await api.upload((DEV_MEDIA / name).read_bytes(), name, ctype)
+        assert (await api.wait_done(media_id, timeout_s=300))["status"] == "completed"
+    everything = await _names(api, "a cat")
+    assert {"chelsea.png", "holiday.mp4"} <= set(everything)
+    body = (await api.search("videos about a cat")).json()
+    assert body["understood"]["kinds"] == ["video"] and body["understood"]["text"] == "cat"
+    assert [r["filename"] for r in body["results"]] == ["holiday.mp4"]
+    # Nothing left but filters: every media that passes them, newest first.
+    photos = (await api.search("photos")).json()
+    assert photos["understood"]["kinds"] == ["image"] and photos["understood"]["text"] == ""
+    assert [r["filename"] for r in photos["results"]] == ["chelsea.png"]
+    today = (await api.search("everything from today", tz="UTC")).json()
+    assert today["understood"]["from"] and today["understood"]["text"] == "everything"
+    recent = (await api.search("videos from today", tz="UTC")).json()
+    assert [r["filename"] for r in recent["results"]] == ["holiday.mp4"]

@@ -156,6 +156,25 @@ async def nearest(
     return [_candidate(r) for r in rows]
 
 
+async def matching_filters(conn: asyncpg.Connection, *, filters: Filters, limit: int) -> list[Candidate]:
+    """The first segment of each media that passes the filters, newest (taken, else uploaded) first."""
+    where, args = _filters(filters, first=2)
+    rows = await conn.fetch(
+        f"""SELECT * FROM (
+                SELECT DISTINCT ON (t.media_id) {_CANDIDATE}
+                FROM search.media_text t
+                JOIN search.media m ON m.media_id = t.media_id
+                WHERE true {where}
+                ORDER BY t.media_id, t.page, t.start_s, t.segment_id
+            ) firsts
+            ORDER BY COALESCE(taken_at, uploaded_at) DESC NULLS LAST, media_id
+            LIMIT $1""",
+        limit,
+        *args,
+    )
+    return [_candidate(r) for r in rows]
+
+
 # A full-text match and its segment's vector in the space (None when it has none), for the caller to compare
 # with the query's vector: the text query then need not wait for the query to be embedded.
 TextMatch = tuple[Candidate, npt.NDArray[np.float32] | None]

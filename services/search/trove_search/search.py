@@ -84,7 +84,7 @@ class Query:
 def understood_query(query: Query, *, now: datetime) -> tuple[Query, Understood]:
     """The query with the filters its words name, and what was understood. Explicit filters win: a part the
     request already filters on is not read from the words, which then stay in the text. When every word became a
-    filter, the whole query is still the text ranked by."""
+    filter, the text stays the whole query and understood.text is empty: search lists what passes the filters."""
     for part in query.literal:
         if part not in (*PARTS, "all"):
             raise InvalidArgumentError(f"literal must be among {', '.join(PARTS)} or all")
@@ -278,6 +278,8 @@ class Search:
         cached = await self._cache.results(answered_by, user_id, version, request_key)
         if cached is not None:
             hits = hits_from_json(cached)
+        elif not understood.text:  # every word was a filter ("videos from yesterday"): list what passes them
+            hits = await self._matching_filters(user_id, query)
         else:
             hits = await self._rank(user_id=user_id, text=text, query=query, space=space, encoder=encoder)
             await self._cache.keep_results(answered_by, user_id, version, request_key, hits_to_json(hits))
@@ -319,6 +321,14 @@ class Search:
         if self._pictures is not None:
             retrievers.append(self._pictures_like(user_id, text, self._pictures, query=query))
         hits = ranking.group(ranking.merge(*await asyncio.gather(*retrievers)), query=text)[:MAX_RESULTS]
+        if query.sort == "date":
+            hits.sort(key=lambda h: (h.taken_at or h.uploaded_at or _EPOCH, h.score), reverse=True)
+        return hits
+
+    async def _matching_filters(self, user_id: str, query: Query) -> list[Hit]:
+        async with user_transaction(self._pool, user_id) as conn:
+            found = await repo.matching_filters(conn, filters=query.filters, limit=MAX_RESULTS)
+        hits = ranking.listed(found)
         if query.sort == "date":
             hits.sort(key=lambda h: (h.taken_at or h.uploaded_at or _EPOCH, h.score), reverse=True)
         return hits
