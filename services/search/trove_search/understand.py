@@ -249,7 +249,7 @@ class _Reader:
         for read in (self.iso, self.relative_day, self.relative, self.ago, self.season, self.month, self.weekday):
             if found := read(i + lead, anchored):
                 return found[0], found[1] + lead
-        if found := self.year_at(i + lead):
+        if anchored and (found := self.year_at(i + lead)):  # a bare year is as often content ("2023 tax return")
             return found[0], found[1] + lead
         return None
 
@@ -353,6 +353,8 @@ class _Reader:
         taken = lead + 1
         if year := self.year_after(i + taken):
             return occurrence(year[0]), taken + year[1]
+        if not (anchored or lead):  # "summer dress" is content
+            return None
         if which == "this" and last < first and self.today.month <= last:
             return occurrence(self.today.year - 1), taken  # this winter, in January: the one begun in December
         return self.recent(occurrence, which=which), taken
@@ -371,7 +373,9 @@ class _Reader:
             taken += 1 if self.word(j + 2) == "," else 0
         year = self.year_after(i + taken)
         ranged = self.word(i + taken) in self.lexicon.range_to
-        if w in self.lexicon.ambiguous_months and not (anchored or lead or day or year or ranged):
+        bare = not (anchored or lead or year or ranged)
+        day_first = j > i + lead  # "the 3rd of May"
+        if bare and (day is None or (w in self.lexicon.ambiguous_months and not day_first)):  # "december invoice"
             return None
         taken += year[1] if year else 0
         if day is not None:
@@ -411,7 +415,7 @@ class _Reader:
     def weekday(self, i: int, anchored: bool) -> tuple[Span, int] | None:
         which, lead = self.which(i)
         weekday = self.lexicon.weekdays.get(self.word(i + lead))
-        if weekday is None:
+        if weekday is None or not (anchored or lead):  # "monday meeting" is content
             return None
         back = (self.today.weekday() - weekday) % 7
         if which == "last" and back == 0:

@@ -15,8 +15,8 @@ class Lexicon:
     # Words joining two kind phrases ("photos and videos").
     kind_joiners: frozenset[str]
     months: Mapping[str, int]  # word -> 1..12
-    # Month words that are also common words ("may", "march"): a month only after a date preposition or before a
-    # year or a day.
+    # Month words that are also common words ("may", "march"): a month only after a date preposition or "last"/
+    # "this", or before a year. (Any month alone, a weekday, a season or a year is a date only after those words.)
     ambiguous_months: frozenset[str]
     weekdays: Mapping[str, int]  # word -> 0 (Monday) .. 6
     seasons: Mapping[str, tuple[int, int]]  # word -> (first month, last month); winter wraps past December
