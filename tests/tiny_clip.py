@@ -6,8 +6,11 @@ pictures: words that no English text model or ImageNet label knows, so only the 
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -170,4 +173,65 @@ def write_tiny_clip(folder: Path, *, family: str = "clip", seed: int = 0) -> Pat
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     _image_processor(family).save_pretrained(folder)
+    return folder
+
+
+class _Visual(torch.nn.Module):
+    def __init__(self, model: CLIPModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.model.get_image_features(pixel_values=image).pooler_output
+
+
+class _Textual(torch.nn.Module):
+    def __init__(self, model: CLIPModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        return self.model.get_text_features(input_ids=text.long()).pooler_output
+
+
+def _export(model: CLIPModel, folder: Path) -> None:
+    torch.onnx.export(
+        _Visual(model),
+        (torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE),),
+        str(folder / "visual" / "model.onnx"),
+        input_names=["image"],
+        output_names=["embedding"],
+        dynamo=False,
+    )
+    torch.onnx.export(
+        _Textual(model),
+        (torch.zeros(1, MAX_TOKENS, dtype=torch.int32),),
+        str(folder / "textual" / "model.onnx"),
+        input_names=["text"],
+        output_names=["embedding"],
+        dynamo=False,
+    )
+
+
+def write_immich_clip(hf: Path, folder: Path) -> Path:
+    """The tiny CLIP folder `hf` exported as Immich keeps a CLIP model: visual/ and textual/ ONNX towers with
+    their configs (trove_ml.immich_clip reads them with onnxruntime)."""
+    model = CLIPModel.from_pretrained(hf, local_files_only=True).eval()
+    for part in ("visual", "textual"):
+        (folder / part).mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated but needs no onnxscript
+        warnings.simplefilter("ignore")
+        _export(model, folder)
+    processor = json.loads((hf / "preprocessor_config.json").read_text())
+    config = {
+        "embed_dim": model.config.projection_dim,
+        "vision_cfg": {"image_size": IMAGE_SIZE},
+        "text_cfg": {"context_length": MAX_TOKENS},
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    preprocess = {"size": [IMAGE_SIZE, IMAGE_SIZE], "mean": processor["image_mean"], "std": processor["image_std"]}
+    (folder / "visual" / "preprocess_cfg.json").write_text(json.dumps(preprocess))
+    shutil.copy(hf / "tokenizer.json", folder / "textual" / "tokenizer.json")
+    tokenizer_config = json.loads((hf / "tokenizer_config.json").read_text())
+    (folder / "textual" / "tokenizer_config.json").write_text(json.dumps({"pad_token": tokenizer_config["pad_token"]}))
     return folder

@@ -43,9 +43,14 @@ _TEXT_BATCH = 64
 
 def check_folder(folder: Path) -> None:
     """Cheap check for settings validation (no weights loaded): the files exist and config.json names a
-    supported model_type; else ModelFolderError naming what is missing or unsupported."""
+    supported model_type (or it is an Immich CLIP folder); else ModelFolderError naming what is missing."""
     if not folder.is_dir():
         raise ModelFolderError(f"{folder} is not a directory")
+    from trove_ml import immich_clip
+
+    if immich_clip.is_immich_folder(folder):
+        immich_clip.check_immich_folder(folder)
+        return
     missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
     if missing:
         # Google's SigLIP folders ship only spiece.model, which needs the sentencepiece package Trove does not install.
@@ -107,8 +112,13 @@ class ImageTextModel:
 
     @classmethod
     def load(cls, folder: Path) -> ImageTextModel:
-        """Load the folder's model, tokenizer and image preprocessing; a ModelFolderError if it cannot be used."""
+        """Load the folder's model, tokenizer and image preprocessing; a ModelFolderError if it cannot be used.
+        An Immich CLIP folder (visual/ and textual/ ONNX models) loads as an ImmichClipModel."""
         check_folder(folder)
+        from trove_ml import immich_clip
+
+        if immich_clip.is_immich_folder(folder):
+            return immich_clip.ImmichClipModel.load(folder)
         from transformers import (
             AutoTokenizer,
             CLIPImageProcessorPil,

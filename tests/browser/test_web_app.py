@@ -408,3 +408,41 @@ async def test_keyboard_only_at_phone_width(new_page: NewPage, shot: Shot) -> No
     await expect(page.locator("#search-status")).to_have_text("Nothing found for “anything”.")
     for label in ("Kind", "Uploaded from", "to", "Sort"):
         await expect(page.get_by_label(label, exact=True)).to_be_visible()
+
+
+async def test_what_the_words_were_read_as_shows_as_chips_that_can_be_removed(new_page: NewPage, shot: Shot) -> None:
+    page = await new_page()
+    await sign_up(page)
+    await page.get_by_role("link", name="Upload", exact=True).click()
+    await page.locator("#file-input").set_input_files([DEV_MEDIA / "chelsea.png", DEV_MEDIA / "weather_report.wav"])
+    for name in ("chelsea.png", "weather_report.wav"):
+        row = page.locator(f'.upload[data-filename="{name}"]')
+        await expect(row).to_have_attribute("data-state", "done", timeout=180_000)
+    await page.get_by_role("link", name="Search").click()
+
+    # "photos of a cat": a kind chip, only photos, and the words ranked by.
+    results = await search_for(page, "photos of a cat")
+    assert results and {r["kind"] for r in results} == {"image"}
+    chips = page.locator("#search-understood .chip")
+    await expect(chips).to_have_count(1)
+    await expect(chips.first).to_contain_text("photo")
+    await expect(page.locator("#search-understood")).to_contain_text("“cat”")
+    await shot(page, "chips-01-photos-of-a-cat")
+
+    # Removing the chip searches again with the kind words taken literally, in the browser's time zone.
+    async with page.expect_request(lambda r: urlsplit(r.url).path == "/api/v1/search") as sent:
+        await page.get_by_role("button", name="Remove kind filter photo").click()
+    params = parse_qs(urlsplit((await sent.value).url).query)
+    assert params["literal"] == ["kinds"] and params["q"] == ["photos of a cat"] and params["tz"]
+    await expect(page.locator("#search-understood")).to_be_hidden()
+    await expect(page.locator("#search-status")).not_to_have_text("Searching…")
+
+    # A date phrase: a date chip; nothing was uploaded yesterday.
+    assert await search_for(page, "a cat from yesterday") == []
+    await expect(chips).to_have_count(1)
+    await expect(chips.first).to_have_attribute("data-part", "dates")
+    await expect(chips.first).to_contain_text(re.compile(r"\d{4}-\d{2}-\d{2}"))
+    await shot(page, "chips-02-from-yesterday")
+    async with page.expect_response(lambda r: "literal=dates" in r.url):
+        await chips.first.get_by_role("button").click()
+    await expect(chips).to_have_count(0)

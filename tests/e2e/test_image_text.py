@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from support import DEV_MEDIA, Api, sign_up
-from tiny_clip import PAIRS, colour_image, write_tiny_clip
+from tiny_clip import PAIRS, colour_image, write_immich_clip, write_tiny_clip
 
 from trove_ml.image_text import ImageTextModel
 from trove_stack.config import free_ports, redis_dsn
@@ -24,9 +24,14 @@ SERVICE_BLOCKS = ("gateway", "ingest", "analysis", "search", "billing")
 QUEUE_USERS = ("gateway", "ingest", "analysis", "search")  # the services that talk to Redis
 
 
-@pytest.fixture(scope="module")
-def clip_gateway(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=["hugging-face", "immich-onnx"])
+def clip_gateway(
+    infra: Infra, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """Services with the tiny CLIP as a Hugging Face folder, or exported as the ONNX folder Immich keeps."""
     model_dir = write_tiny_clip(tmp_path_factory.mktemp("models") / "tiny-clip")
+    if request.param == "immich-onnx":
+        model_dir = write_immich_clip(model_dir, tmp_path_factory.mktemp("immich") / "tiny-clip-onnx")
     floor, ceil = _calibration(ImageTextModel.load(model_dir))
     data_dir = tmp_path_factory.mktemp("clip-stack")
     ports = iter(free_ports(5))

@@ -155,3 +155,64 @@ async def test_query_syntax_is_just_text(library: tuple[Api, dict[str, str]], q:
     response = await api.search(q)
     assert response.status_code == 200, response.text
     assert isinstance(response.json()["results"], list)
+
+
+async def test_kind_words_filter_and_say_so(library: tuple[Api, dict[str, str]]) -> None:
+    api, _ = library
+    body = (await api.search("photos of rain, tomato sauce, a cat, soup")).json()
+    assert body["understood"]["kinds"] == ["image"]
+    assert body["understood"]["text"] == "rain, tomato sauce, a cat, soup"
+    assert body["results"] and {r["kind"] for r in body["results"]} == {"image"}
+    assert "chelsea.png" in [r["filename"] for r in body["results"]]
+    literal = (await api.search("photos of rain, tomato sauce, a cat, soup", literal="kinds")).json()
+    assert literal["understood"]["kinds"] == [] and "photos" in literal["understood"]["text"]
+    explicit = (await api.search("photos of rain, tomato sauce, a cat, soup", kind="audio")).json()
+    assert explicit["understood"]["kinds"] == []
+    assert {r["kind"] for r in explicit["results"]} == {"audio"}
+
+
+async def test_a_date_phrase_sets_the_range_in_the_users_time_zone(library: tuple[Api, dict[str, str]]) -> None:
+    api, _ = library
+    q = "rain, tomato sauce, a cat, soup"
+    everything = set(await _names(api, q, limit=20))
+    yesterday = (await api.search(f"{q} from yesterday", tz="Pacific/Kiritimati")).json()
+    assert yesterday["understood"]["from"].endswith("+14:00") and yesterday["understood"]["to"]
+    assert yesterday["understood"]["text"] == q
+    assert yesterday["results"] == []
+    this_week = (await api.search(f"{q} in the past week", tz="Europe/Paris", limit=20)).json()
+    assert this_week["understood"]["from"] and this_week["understood"]["to"]
+    assert everything <= {r["filename"] for r in this_week["results"]}
+    bad = await api.search(q, tz="Mars/Olympus")
+    assert bad.status_code == 400 and "tz" in bad.json()["error"]["message"]
+
+
+async def test_a_query_without_kind_or_date_words_is_read_as_it_is(library: tuple[Api, dict[str, str]]) -> None:
+    api, _ = library
+    understood = (await api.search("which soups can I get for lunch")).json()["understood"]
+    assert understood == {
+        "kinds": [],
+        "from": None,
+        "to": None,
+        "people": [],
+        "text": "which soups can I get for lunch",
+    }
+
+
+async def test_videos_about_something_returns_only_videos(new_api: NewApi) -> None:
+    api = await new_api()
+    for name, ctype in (("chelsea.png", "image/png"), ("holiday.mp4", "video/mp4")):
+        media_id = await api.upload((DEV_MEDIA / name).read_bytes(), name, ctype)
+        assert (await api.wait_done(media_id, timeout_s=300))["status"] == "completed"
+    everything = await _names(api, "a cat")
+    assert {"chelsea.png", "holiday.mp4"} <= set(everything)
+    body = (await api.search("videos about a cat")).json()
+    assert body["understood"]["kinds"] == ["video"] and body["understood"]["text"] == "cat"
+    assert [r["filename"] for r in body["results"]] == ["holiday.mp4"]
+    # Nothing left but filters: every media that passes them, newest first.
+    photos = (await api.search("photos")).json()
+    assert photos["understood"]["kinds"] == ["image"] and photos["understood"]["text"] == ""
+    assert [r["filename"] for r in photos["results"]] == ["chelsea.png"]
+    today = (await api.search("everything from today", tz="UTC")).json()
+    assert today["understood"]["from"] and today["understood"]["text"] == "everything"
+    recent = (await api.search("videos from today", tz="UTC")).json()
+    assert [r["filename"] for r in recent["results"]] == ["holiday.mp4"]

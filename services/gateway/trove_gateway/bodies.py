@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from functools import cache
 from typing import Any, Literal, TypeVar
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
@@ -84,6 +86,11 @@ class DeadLettersQuery(BaseModel):
     limit: int = Field(default=100, ge=1, le=500, description="most dead letters to return")
 
 
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 class SearchQuery(BaseModel):
     """Query parameters of GET /api/v1/search."""
 
@@ -112,6 +119,24 @@ class SearchQuery(BaseModel):
         default="", pattern=r"^([A-Za-z]{2})?$", description="a two-letter ISO 639-1 language code, like en"
     )
     sort: Literal["relevance", "date"] = "relevance"
+    tz: str = Field(
+        default="",
+        max_length=64,
+        pattern=r"^([A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*)?$",
+        description="the user's IANA time zone, like Europe/Paris, that dates in q are read in (default UTC)",
+    )
+    literal: list[Literal["kinds", "dates", "people", "all"]] = Field(
+        default_factory=list,
+        description="parts of q taken literally instead of as filters (kinds, dates, people, or all); "
+        "the default reads kinds of media, dates and people named in q as filters",
+    )
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value and value not in _zone_names():
+            raise ValueError("must be an IANA time zone name, like Europe/Paris")
+        return value
 
 
 class BlobQuery(BaseModel):

@@ -154,11 +154,26 @@ class Hit(_Out):
     moments: list[Segment]
 
 
+class Understood(_Out):
+    """What the query was read as: the filters its words named and the text ranked by."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    kinds: list[str] = Field(description="kinds of media named in q (image, video, audio, document)")
+    date_from: str | None = Field(alias="from", description="start of the date range named in q (RFC 3339)")
+    date_to: str | None = Field(alias="to", description="end of the date range named in q, inclusive (RFC 3339)")
+    people: list[str] = Field(description="ids of the people named in q (none until people are recognised)")
+    text: str = Field(description="the words ranked by, once the filters were taken out")
+
+
 class SearchResults(_Out):
     results: list[Hit]
     next_cursor: str | None
     took_ms: float
     space: str = Field(description="the embedding space that answered")
+    understood: Understood | None = Field(
+        default=None, description="what q was read as (searches only); date filters apply to taken, else uploaded"
+    )
 
 
 class HistoryEntry(_Out):

@@ -42,11 +42,22 @@ def _results_out(response: search_pb2.SearchResponse) -> out.SearchResults:
         )
         for hit in response.hits
     ]
+    understood = None
+    if response.HasField("understood"):
+        u = response.understood
+        understood = out.Understood(
+            kinds=list(u.kinds),
+            date_from=u.date_from or None,
+            date_to=u.date_to or None,
+            people=list(u.people),
+            text=u.text,
+        )
     return out.SearchResults(
         results=results,
         next_cursor=response.next_cursor or None,
         took_ms=round(response.took_ms, 2),
         space=response.space,
+        understood=understood,
     )
 
 
@@ -62,6 +73,8 @@ def _search_request(query: SearchQuery) -> search_pb2.SearchRequest:
         has_faces=query.has_faces or "",
         language=query.language,
         sort=query.sort,
+        tz=query.tz,
+        literal=list(query.literal),
     )
 
 

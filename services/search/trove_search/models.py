@@ -37,7 +37,7 @@ class MediaFacts:
 @dataclass(frozen=True, slots=True)
 class Filters:
     kinds: tuple[str, ...] = ()
-    date_field: str = "uploaded"  # "taken" or "uploaded"
+    date_field: str = "uploaded"  # "taken", "uploaded" or "any" (taken, else uploaded: dates read from a query)
     date_from: datetime | None = None
     date_to: datetime | None = None
     has_faces: bool | None = None

@@ -125,6 +125,22 @@ def group(candidates: Iterable[tuple[Candidate, float]], *, query: str, min_top:
     return [hit for _, hit in hits]
 
 
+def listed(candidates: Iterable[Candidate]) -> list[Hit]:
+    """Media that match a query's filters when no words are left to rank by, in the given order; each scores 1."""
+    terms = _Highlighter([])
+    return [
+        Hit(
+            media_id=c.media_id,
+            score=1.0,
+            best=_moment(c, terms),
+            taken_at=c.taken_at,
+            uploaded_at=c.uploaded_at,
+            duration_s=c.duration_s,
+        )
+        for c in candidates
+    ]
+
+
 def query_terms(query: str) -> list[str]:
     return [w for w in (m.group().lower() for m in _WORD.finditer(query)) if w not in _STOPWORDS and len(w) > 1]
 

@@ -44,7 +44,9 @@ def _filters(filters: Filters, first: int) -> tuple[str, list[Any]]:
 
     if filters.kinds:
         clauses.append(f"m.kind = ANY({param(list(filters.kinds))}::text[])")
-    column = "m.taken_at" if filters.date_field == "taken" else "m.uploaded_at"
+    column = {"taken": "m.taken_at", "any": "COALESCE(m.taken_at, m.uploaded_at)"}.get(
+        filters.date_field, "m.uploaded_at"
+    )
     if filters.date_from:
         clauses.append(f"{column} >= {param(filters.date_from)}")
     if filters.date_to:
@@ -152,6 +154,25 @@ async def nearest(
         space,
         limit,
         exclude_media,
+        *args,
+    )
+    return [_candidate(r) for r in rows]
+
+
+async def matching_filters(conn: asyncpg.Connection, *, filters: Filters, limit: int) -> list[Candidate]:
+    """The first segment of each media that passes the filters, newest (taken, else uploaded) first."""
+    where, args = _filters(filters, first=2)
+    rows = await conn.fetch(
+        f"""SELECT * FROM (
+                SELECT DISTINCT ON (t.media_id) {_CANDIDATE}
+                FROM search.media_text t
+                JOIN search.media m ON m.media_id = t.media_id
+                WHERE true {where}
+                ORDER BY t.media_id, t.page, t.start_s, t.segment_id
+            ) firsts
+            ORDER BY COALESCE(taken_at, uploaded_at) DESC NULLS LAST, media_id
+            LIMIT $1""",
+        limit,
         *args,
     )
     return [_candidate(r) for r in rows]

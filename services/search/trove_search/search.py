@@ -39,6 +39,7 @@ from trove_search.models import (
     space_name,
 )
 from trove_search.spaces import PictureSpace, QueryEncoder, Spaces
+from trove_search.understand import PARTS, Understood, time_zone, understand
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Results:
     next_cursor: str = ""
     cached: bool = False
     space: str = ""  # the embedding space that answered
+    understood: Understood | None = None  # what the query was read as (searches only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,30 @@ class Query:
     cursor: str = ""
     filters: Filters = NO_FILTERS
     sort: str = "relevance"
+    tz: str = ""  # IANA time zone the query's dates are read in; empty is UTC
+    literal: tuple[str, ...] = ()  # parts of query understanding not to apply ("kinds", "dates", "people", "all")
+
+
+def understood_query(query: Query, *, now: datetime) -> tuple[Query, Understood]:
+    """The query with the filters its words name, and what was understood. Explicit filters win: a part the
+    request already filters on is not read from the words, which then stay in the text. When every word became a
+    filter, the text stays the whole query and understood.text is empty: search lists what passes the filters."""
+    for part in query.literal:
+        if part not in (*PARTS, "all"):
+            raise InvalidArgumentError(f"literal must be among {', '.join(PARTS)} or all")
+    zone = time_zone(query.tz)
+    filters = query.filters
+    skip = set(PARTS) if "all" in query.literal else set(query.literal)
+    if filters.kinds:
+        skip.add("kinds")
+    if filters.date_from or filters.date_to:
+        skip.add("dates")
+    found = understand(query.text, now=now, tz=zone, parts=[p for p in PARTS if p not in skip])
+    if found.kinds:
+        filters = replace(filters, kinds=found.kinds)
+    if found.date_from or found.date_to:
+        filters = replace(filters, date_field="any", date_from=found.date_from, date_to=found.date_to)
+    return replace(query, text=found.text or query.text.strip(), filters=filters), found
 
 
 def check_query(query: Query) -> str:
@@ -245,7 +271,9 @@ class Search:
 
     async def search(self, *, user_id: str, query: Query) -> Results:
         started = time.perf_counter()
-        text = check_query(query)
+        said = check_query(query)
+        query, understood = understood_query(query, now=datetime.now(UTC))
+        text = query.text
         request_key = digest(text, json.dumps(query.filters.as_json(), sort_keys=True), query.sort)
         offset = _offset(query.cursor, request_key)
         # One space for the whole search: the query is embedded by, and compared with, the active space only.
@@ -255,6 +283,8 @@ class Search:
         cached = await self._cache.results(answered_by, user_id, version, request_key)
         if cached is not None:
             hits = hits_from_json(cached)
+        elif not understood.text:  # every word was a filter ("videos from yesterday"): list what passes them
+            hits = await self._matching_filters(user_id, query)
         else:
             hits = await self._rank(user_id=user_id, text=text, query=query, space=space, encoder=encoder)
             await self._cache.keep_results(answered_by, user_id, version, request_key, hits_to_json(hits))
@@ -265,7 +295,7 @@ class Search:
         if offset == 0:
             self._history.record(
                 user_id,
-                HistoryEntry(query=text, filters=query.filters.as_json(), result_count=len(hits), latency_ms=took_ms),
+                HistoryEntry(query=said, filters=query.filters.as_json(), result_count=len(hits), latency_ms=took_ms),
             )
         logger.info("search", extra={"results": len(hits), "cached": cached is not None, "took_ms": round(took_ms, 1)})
         return Results(
@@ -274,6 +304,7 @@ class Search:
             cached=cached is not None,
             next_cursor=_cursor(offset + query.limit, request_key) if more else "",
             space=space.space,
+            understood=understood,
         )
 
     async def _rank(self, *, user_id: str, text: str, query: Query, space: Space, encoder: QueryEncoder) -> list[Hit]:
@@ -295,6 +326,14 @@ class Search:
         if self._pictures is not None:
             retrievers.append(self._pictures_like(user_id, text, self._pictures, query=query))
         hits = ranking.group(ranking.merge(*await asyncio.gather(*retrievers)), query=text)[:MAX_RESULTS]
+        if query.sort == "date":
+            hits.sort(key=lambda h: (h.taken_at or h.uploaded_at or _EPOCH, h.score), reverse=True)
+        return hits
+
+    async def _matching_filters(self, user_id: str, query: Query) -> list[Hit]:
+        async with user_transaction(self._pool, user_id) as conn:
+            found = await repo.matching_filters(conn, filters=query.filters, limit=MAX_RESULTS)
+        hits = ranking.listed(found)
         if query.sort == "date":
             hits.sort(key=lambda h: (h.taken_at or h.uploaded_at or _EPOCH, h.score), reverse=True)
         return hits

@@ -13,6 +13,7 @@ from trove_protos.search.v1 import search_pb2, search_pb2_grpc
 from trove_search.models import MediaFacts, Moment, Segment, Space
 from trove_search.reindexer import Reindexer, ReindexStatus
 from trove_search.search import Query, Results, Search, parse_filters
+from trove_search.understand import Understood
 
 
 def _when(value: str) -> datetime | None:
@@ -33,6 +34,18 @@ def _moment_pb(moment: Moment) -> search_pb2.Segment:
     )
 
 
+def _understood_pb(understood: Understood | None) -> search_pb2.Understood | None:
+    if understood is None:
+        return None
+    return search_pb2.Understood(
+        kinds=list(understood.kinds),
+        date_from=understood.date_from.isoformat() if understood.date_from else "",
+        date_to=understood.date_to.isoformat() if understood.date_to else "",
+        people=list(understood.people),
+        text=understood.text,
+    )
+
+
 def _response(found: Results) -> search_pb2.SearchResponse:
     hits = [
         search_pb2.SearchHit(
@@ -50,7 +63,12 @@ def _response(found: Results) -> search_pb2.SearchResponse:
         for r in found.results
     ]
     return search_pb2.SearchResponse(
-        hits=hits, took_ms=found.took_ms, next_cursor=found.next_cursor, cached=found.cached, space=found.space
+        hits=hits,
+        took_ms=found.took_ms,
+        next_cursor=found.next_cursor,
+        cached=found.cached,
+        space=found.space,
+        understood=_understood_pb(found.understood),
     )
 
 
@@ -139,6 +157,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             cursor=request.cursor,
             filters=filters,
             sort=request.sort or "relevance",
+            tz=request.tz,
+            literal=tuple(request.literal),
         )
         return _response(await self._search.search(user_id=user_id_var.get(), query=query))
 

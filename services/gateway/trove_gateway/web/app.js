@@ -143,6 +143,7 @@ async function main() {
     input: $("search-q"),
     filters: { kind: $("filter-kind"), from: $("filter-from"), to: $("filter-to"), sort: $("filter-sort") },
     status: $("search-status"),
+    understood: $("search-understood"),
     list: $("search-results"),
     more: $("search-more"),
   });

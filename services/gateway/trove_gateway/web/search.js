@@ -6,11 +6,41 @@ import { excerpt, fill, formatSpan, h, highlight, queryTerms, timeEl } from "./d
 const PAGE_SIZE = 20;
 const KIND_LABELS = { image: "photo", video: "video", audio: "audio", document: "document" };
 
+// The API reads kinds and dates named in the query ("videos of the dog from last summer") in the user's time zone
+// and says what it read (`understood`); each part shows as a chip, and removing one searches again with that part
+// of the words taken literally (`literal=kinds|dates|people`).
+const PART_LABELS = { kinds: "kind", dates: "date", people: "person" };
+
+function userTimeZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  } catch {
+    return "";
+  }
+}
+
+/** One chip per understood filter: [{part, label}]. Dates show as the user's local days. */
+export function understoodChips(understood) {
+  if (!understood) return [];
+  const chips = (understood.kinds || []).map((kind) => ({ part: "kinds", label: KIND_LABELS[kind] || kind }));
+  const day = (iso) => (iso || "").slice(0, 10);
+  const from = day(understood.from);
+  const to = day(understood.to);
+  if (from && to) chips.push({ part: "dates", label: from === to ? from : `${from} – ${to}` });
+  else if (from) chips.push({ part: "dates", label: `since ${from}` });
+  else if (to) chips.push({ part: "dates", label: `until ${to}` });
+  for (const person of understood.people || []) chips.push({ part: "people", label: person });
+  return chips;
+}
+
 // Filters go to the API as query parameters (`kind`, `from`, `to`, `sort`); an API that does not know them yet
 // ignores them. Every filter is also applied here to the results that come back: a no-op when the server already
 // filtered, the whole job when it did not. Drop `filterLocally` once every deployed API filters.
-export function searchParams(query, filters, cursor) {
+export function searchParams(query, filters, cursor, literal = []) {
   const params = new URLSearchParams({ q: query, limit: String(PAGE_SIZE) });
+  const tz = userTimeZone();
+  if (tz) params.set("tz", tz);
+  if (literal.length) params.set("literal", literal.join(","));
   if (filters.kind) params.set("kind", filters.kind);
   if (filters.from) params.set("from", filters.from);
   if (filters.to) params.set("to", filters.to);
@@ -50,9 +80,12 @@ function momentLabel(segment, kind) {
 
 export class Search extends EventTarget {
   /** Events: "open" {mediaId, startS}. */
-  constructor({ api, thumbnails, form, input, filters, status, list, more }) {
+  constructor({ api, thumbnails, form, input, filters, status, understood, list, more }) {
     super();
     Object.assign(this, { api, thumbnails, form, input, filterInputs: filters, statusEl: status, list, more });
+    this.understoodEl = understood;
+    this.understood = null;
+    this.literal = []; // parts of the query's words the user asked to take literally (removed chips)
     this.query = "";
     this.results = [];
     this.nextCursor = null;
@@ -83,7 +116,10 @@ export class Search extends EventTarget {
   idle() {
     this.query = "";
     this.results = [];
+    this.understood = null;
+    this.literal = [];
     this.list.replaceChildren();
+    this.renderUnderstood();
     this.more.hidden = true;
     this.statusEl.textContent = "Describe what you are looking for: “a cat on the sofa”, “receipt for the hammer”.";
   }
@@ -93,14 +129,16 @@ export class Search extends EventTarget {
     if (this.controller) this.controller.abort();
     const controller = new AbortController();
     this.controller = controller;
+    if (query !== this.query) this.literal = [];
     this.query = query;
     if (this.input.value.trim() !== query) this.input.value = query;
     this.statusEl.textContent = "Searching…";
     this.more.hidden = true;
     this.list.setAttribute("aria-busy", "true");
     try {
-      const params = searchParams(query, this.filters, append ? this.nextCursor : null);
+      const params = searchParams(query, this.filters, append ? this.nextCursor : null, this.literal);
       const answer = await this.api.search(params, { signal: controller.signal });
+      this.understood = answer.understood || null;
       this.results = append ? [...this.results, ...answer.results] : answer.results;
       this.nextCursor = answer.next_cursor || null;
       this.tookMs = answer.took_ms;
@@ -116,7 +154,43 @@ export class Search extends EventTarget {
     }
   }
 
+  /** The chips of what the words were read as; removing one searches again with that part taken literally. */
+  renderUnderstood() {
+    const el = this.understoodEl;
+    if (!el) return;
+    const chips = understoodChips(this.understood);
+    const text = this.understood && this.understood.text;
+    const changed = chips.length && text && text !== this.query.trim();
+    fill(
+      el,
+      chips.length ? h("span", { class: "muted" }, "Filtered by") : "",
+      chips.map(({ part, label }) =>
+        h(
+          "span",
+          { class: "chip", dataset: { part } },
+          label,
+          h(
+            "button",
+            {
+              type: "button",
+              class: "small secondary",
+              "aria-label": `Remove ${PART_LABELS[part]} filter ${label}`,
+              onclick: () => {
+                if (!this.literal.includes(part)) this.literal = [...this.literal, part];
+                this.run(this.query);
+              },
+            },
+            "×",
+          ),
+        ),
+      ),
+      changed ? h("span", { class: "muted" }, `· words: “${text}”`) : "",
+    );
+    el.hidden = chips.length === 0;
+  }
+
   render() {
+    this.renderUnderstood();
     const shown = filterLocally(this.results, this.filters);
     const terms = queryTerms(this.query);
     fill(this.list, shown.map((result) => this.card(result, terms)));
