@@ -135,12 +135,7 @@ class Pipeline:
 
     async def next_stage(self, job: AnalyzeMediaArgs) -> str | None:
         """The first stage that has not succeeded; None when all did or one failed for good."""
-        for row in await self.jobs(job):
-            if row.status in ("failed", "dead"):
-                return None
-            if row.status != "succeeded":
-                return row.stage
-        return None
+        return _next_stage(await self.jobs(job))
 
     async def run_stage(self, job: AnalyzeMediaArgs, stage: str) -> str | None:
         """Run `stage` unless it succeeded before; returns the stage to run next (None: the file is done or failed).
@@ -154,7 +149,12 @@ class Pipeline:
             return None  # the try its vanished worker began was its last one: buried
         if row.status != "succeeded" and not await self._attempt(job, stage):
             return None
-        return await self.next_stage(job)
+        rows = await self.jobs(job)
+        if all(r.status == "succeeded" for r in rows):
+            # Only once every stage is recorded as done, so a completed file never shows a stage still running; a
+            # run again after this call failed (an outage) gets here again.
+            await self._status.set_status(media_id=job.media_id, status="completed")
+        return _next_stage(rows)
 
     async def _attempt(self, job: AnalyzeMediaArgs, stage: str) -> bool:
         async with user_transaction(self._pool, job.user_id) as conn:
@@ -289,7 +289,6 @@ class Pipeline:
             facts=await self._facts(job),
             image_model=self._vision.image_model,
         )
-        await self._status.set_status(media_id=job.media_id, status="completed")
 
     def _image_vector(self, text: SegmentText) -> npt.NDArray[np.float32] | None:
         """The segment's image-text vector when it is one of the configured model's (its stage ran with it)."""
@@ -411,3 +410,12 @@ class Pipeline:
                 error=error,
                 duration_s=time.perf_counter() - started,
             )
+
+
+def _next_stage(rows: list[StageJob]) -> str | None:
+    for row in rows:
+        if row.status in ("failed", "dead"):
+            return None
+        if row.status != "succeeded":
+            return row.stage
+    return None
