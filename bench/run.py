@@ -32,6 +32,7 @@ from trove_ml import TextEmbedder  # noqa: E402
 from trove_search import repo  # noqa: E402
 from trove_search.models import space_name  # noqa: E402
 from trove_stack.infra import Infra, running_infra, running_services  # noqa: E402
+from trove_stack.services import wait_gateway_ready  # noqa: E402
 
 IMAGES = ("chelsea.png", "coffee.png", "rocket.jpg", "astronaut.png", "china.jpg", "grass.png", "grace_hopper.jpg")
 QUERY = "a cat"
@@ -164,11 +165,7 @@ def _peak_rss_mb(pid_file: Path) -> float:
 def main() -> None:
     figures: dict[str, object] = {}
     with running_infra() as infra, running_services(infra, overrides=OVERRIDES):
-        deadline = time.monotonic() + 120
-        while httpx.get(f"{infra.config.gateway_url}/readyz", timeout=5).status_code != 200:
-            if time.monotonic() > deadline:
-                raise SystemExit("the gateway did not become ready")
-            time.sleep(0.5)
+        wait_gateway_ready(infra.config)
         figures.update(asyncio.run(measure(infra)))
         figures["analysis_worker_peak_rss_mb"] = _peak_rss_mb(infra.config.pid_path("analysis-worker"))
         figures["search_at_scale"] = asyncio.run(_at_scale(infra))

@@ -266,13 +266,10 @@ def evaluate(*, url: str, auth_host: str, corpus: Path, also: Sequence[Path], wa
 def _throwaway_stack() -> Iterator[tuple[str, str]]:
     """A whole Trove on free loopback ports in a temp dir; yields (gateway URL, emulator host:port)."""
     from trove_stack.infra import running_infra, running_services
+    from trove_stack.services import wait_gateway_ready
 
     with running_infra() as infra, running_services(infra, overrides=OVERRIDES):
-        deadline = time.monotonic() + 120
-        while httpx.get(f"{infra.config.gateway_url}/readyz", timeout=5).status_code != 200:
-            if time.monotonic() > deadline:
-                raise SystemExit("the gateway did not become ready")
-            time.sleep(0.5)
+        wait_gateway_ready(infra.config)
         yield infra.config.gateway_url, infra.auth_emulator_host
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -173,3 +174,12 @@ def http_status(host: str, port: int, path: str, timeout_s: float = 2.0) -> int 
 def gateway_ready(cfg: StackConfig) -> bool:
     """True when the gateway's /readyz answers 200."""
     return http_status(cfg.host, cfg.gateway_port, "/readyz") == 200
+
+
+def wait_gateway_ready(cfg: StackConfig, *, timeout_s: float = 120.0) -> None:
+    """Block until the gateway's /readyz answers 200; StackError naming the wait after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not gateway_ready(cfg):
+        if time.monotonic() > deadline:
+            raise StackError(f"{cfg.gateway_url}/readyz did not answer 200 within {timeout_s:.0f} s")
+        time.sleep(0.5)

@@ -59,6 +59,10 @@ FUNCTION_EXCEPTIONS = {
     "ingest.users_with_abandoned_uploads": (
         "sweeper: which users have expired upload tickets, then deleted per user as above"
     ),
+    "ingest.users_with_stale_queued_media": (
+        "re-queuer: which users have media left queued (an enqueue lost with Redis); each user's media is then "
+        "queued again in their own user_transaction; sharded, the same fan-out"
+    ),
 }
 
 
