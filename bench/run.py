@@ -4,7 +4,8 @@ Figures: upload-to-searchable seconds per image (create upload -> PUT -> complet
 search latency through the gateway (p50/p95; new queries, and a repeated one served from the cache) and the
 raw pgvector query on the same data, and their ratio (uncached gateway / raw), the analysis worker's peak
 memory, model-stage figures (see stages.py), and jobs/s through the whole pipeline with two worker processes,
-steady and with one of them SIGKILLed mid-batch (see throughput.py).
+steady and with one of them SIGKILLed mid-batch (see throughput.py), and load with faults: users searching and
+uploading while a worker, search, Redis and PostgreSQL are each killed once (see faults.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pgvector.asyncpg import register_vector
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]
 
+import faults  # noqa: E402
 import scale  # noqa: E402
 import stages  # noqa: E402
 import throughput  # noqa: E402
@@ -171,6 +173,7 @@ def main() -> None:
         figures["search_at_scale"] = asyncio.run(_at_scale(infra))
         figures["pipeline_throughput"] = asyncio.run(_throughput(infra))
     figures["stages"] = asyncio.run(stages.measure())
+    figures["load_with_faults"] = faults.run()
     print(json.dumps(figures, indent=2))
 
 
