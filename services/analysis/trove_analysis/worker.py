@@ -300,7 +300,12 @@ async def run_workers(settings: Settings) -> None:
     depth = asyncio.create_task(_watch_queues(redis, families=list(dict.fromkeys(settings.families))))
     recycler = asyncio.create_task(_recycle_on(overrun, workers))
     try:
-        await asyncio.gather(*(_serve(w) for w in workers))
+        # Each pool finishes its own graceful stop: the first pool to stop must not cut the others' running jobs
+        # short (a job recording its last try would be cancelled half-way, its file left `processing`).
+        outcomes = await asyncio.gather(*(_serve(w) for w in workers), return_exceptions=True)
+        if errors := [o for o in outcomes if isinstance(o, Exception)]:
+            raise errors[0]
+        logger.info("worker pools stopped")
     except asyncio.CancelledError:
         logger.info("worker pools stopped")
     finally:
