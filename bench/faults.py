@@ -32,7 +32,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "bench")]
 
 from jobs.stack import Supervised, supervised_stack  # noqa: E402
 from media_samples import small_png  # noqa: E402
-from support import Api, sign_up  # noqa: E402
+from support import Api  # noqa: E402
 
 from trove_stack import postgres  # noqa: E402
 
@@ -194,10 +194,7 @@ async def _outcome(stack: Supervised, apis: list[Api], tallies: list[Tally], *, 
 
 
 async def measure(stack: Supervised, *, users: int, duration_s: float) -> dict[str, object]:
-    apis = []
-    for _ in range(users):
-        token, uid = await sign_up(stack.config.auth_emulator_host)
-        apis.append(Api(base_url=stack.config.gateway_url, token=token, firebase_uid=uid))
+    apis = [await stack.api() for _ in range(users)]
     tallies = [Tally() for _ in apis]
     stop_at = time.monotonic() + duration_s
     loads = [_user(api, i, tally, stop_at=stop_at) for i, (api, tally) in enumerate(zip(apis, tallies, strict=True))]

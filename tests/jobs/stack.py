@@ -19,6 +19,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from support import Api, sign_up
+
 from trove_stack import postgres
 from trove_stack.config import REPO_ROOT, StackConfig, free_ports
 from trove_stack.process import is_alive, read_pid_file, spawn, stop_pid_file
@@ -81,6 +83,11 @@ class Supervised:
     @property
     def admin_dsn(self) -> str:
         return postgres.admin_dsn(self.config, load_or_create(self.config.secrets_path), database=postgres.DATABASE)
+
+    async def api(self, *, admin: bool = False) -> Api:
+        """A REST client for a new user signed up on this stack's emulator (`admin=True`: an admin)."""
+        token, uid = await sign_up(self.config.auth_emulator_host, admin=admin)
+        return Api(base_url=self.config.gateway_url, token=token, firebase_uid=uid)
 
     def pid(self, name: str) -> int | None:
         record = read_pid_file(self.config.pid_path(name))

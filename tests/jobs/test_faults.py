@@ -14,7 +14,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import asyncpg
@@ -23,7 +23,7 @@ import pytest
 from jobs.stack import Supervised, supervised_stack
 from jobs.test_jobs import _no_duplicates
 from media_samples import small_png
-from support import DEV_MEDIA, Api, sign_up
+from support import DEV_MEDIA, Api
 
 from trove_stack import postgres
 from trove_stack.process import stop_pid_file
@@ -48,18 +48,6 @@ def stack() -> Iterator[Supervised]:
         yield running
 
 
-@pytest.fixture(scope="module")
-async def admin_db(stack: Supervised) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(stack.admin_dsn)
-    yield conn
-    await conn.close()
-
-
-async def _api(stack: Supervised, *, admin: bool = False) -> Api:
-    token, uid = await sign_up(stack.config.auth_emulator_host, admin=admin)
-    return Api(base_url=stack.config.gateway_url, token=token, firebase_uid=uid)
-
-
 async def _images(api: Api, count: int) -> list[str]:
     return [await api.upload(small_png(i), f"shape-{i}.png", "image/png") for i in range(count)]
 
@@ -72,7 +60,7 @@ async def _dead_letter(admin: Api, media_id: str) -> dict[str, object]:
 
 
 async def test_a_stage_past_its_time_limit_is_stopped_retried_then_dead_lettered(stack: Supervised) -> None:
-    poisoner, other, admin = await _api(stack), await _api(stack), await _api(stack, admin=True)
+    poisoner, other, admin = await stack.api(), await stack.api(), await stack.api(admin=True)
     worker = stack.pid(WORKER)
     video = await poisoner.upload((DEV_MEDIA / "holiday.mp4").read_bytes(), "holiday.mp4", "video/mp4")
     images = await _images(other, 4)
@@ -95,7 +83,7 @@ async def test_a_worker_killed_mid_stage_counts_a_try_and_the_poison_file_is_dea
     stack: Supervised, admin_db: asyncpg.Connection
 ) -> None:
     """Each run of the poison file's stage kills its worker (as an out-of-memory kill would); others complete."""
-    poisoner, other, admin = await _api(stack), await _api(stack), await _api(stack, admin=True)
+    poisoner, other, admin = await stack.api(), await stack.api(), await stack.api(admin=True)
     audio = await poisoner.upload((DEV_MEDIA / "pasta_recipe.mp3").read_bytes(), "pasta.mp3", "audio/mpeg")
     images: list[str] = []
     for kill in range(MAX_TRIES):
@@ -153,7 +141,7 @@ async def _complete(api: Api, upload_id: str) -> httpx.Response:
 
 
 async def test_with_redis_down_search_answers_from_the_database_and_uploads_wait(stack: Supervised) -> None:
-    api = await _api(stack)
+    api = await stack.api()
     cat = await api.upload((DEV_MEDIA / "chelsea.png").read_bytes(), "chelsea.png", "image/png")
     assert (await api.wait_done(cat, timeout_s=300))["status"] == "completed"
     before = await api.search("a cat")
@@ -194,7 +182,7 @@ async def test_with_redis_down_search_answers_from_the_database_and_uploads_wait
 
 
 async def test_postgres_restarted_mid_ingest_every_file_completes_once(stack: Supervised) -> None:
-    api = await _api(stack)
+    api = await stack.api()
     media_ids = await _images(api, 10)
     with _supervisor_paused(stack):
         record = postgres.running_record(stack.config)

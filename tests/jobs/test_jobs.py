@@ -11,14 +11,14 @@ import os
 import random
 import signal
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 import asyncpg
 import pytest
 from jobs.stack import Supervised, supervised_stack
 from media_samples import small_png
-from support import DEV_MEDIA, Api, sign_up
+from support import DEV_MEDIA, Api
 
 from trove_stack.process import stop_pid_file
 
@@ -40,18 +40,6 @@ def stack() -> Iterator[Supervised]:
         }
     ) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-async def admin_db(stack: Supervised) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(stack.admin_dsn)
-    yield conn
-    await conn.close()
-
-
-async def _api(stack: Supervised, *, admin: bool = False) -> Api:
-    token, uid = await sign_up(stack.config.auth_emulator_host, admin=admin)
-    return Api(base_url=stack.config.gateway_url, token=token, firebase_uid=uid)
 
 
 async def _upload_batch(api: Api, count: int, *, dev_files: tuple[str, ...] = ()) -> list[str]:
@@ -96,7 +84,7 @@ async def test_a_stage_failing_transiently_ends_in_dead_letters_and_a_requeue_co
     stack: Supervised, admin_db: asyncpg.Connection
 ) -> None:
     stack.search.close()  # search unreachable: every try of the embedding stage fails with UNAVAILABLE
-    user, admin = await _api(stack), await _api(stack, admin=True)
+    user, admin = await stack.api(), await stack.api(admin=True)
     media_id = (await _upload_batch(user, 1))[0]
     failed = await user.wait_done(media_id, timeout_s=240)
     assert failed["status"] == "failed"
@@ -146,7 +134,7 @@ async def test_files_survive_sigkilled_workers_without_duplicates(
     stack: Supervised, admin_db: asyncpg.Connection
 ) -> None:
     stack.search.open()
-    api = await _api(stack)
+    api = await stack.api()
     dev = ("chelsea.png", "coffee.png", "astronaut.png", "page.png")
     uploading = asyncio.create_task(_upload_batch(api, 30, dev_files=dev))
     killed = await _kill_workers(stack, kills=3)
@@ -162,7 +150,7 @@ async def test_files_survive_sigkilled_workers_without_duplicates(
 
 async def test_no_queued_job_is_lost_when_redis_restarts(stack: Supervised, admin_db: asyncpg.Connection) -> None:
     stack.search.open()
-    api = await _api(stack)
+    api = await stack.api()
     media_ids = await _upload_batch(api, 16)
     waiting = await admin_db.fetchval(
         "SELECT count(*) FROM ingest.media_files WHERE media_id = ANY($1) AND status IN ('queued', 'processing')",
@@ -193,7 +181,7 @@ async def test_a_sigtermed_worker_finishes_or_hands_back_its_jobs(
 ) -> None:
     """SIGTERM (a deploy, a scale-down) stops the worker within its grace period and loses no job."""
     stack.search.open()
-    api = await _api(stack)
+    api = await stack.api()
     media_ids = await _upload_batch(api, 12)
     ids = [uuid.UUID(m) for m in media_ids]
     for _ in range(100):  # until the worker is in the middle of the batch
