@@ -16,6 +16,7 @@ from support import DEV_MEDIA, as_user, billing_user
 
 from trove_common.blobstore import LocalBlobStore
 from trove_common.jobs import AnalyzeMediaArgs
+from trove_common.objectstore import LocalObjectStorage
 from trove_ingest.accounts import BillingAccounts
 from trove_ingest.ingest import Enqueue, Ingest
 from trove_protos.billing.v1 import billing_pb2_grpc
@@ -42,7 +43,7 @@ def _ingest(
     store = LocalBlobStore(root=infra.config.blobs_dir, signing_key=infra.secrets.signing_key)
     ingest = Ingest(
         pool=pool,
-        store=store,
+        store=LocalObjectStorage(store),
         enqueue=enqueue,
         accounts=BillingAccounts(billing_pb2_grpc.BillingServiceStub(connect("billing"))),
         max_upload_bytes=10**9,

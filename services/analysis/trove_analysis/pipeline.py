@@ -226,7 +226,7 @@ class Pipeline:
         return 0
 
     async def _compute(self, job: AnalyzeMediaArgs, stage: str) -> None:
-        path = self._store.local_path(job.storage_key)
+        path = await self._store.local_path(job.storage_key)
         if stage == "probe":
             await self._probe(job, path)
         elif stage in ("image", "video", "document"):
@@ -342,9 +342,9 @@ class Pipeline:
 
         async def run() -> Facts:
             facts, thumbnail = await analyze()
-            self._store.put(thumbnail_key(job.storage_key), thumbnail)
+            await self._store.put(thumbnail_key(job.storage_key), thumbnail)
             await self._accounts.record_derived_bytes(
-                media_id=job.media_id, size_bytes=self._store.derived_bytes(job.storage_key)
+                media_id=job.media_id, size_bytes=await self._store.derived_bytes(job.storage_key)
             )
             return facts
 

@@ -8,7 +8,7 @@ import os
 import random
 import signal
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,10 @@ from trove_analysis.errors import StageRetryError
 from trove_analysis.lease import lease, sweep
 from trove_analysis.local import LocalTextAnalyzer, LocalTranscriber, LocalVisionAnalyzer, probe_file
 from trove_analysis.pipeline import Pipeline, RetryPolicy
-from trove_analysis.providers import Facts
+from trove_analysis.providers import Facts, ObjectStore
 from trove_analysis.queues import RUN_STAGE, STAGE_FAMILY, Family, family_queue, stage_job_id, stage_queue
+from trove_analysis.s3_objects import S3ObjectStore
 from trove_analysis.settings import Settings
-from trove_common.blobstore import LocalBlobStore
 from trove_common.context import request_id_var, user_id_var
 from trove_common.db import create_pool
 from trove_common.errors import DeadlineExceededError, UnavailableError
@@ -42,6 +42,7 @@ from trove_common.jobs import (
     job_serializer,
 )
 from trove_common.metrics import JOBS_DONE, JOBS_FAILED, JOBS_QUEUED, JOBS_RUNNING
+from trove_common.objectstore import LocalObjectStorage, open_object_store
 from trove_common.offload import ModelExecutor
 from trove_common.outage import as_unavailable
 from trove_ml import limit_torch_threads
@@ -212,15 +213,27 @@ async def startup(ctx: dict[str, Any]) -> None:
         )
     }
     pool = await create_pool(settings.postgres)
-    ctx.update(executor=executor, channels=list(channels.values()), pool=pool)
-    store = LocalBlobStore(root=settings.storage.root, signing_key=settings.storage.signing_key.get_secret_value())
+    resources = AsyncExitStack()
+    ctx.update(executor=executor, channels=list(channels.values()), pool=pool, resources=resources)
+    # An object store that cannot be used (credentials, bucket) stops the start, naming the setting.
+    storage = await resources.enter_async_context(open_object_store(settings.storage, env_prefix="TROVE_ANALYSIS_"))
+    store: ObjectStore
+    if isinstance(storage, LocalObjectStorage):
+        store = LocalObjectStore(storage.blobs)
+    else:
+        store = S3ObjectStore(
+            storage=storage,
+            cache_dir=settings.object_cache_dir,
+            max_bytes=settings.object_cache_bytes,
+            max_age_s=settings.object_cache_max_age_s,
+        )
 
     async def prober(path: Path) -> Facts:
         return await probe_file(executor, path, max_pixels=settings.max_image_pixels)
 
     ctx["pipeline"] = Pipeline(
         pool=pool,
-        store=LocalObjectStore(store),
+        store=store,
         prober=prober,
         vision=LocalVisionAnalyzer(
             executor=executor,
@@ -252,6 +265,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await channel.close()
     if "pool" in ctx:
         await ctx["pool"].close()
+    if "resources" in ctx:
+        await ctx["resources"].aclose()
     if "executor" in ctx:
         # After an overrun a model thread may never finish: don't wait for it (the process exits instead).
         ctx["executor"].shutdown(wait=not ctx["overrun"].is_set())
