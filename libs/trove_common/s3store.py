@@ -107,18 +107,11 @@ class S3ObjectStorage:
             raise error from exc
 
     async def check(self) -> None:
-        """HEAD the bucket: credentials, endpoint and bucket all have to work."""
+        """List one key: credentials, endpoint and bucket all have to work (a GET, unlike HEAD, says what failed;
+        the sweeper needs s3:ListBucket anyway)."""
         try:
-            await self._s3.head_bucket(Bucket=self._bucket)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in ("404", "NoSuchBucket"):
-                raise StorageConfigError(
-                    f"the bucket {self._bucket!r} does not exist: check {self._prefix}BUCKET"
-                ) from exc
-            self._raise(exc)
-            raise
-        except BotoCoreError as exc:
+            await self._s3.list_objects_v2(Bucket=self._bucket, MaxKeys=1)
+        except (ClientError, BotoCoreError) as exc:
             self._raise(exc)
             raise
 
@@ -174,7 +167,8 @@ class S3ObjectStorage:
 
     async def read_head(self, key: str, n_bytes: int) -> bytes:
         response = await self._get(key, Range=f"bytes=0-{max(n_bytes, 1) - 1}")
-        async with response["Body"] as body:
+        body = response["Body"]
+        async with body:  # closes the connection; reads go through the StreamingBody
             data: bytes = await body.read()
         return data
 
@@ -183,7 +177,8 @@ class S3ObjectStorage:
             response = await self._get(key)
         except NotFoundError:
             return None
-        async with response["Body"] as body:
+        body = response["Body"]
+        async with body:  # closes the connection; reads go through the StreamingBody
             data: bytes = await body.read()
         return data
 
@@ -196,7 +191,8 @@ class S3ObjectStorage:
             first, total = int(span.split("-")[0]), int(whole)
 
         async def chunks() -> AsyncIterator[bytes]:
-            async with response["Body"] as body:
+            body = response["Body"]
+            async with body:  # closes the connection; reads go through the StreamingBody
                 async for chunk in body.iter_chunks(CHUNK_BYTES):
                     yield chunk
 
@@ -206,7 +202,8 @@ class S3ObjectStorage:
         response = await self._get(key)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            async with response["Body"] as body:
+            body = response["Body"]
+            async with body:  # closes the connection; reads go through the StreamingBody
                 async for chunk in body.iter_chunks(CHUNK_BYTES):
                     fh.write(chunk)
 

@@ -93,6 +93,8 @@ class SigV4Gate:
                 '<?xml version="1.0" encoding="UTF-8"?>\n'
                 f"<Error><Code>{exc.code}</Code><Message>{exc.message}</Message></Error>"
             ).encode()
+            if environ.get("REQUEST_METHOD") == "HEAD":  # as S3: the status alone
+                body = b""
             start_response(
                 f"{exc.status} Forbidden" if exc.status == 403 else f"{exc.status} Bad Request",
                 [("Content-Type", "application/xml"), ("Content-Length", str(len(body))), *self._cors(environ)],

@@ -303,6 +303,8 @@ def service_env(cfg: StackConfig, secrets: Secrets) -> dict[str, dict[str, str]]
                 f"{p}STORAGE__S3__ACCESS_KEY_ID": secrets.aws_access_key_id,
                 f"{p}STORAGE__S3__SECRET_ACCESS_KEY": secrets.aws_secret_access_key,
             }
+    if cfg.storage_backend == "s3":
+        env["analysis"]["TROVE_ANALYSIS_OBJECT_CACHE_DIR"] = str(cfg.data_dir / "object-cache")
     for svc, block in env.items():
         block[f"TROVE_{svc.upper()}_OTEL__EXPORTER"] = "none"
         # The analysis worker shares this block; its process is given worker_metrics_port instead (see services).
