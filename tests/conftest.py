@@ -15,12 +15,11 @@ import grpc
 import httpx
 import pytest
 from otlp_receiver import TraceReceiver, running_receiver
-from support import Api, S3Stack, sign_up
+from support import Api, S3Stack, sign_up, sim_s3_settings
 
 from trove_common.grpc_client import ServiceCredential, make_channel
-from trove_common.settings import S3Settings
 from trove_stack import aws_sim
-from trove_stack.config import AWS_SIM_REGION, StackConfig, free_ports, redis_dsn
+from trove_stack.config import StackConfig, free_ports, redis_dsn
 from trove_stack.infra import Infra, ServiceGroup, running_infra, running_services
 
 
@@ -178,13 +177,7 @@ def s3_stack(infra: Infra, aws_sim_config: StackConfig) -> Iterator[S3Stack]:
     cfg = aws_sim_config
     own_redis = redis_dsn(cfg, infra.secrets).removesuffix("/0") + "/2"
     overrides = SESSION_OVERRIDES | {f"TROVE_{block.upper()}_REDIS__DSN": own_redis for block in _QUEUE_BLOCKS}
-    s3 = S3Settings(
-        bucket=cfg.s3_bucket,
-        region=AWS_SIM_REGION,
-        endpoint_url=cfg.aws_url,
-        access_key_id=infra.secrets.aws_access_key_id,  # type: ignore[arg-type]
-        secret_access_key=infra.secrets.aws_secret_access_key,  # type: ignore[arg-type]
-    )
+    s3 = sim_s3_settings(cfg, infra)
     stack_infra = dataclasses.replace(infra, config=cfg)
     with running_services(stack_infra, overrides=overrides):
         _wait_ready(cfg.gateway_url)
