@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from trove_common.blobstore import USERS_PREFIX, LocalBlobStore, SignedUrl
-from trove_common.errors import UnavailableError
+from trove_common.errors import NotFoundError, UnavailableError
 from trove_common.settings import StorageSettings
 
 
@@ -117,10 +118,14 @@ class LocalObjectStorage:
             return None
 
     async def open_range(self, key: str, *, byte_range: str | None) -> ObjectRange:
-        raise NotImplementedError("the gateway serves local files itself (FileResponse)")
+        raise NotImplementedError("the gateway serves local files itself (FileResponse, with ranges)")
 
     async def download(self, key: str, target: Path) -> None:
-        raise NotImplementedError("local objects are read in place (blobs.path)")
+        source = self.blobs.path(key)
+        try:
+            await asyncio.to_thread(shutil.copyfile, source, target)
+        except FileNotFoundError:
+            raise NotFoundError(f"object {key} does not exist") from None
 
     async def put(self, key: str, data: bytes) -> None:
         await asyncio.to_thread(self.blobs.write, key, data)
