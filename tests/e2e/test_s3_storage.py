@@ -8,6 +8,7 @@ moto behind trove_stack.aws_gate, which checks signatures, expiry and signed hea
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from support import DEV_MEDIA, Api, S3Stack
 from trove_common.blobstore import thumbnail_key
 from trove_common.objectstore import ObjectStorage, StorageConfigError, open_object_store
 from trove_common.settings import S3Settings, StorageSettings
+from trove_stack import aws_sim
 from trove_stack.config import REPO_ROOT, process_env
 
 CORPUS = {
@@ -181,3 +183,33 @@ def test_a_service_with_a_wrong_secret_stops_at_start_naming_it(s3_stack: S3Stac
     )
     assert done.returncode == 2
     assert "TROVE_INGEST_STORAGE__S3__SECRET_ACCESS_KEY" in done.stdout + done.stderr
+
+
+async def test_a_bucket_refusing_reads_answers_503_naming_the_settings(s3_stack: S3Stack) -> None:
+    """S3 denying access while running (a policy, a revoked key) is not the client's fault: 503 with the settings."""
+    api = await s3_stack.api()
+    data = (DEV_MEDIA / "grass.png").read_bytes()
+    ticket = (await api.create_upload("grass.png", "image/png", len(data))).json()
+    assert (await api.put(ticket, data)).status_code == 200
+    folder = httpx.URL(ticket["upload_url"]).path.removeprefix(f"/{s3_stack.s3.bucket}/").rsplit("/", 1)[0]
+    s3 = aws_sim.client(s3_stack.config, s3_stack.infra.secrets)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": ["s3:GetObject", "s3:HeadObject"],
+                "Resource": f"arn:aws:s3:::{s3_stack.s3.bucket}/{folder}/*",
+            }
+        ],
+    }
+    await asyncio.to_thread(s3.put_bucket_policy, Bucket=s3_stack.s3.bucket, Policy=json.dumps(policy))
+    try:
+        refused = await api.request("POST", f"/api/v1/uploads/{ticket['upload_id']}/complete")
+    finally:
+        await asyncio.to_thread(s3.delete_bucket_policy, Bucket=s3_stack.s3.bucket)
+    assert refused.status_code == 503, refused.text
+    assert "TROVE_INGEST_STORAGE__S3__" in refused.text
+    done = await api.request("POST", f"/api/v1/uploads/{ticket['upload_id']}/complete")
+    assert done.status_code == 202, done.text
