@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from trove_analysis import stages
 from trove_analysis.stages.picture import Face, Label, Ocr
 from trove_analysis.stages.video import VIDEO, Scene, VideoResult
+from trove_analysis.views import details, headline
 
 STORED = {
     "scenes": [
@@ -43,3 +45,10 @@ def test_a_face_in_any_scene_counts_and_scenes_show_as_pictures() -> None:
     scenes = VIDEO.view(result)["scenes"]
     assert [s["index"] for s in scenes] == [0, 1] and scenes[1]["faces"]["count"] == 1
     assert scenes[0]["description"] == "a picture"
+
+
+def test_the_first_scene_stands_for_the_video() -> None:
+    found = stages.done([("video", STORED)])
+    assert headline(found) == VIDEO.decode(STORED).scenes[0]
+    assert details(found)["scenes"][0]["labels"] == [{"name": "seashore", "score": 0.8, "broader": []}]
+    assert headline(stages.done([])) is None

@@ -8,13 +8,29 @@ import asyncpg
 
 from trove_analysis import processing, repo, stages
 from trove_analysis.models import StageJob, StageResult
+from trove_analysis.stages.image import IMAGE
+from trove_analysis.stages.picture import Picture
+from trove_analysis.stages.video import VIDEO
 from trove_common.db import user_transaction
 from trove_common.ids import parse_id
 
 
-def details(results: list[StageResult]) -> dict[str, Any]:
+def analysed(results: list[StageResult]) -> stages.Done:
+    """The typed results of the stages that succeeded."""
+    return stages.done((s.stage, s.result) for s in results if s.status == "succeeded")
+
+
+def details(found: stages.Done) -> dict[str, Any]:
     """Probe and EXIF, labels, colours, OCR text, faces, scenes, transcript, pages, entities, key phrases."""
-    return stages.view(stages.done((s.stage, s.result) for s in results if s.status == "succeeded"))
+    return stages.view(found)
+
+
+def headline(found: stages.Done) -> Picture | None:
+    """The picture that stands for the file: the photo, or a video's first scene."""
+    if (image := found.get(IMAGE)) is not None:
+        return image
+    video = found.get(VIDEO)
+    return video.scenes[0] if video is not None and video.scenes else None
 
 
 def progress(jobs: list[StageJob]) -> dict[str, Any]:
