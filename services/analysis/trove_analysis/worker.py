@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from arq import ArqRedis, Retry
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
@@ -231,12 +232,13 @@ async def startup(settings: Settings, *, overrun: asyncio.Event) -> Deps:
             ("billing", settings.billing_addr),
         )
     }
+    pool: asyncpg.Pool | None = None
     try:
         pool = await create_pool(settings.postgres)
         store = LocalBlobStore(root=settings.storage.root, signing_key=settings.storage.signing_key.get_secret_value())
         providers = build_providers(BuildContext(settings=settings, executor=executor), store=LocalObjectStore(store))
     except BaseException:
-        if "pool" in locals():
+        if pool is not None:
             await pool.close()
         for channel in channels.values():
             await channel.close()
