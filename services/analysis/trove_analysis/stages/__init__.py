@@ -2,7 +2,9 @@
 
 Each module holds one stage: its name, family (queue), provider, `run` and typed result, and what that result
 contributes to search and to the media detail view. `REGISTRY` lists them in pipeline order; everything that
-needs "each stage" (planning, queues, segments, facts, the view) goes through it.
+needs "each stage" (planning, queues, segments, facts, the view) goes through it. A stage reaches its provider
+through `StageRun.providers` (trove_analysis.deps.Providers, built by trove_analysis.provider_choice), decodes the
+provider's JSON into its result type, and trove_analysis.runner stores `Stage.encode(result)`.
 """
 
 from __future__ import annotations
