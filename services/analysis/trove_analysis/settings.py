@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings
 
+from trove_analysis.provider_choice import check_choices
 from trove_analysis.queues import Family
 from trove_common.settings import (
     EmbedderSettings,
@@ -90,3 +91,13 @@ class Settings(BaseSettings):
     object_cache_bytes: int = Field(default=4 * 1024**3, ge=0, description="s3 backend: the cache's size bound")
     object_cache_max_age_s: float = Field(default=3600, gt=0, description="s3 backend: unused files go after this")
     wordnet_dir: Path = Field(default=Path("/usr/share/wordnet"), description="WordNet 3.0 (Debian's wordnet-base)")
+    providers: dict[str, str] = Field(
+        default={},
+        description="the provider of each stage, e.g. TROVE_ANALYSIS_PROVIDERS__IMAGE=local; unset stages use local",
+    )
+
+    @field_validator("providers")
+    @classmethod
+    def _known_providers(cls, value: dict[str, str]) -> dict[str, str]:
+        check_choices(value)
+        return value
