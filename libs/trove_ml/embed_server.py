@@ -37,11 +37,13 @@ MAX_INPUT_CHARS = 100_000
 
 
 @dataclass(slots=True)
-class _Throttle:
-    """How many more embedding requests to refuse with 429 (a test aid), and how many were refused."""
+class Traffic:
+    """The embedding requests answered (`served`), and how many more to refuse with 429 (`throttle`, a test aid)."""
 
-    left: int = 0
-    refused: int = field(default=0)
+    throttle: int = 0
+    refused: int = 0
+    served: int = 0
+    inputs: list[int] = field(default_factory=list)  # inputs per served request
 
 
 def _error(status: int, message: str, *, code: str | None, param: str | None = None) -> JSONResponse:
@@ -96,8 +98,8 @@ def _encode(vector: npt.NDArray[np.float32], encoding: str) -> list[float] | str
 def create_app(
     embedder: TextEmbedder, *, executor: ModelExecutor, api_key: str = "", throttle_first: int = 0
 ) -> Starlette:
-    """The ASGI app serving `embedder` under its model name (`embedder.model_name`)."""
-    throttle = _Throttle(left=throttle_first)
+    """The ASGI app serving `embedder` under its model name (`embedder.model_name`); `app.state.traffic` counts."""
+    traffic = Traffic(throttle=throttle_first)
 
     def authorised(request: Request) -> bool:
         if not api_key:
@@ -108,9 +110,9 @@ def create_app(
     async def embeddings(request: Request) -> JSONResponse:
         if not authorised(request):
             return _error(401, "Incorrect API key provided.", code="invalid_api_key")
-        if throttle.left > 0:
-            throttle.left -= 1
-            throttle.refused += 1
+        if traffic.throttle > 0:
+            traffic.throttle -= 1
+            traffic.refused += 1
             response = _error(429, "Rate limit reached; try again shortly.", code="rate_limit_exceeded")
             response.headers["retry-after-ms"] = "50"
             response.headers["retry-after"] = "1"
@@ -138,6 +140,8 @@ def create_app(
             for i, vector in enumerate(vectors)
         ]
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        traffic.served += 1
+        traffic.inputs.append(len(texts))
         return JSONResponse({"object": "list", "data": data, "model": embedder.model_name, "usage": usage})
 
     async def models(request: Request) -> JSONResponse:
@@ -149,7 +153,7 @@ def create_app(
     app = Starlette(
         routes=[Route("/v1/embeddings", embeddings, methods=["POST"]), Route("/v1/models", models, methods=["GET"])]
     )
-    app.state.throttle = throttle
+    app.state.traffic = traffic
     return app
 
 

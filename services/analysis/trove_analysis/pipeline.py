@@ -29,6 +29,7 @@ from trove_analysis import describe, processing, repo
 from trove_analysis.errors import StageRetryError
 from trove_analysis.models import IndexedSegment, MediaFacts, SegmentText, StageJob
 from trove_analysis.providers import (
+    LOCAL_COMPUTE,
     Accounts,
     Embedder,
     Facts,
@@ -265,8 +266,16 @@ class Pipeline:
         segments: list[IndexedSegment] = []
         if texts:
             started = time.perf_counter()
-            vectors = await self._embedder.embed([t.text for t in texts])
-            provider = f"local/{self._embedder.model_name}"
+            vectors, usage = await self._embedder.embed_metered([t.text for t in texts])
+            provider = self._embedder.provider
+            if usage is not None:  # a paid provider's tokens; the same key on a retry is counted once
+                await self._accounts.record_cost(
+                    key=f"{job.media_id}:embedding:{provider}/{self._embedder.dim}",
+                    media_id=job.media_id,
+                    stage="embedding",
+                    service=usage.service,
+                    units=usage.units,
+                )
             await self._save(job, "embedding", provider, {"segments": len(texts)}, started)
             segments = [
                 IndexedSegment(
@@ -383,7 +392,8 @@ class Pipeline:
             key=f"{job.media_id}:{stage}:{provider}",
             media_id=job.media_id,
             stage=stage,
-            compute_s=time.perf_counter() - started,
+            service=LOCAL_COMPUTE,
+            units=time.perf_counter() - started,
         )
         await self._save(job, stage, provider, result, started)
         return result
