@@ -5,11 +5,12 @@ Any OpenAI-compatible client can use it, Trove's own `openai` embedder provider 
     python -m trove_ml.embed_server --host 127.0.0.1 --port 8091 [--model-dir FOLDER] [--api-key-file FILE]
 
 Requests and answers follow https://platform.openai.com/docs/api-reference/embeddings: `input` is a string or
-a list of up to 2048 strings, `model` must be the served one (else 404 model_not_found), `dimensions` shortens
-the vectors (cut and re-normalised, as text-embedding-3 models do), `encoding_format` is float or base64
-(little-endian float32), and `usage` counts the tokens embedded. With a key (the file, or TROVE_EMBED_API_KEY)
-every request must carry `Authorization: Bearer <key>` (else 401). `--throttle-first N` answers the first N
-embedding requests with 429 and Retry-After, so clients' retry paths can be exercised.
+a list of up to 2048 strings (each cut to the model's token limit), `model` must be the served one (else 404
+model_not_found), `dimensions` shortens the vectors (cut and re-normalised, as text-embedding-3 models do),
+`encoding_format` is float or base64 (little-endian float32), and `usage` counts the tokens embedded. With a key
+(the file, or TROVE_EMBED_API_KEY) every request must carry `Authorization: Bearer <key>` (else 401).
+`--throttle-first N` answers the first N embedding requests with 429 and Retry-After, so clients' retry paths
+can be exercised.
 """
 
 from __future__ import annotations

@@ -18,7 +18,11 @@ from trove_ml.openai_embedder import OpenAIEmbedder, Usage
 class SentenceEmbedder(Protocol):
     model_name: str
     dim: int
-    provider: str  # recorded with the embedding stage's result: "local/<model>" or "openai/<model>"
+
+    @property
+    def provider(self) -> str:
+        """Recorded with the embedding stage's result: "local/<model>" or "openai/<model>/<dimension>"."""
+        ...
 
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
 

@@ -57,9 +57,13 @@ class OpenAIEmbedder:
         self.model_name = model
         self.dimensions = dimensions
         self.dim = dimensions or 0
-        self.provider = f"openai/{model}"
         self._batch_size = batch_size
         self._setting = setting
+
+    @property
+    def provider(self) -> str:
+        """What made the vectors, recorded with the embedding stage's result: `openai/<model>/<dimension>`."""
+        return f"openai/{self.model_name}/{self.dim}"
 
     async def probe(self) -> None:
         """Learn the vector size from one short request (when `dimensions` is unset); errors as in `embed`."""

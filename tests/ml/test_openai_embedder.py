@@ -86,7 +86,7 @@ async def test_batches_match_the_local_model_and_report_tokens(
     assert _traffic(app).inputs == [1, 2, 2, 1]
     assert usage is not None and usage.service == OPENAI_EMBEDDINGS
     assert usage.units == sum(model.count_tokens(TEXTS)) > len(TEXTS)
-    assert embedder.provider == f"openai/{MODEL}" and embedder.model_name == MODEL
+    assert embedder.provider == f"openai/{MODEL}/384" and embedder.model_name == MODEL
 
 
 async def test_dimensions_shorten_and_renormalise(client: Client, base_url: str, model: TextEmbedder) -> None:

@@ -270,7 +270,7 @@ class Pipeline:
             provider = self._embedder.provider
             if usage is not None:  # a paid provider's tokens; the same key on a retry is counted once
                 await self._accounts.record_cost(
-                    key=f"{job.media_id}:embedding:{provider}/{self._embedder.dim}",
+                    key=f"{job.media_id}:embedding:{provider}",
                     media_id=job.media_id,
                     stage="embedding",
                     service=usage.service,

@@ -69,7 +69,11 @@ class TextAnalyzer(Protocol):
 class Embedder(Protocol):
     model_name: str
     dim: int
-    provider: str  # "local/<model>" or "openai/<model>": part of the embedding stage's result key
+
+    @property
+    def provider(self) -> str:
+        """Recorded with the embedding stage's result: "local/<model>" or "openai/<model>/<dimension>"."""
+        ...
 
     async def embed_metered(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float32], Usage | None]:
         """The vectors and, for a paid provider, what the call used (its service's units, for the ledger)."""
