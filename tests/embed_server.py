@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -36,11 +37,27 @@ async def serving(app: Starlette) -> AsyncIterator[str]:
         await task
 
 
+@dataclass(frozen=True, slots=True)
+class ServerProcess:
+    """A running `python -m trove_ml.embed_server`: its OpenAI base URL (…/v1), and a way to stop it early."""
+
+    base_url: str
+    child: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        self.child.terminate()
+        try:
+            self.child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+            self.child.wait()
+
+
 @contextlib.contextmanager
 def server_process(
     *, log: Path, model_dir: Path | None = None, api_key_file: Path | None = None, throttle_first: int = 0
-) -> Iterator[str]:
-    """`python -m trove_ml.embed_server` as a child process; yields its OpenAI base URL (…/v1)."""
+) -> Iterator[ServerProcess]:
+    """`python -m trove_ml.embed_server` as a child process, stopped at the exit."""
     port = free_ports(1)[0]
     args = [sys.executable, "-m", "trove_ml.embed_server", "--port", str(port), "--throttle-first", str(throttle_first)]
     if model_dir is not None:
@@ -62,11 +79,6 @@ def server_process(
             if time.monotonic() > deadline:
                 raise AssertionError("the embeddings server did not start")
             time.sleep(0.1)
-        yield base_url
+        yield ServerProcess(base_url=base_url, child=child)
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        ServerProcess(base_url=base_url, child=child).stop()

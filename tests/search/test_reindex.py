@@ -246,12 +246,12 @@ async def test_switching_to_an_openai_compatible_server_bills_its_tokens_and_rei
     key_file = tmp_path / "key"
     key_file.write_text("sk-trove-" + "k" * 32)
     with (
-        server_process(log=tmp_path / "embed.log", model_dir=folder, throttle_first=2) as base_url,
-        server_process(log=tmp_path / "keyed.log", api_key_file=key_file) as keyed_url,
+        server_process(log=tmp_path / "embed.log", model_dir=folder, throttle_first=2) as server,
+        server_process(log=tmp_path / "keyed.log", api_key_file=key_file) as keyed,
     ):
         embedder = {
             "TROVE_EMBEDDER_PROVIDER": "openai",
-            "TROVE_EMBEDDER_BASE_URL": base_url,
+            "TROVE_EMBEDDER_BASE_URL": server.base_url,
             "TROVE_EMBEDDER_MODEL": model,
             "TROVE_EMBEDDER_MAX_RETRIES": "2",
         }
@@ -263,7 +263,7 @@ async def test_switching_to_an_openai_compatible_server_bills_its_tokens_and_rei
         assert entry["unit_price"] == pytest.approx(0.02 / 1_000_000)
         assert entry["amount"] == pytest.approx(entry["units"] * entry["unit_price"], abs=1e-10)
 
-        wrong_key = {**embedder, "TROVE_EMBEDDER_BASE_URL": keyed_url, "TROVE_EMBEDDER_API_KEY": "sk-wrong"}
+        wrong_key = {**embedder, "TROVE_EMBEDDER_BASE_URL": keyed.base_url, "TROVE_EMBEDDER_API_KEY": "sk-wrong"}
         wrong_key |= {"TROVE_EMBEDDER_MODEL": TextEmbedder.model_name, "TROVE_EMBEDDER_DIMENSIONS": "384"}
         with _worker_instead(infra, services, wrong_key, tmp_path / "worker-wrong-key"):
             refused = await user.upload((DEV_MEDIA / "grass.png").read_bytes(), "grass.png", "image/png")
@@ -277,6 +277,11 @@ async def test_switching_to_an_openai_compatible_server_bills_its_tokens_and_rei
                 await _switch(infra, user, switched, group, target=target)
                 assert (await _space_row(infra, target))["dim"] == 1536
                 assert await _has_hnsw_index(infra, dim=1536)
+                # Queries are embedded by the server now: without it, searches answer 503 with the reason.
+                await asyncio.to_thread(server.stop)
+                down = await Api(base_url=switched_url, token=user.token).search("an unreachable embedder")
+                assert down.status_code == 503, down.text
+                assert "embeddings server" in down.json()["error"]["message"], down.text
         finally:
             back = await admin.request("POST", REINDEX)
             assert back.status_code in (200, 202), back.text
