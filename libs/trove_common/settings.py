@@ -127,7 +127,7 @@ class EmbedderSettings(BaseModel):
 
     `provider` local runs a BERT sentence encoder in the process (`model_dir`); openai calls any server that speaks
     OpenAI's `POST /v1/embeddings` (OpenAI, Ollama, vLLM, TEI, LocalAI, `python -m trove_ml.embed_server`) at
-    `base_url` with `model`, `api_key` and, when set, `dimensions` (else the server's size, learnt at start-up).
+    `base_url` with `model`, `api_key` and, when set, `dimensions` (else the server's size, learnt by a first call).
     Its space is named `<model>/<dimension>`. Throttled calls (429) are retried by the SDK with backoff and jitter,
     `max_retries` times, honouring Retry-After.
 

@@ -31,16 +31,18 @@ class SentenceEmbedder(Protocol):
         ...
 
 
-async def open_embedder(settings: EmbedderSettings, *, executor: ModelExecutor, setting: str) -> SentenceEmbedder:
-    """The embedder `settings` name, ready to embed (an OpenAI-compatible one has learnt its vector size).
+def make_embedder(settings: EmbedderSettings, *, executor: ModelExecutor, setting: str) -> SentenceEmbedder:
+    """The embedder `settings` name; blocking (a local model's folder is read), no call to a server yet.
+
+    An OpenAI-compatible embedder without `dimensions` learns its vector size on its first call (see `open_embedder`).
 
     Args:
         executor: where a local model runs.
         setting: the env prefix of these settings (e.g. TROVE_SEARCH_EMBEDDER__), named in configuration errors.
     """
     if settings.provider == "local":
-        return await asyncio.to_thread(OffloadedTextEmbedder, executor, model_dir=settings.model_dir)
-    embedder = OpenAIEmbedder(
+        return OffloadedTextEmbedder(executor, model_dir=settings.model_dir)
+    return OpenAIEmbedder(
         base_url=settings.base_url,
         model=settings.model,
         api_key=settings.api_key.get_secret_value(),
@@ -50,5 +52,11 @@ async def open_embedder(settings: EmbedderSettings, *, executor: ModelExecutor, 
         timeout_s=settings.timeout_s,
         setting=setting,
     )
-    await embedder.probe()
+
+
+async def open_embedder(settings: EmbedderSettings, *, executor: ModelExecutor, setting: str) -> SentenceEmbedder:
+    """`make_embedder`, with its vector size known (`dim`): search names the embedder's space before any query."""
+    embedder = await asyncio.to_thread(make_embedder, settings, executor=executor, setting=setting)
+    if isinstance(embedder, OpenAIEmbedder):
+        await embedder.probe()
     return embedder

@@ -62,8 +62,8 @@ class OpenAIEmbedder:
 
     @property
     def provider(self) -> str:
-        """What made the vectors, recorded with the embedding stage's result: `openai/<model>/<dimension>`."""
-        return f"openai/{self.model_name}/{self.dim}"
+        """What makes the vectors, recorded with the embedding stage's result: `openai/<model>[/<dimensions>]`."""
+        return f"openai/{self.model_name}" + (f"/{self.dimensions}" if self.dimensions else "")
 
     async def probe(self) -> None:
         """Learn the vector size from one short request (when `dimensions` is unset); errors as in `embed`."""

@@ -18,7 +18,7 @@ from trove_common.offload import ModelExecutor
 from trove_common.settings import EmbedderSettings
 from trove_ml import TextEmbedder
 from trove_ml.embed_server import Traffic, create_app
-from trove_ml.embedders import open_embedder
+from trove_ml.embedders import make_embedder, open_embedder
 from trove_ml.errors import MediaError, ProviderSettingError, ProviderUnavailableError
 from trove_ml.offloaded import OffloadedTextEmbedder
 from trove_ml.openai_embedder import OPENAI_EMBEDDINGS, OpenAIEmbedder
@@ -86,14 +86,14 @@ async def test_batches_match_the_local_model_and_report_tokens(
     assert _traffic(app).inputs == [1, 2, 2, 1]
     assert usage is not None and usage.service == OPENAI_EMBEDDINGS
     assert usage.units == sum(model.count_tokens(TEXTS)) > len(TEXTS)
-    assert embedder.provider == f"openai/{MODEL}/384" and embedder.model_name == MODEL
+    assert embedder.provider == f"openai/{MODEL}" and embedder.model_name == MODEL
 
 
 async def test_dimensions_shorten_and_renormalise(client: Client, base_url: str, model: TextEmbedder) -> None:
     embedder = client(base_url, dimensions=128)
     await embedder.probe()  # nothing to learn: no request
     vectors = await embedder.embed(TEXTS[:2])
-    assert embedder.dim == 128 and vectors.shape == (2, 128)
+    assert embedder.dim == 128 and vectors.shape == (2, 128) and embedder.provider == f"openai/{MODEL}/128"
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     full = model.embed(TEXTS[:2])[:, :128]
     np.testing.assert_allclose(vectors, full / np.linalg.norm(full, axis=1, keepdims=True), atol=1e-5)
@@ -177,5 +177,11 @@ async def test_open_embedder_builds_either_provider(base_url: str, executor: Mod
     np.testing.assert_allclose(vectors, (await local.embed(TEXTS)), atol=1e-5)
     assert usage is not None and usage.units > 0
     await remote.close()
+    # Built without a call (the analysis worker starts with its server down): the size comes with the first call.
+    lazy = make_embedder(
+        EmbedderSettings(provider="openai", base_url="http://127.0.0.1:9/v1"), executor=executor, setting=SETTING
+    )
+    assert isinstance(lazy, OpenAIEmbedder) and lazy.dim == 0
+    await lazy.close()
     with pytest.raises(ValueError, match="http"):
         EmbedderSettings(provider="openai", base_url="api.openai.com")

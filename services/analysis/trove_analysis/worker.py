@@ -45,7 +45,7 @@ from trove_common.metrics import JOBS_DONE, JOBS_FAILED, JOBS_QUEUED, JOBS_RUNNI
 from trove_common.offload import ModelExecutor
 from trove_common.outage import as_unavailable
 from trove_ml import limit_torch_threads
-from trove_ml.embedders import open_embedder
+from trove_ml.embedders import make_embedder
 from trove_ml.image_text import ImageTextModel
 from trove_protos.billing.v1 import billing_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2_grpc
@@ -233,7 +233,9 @@ async def startup(ctx: dict[str, Any]) -> None:
             executor=executor, model_dir=settings.model_dir / "whisper-base", threads=settings.torch_threads
         ),
         text=LocalTextAnalyzer(executor=executor),
-        embedder=await open_embedder(settings.embedder, executor=executor, setting="TROVE_ANALYSIS_EMBEDDER__"),
+        # An OpenAI-compatible server is first called by the embedding stage: a server down at start-up is a
+        # stage to retry, not a worker that cannot start.
+        embedder=make_embedder(settings.embedder, executor=executor, setting="TROVE_ANALYSIS_EMBEDDER__"),
         status=IngestMediaStatus(ingest_pb2_grpc.IngestServiceStub(channels["ingest"])),
         index=SearchSegmentIndex(search_pb2_grpc.SearchServiceStub(channels["search"])),
         accounts=BillingAccounts(billing_pb2_grpc.BillingServiceStub(channels["billing"])),
