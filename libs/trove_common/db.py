@@ -19,8 +19,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await register_vector(conn)
 
 
-async def create_pool(settings: PostgresSettings, *, vectors: bool = False) -> asyncpg.Pool:
-    """A pool for one service role; `vectors` registers the pgvector codec on every connection."""
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No reset query on release: asyncpg still rolls back an open transaction first (Connection._reset)."""
+
+
+async def create_pool(settings: PostgresSettings, *, vectors: bool = False, session_reset: bool = True) -> asyncpg.Pool:
+    """A pool for one service role; `vectors` registers the pgvector codec on every connection.
+
+    Args:
+        session_reset: reset session state (settings, advisory locks, cursors, LISTEN) whenever a connection goes
+            back to the pool: one more round trip per use. False only for a service whose session state is all
+            transaction-local (`set_config(..., true)`) and which releases any session lock it takes itself.
+    """
     pool = await asyncpg.create_pool(
         dsn=settings.dsn.get_secret_value(),
         min_size=settings.pool_min,
@@ -28,6 +38,7 @@ async def create_pool(settings: PostgresSettings, *, vectors: bool = False) -> a
         command_timeout=settings.command_timeout_s,
         timeout=settings.connect_timeout_s,
         init=_init_connection if vectors else None,
+        reset=None if session_reset else _keep_session,
     )
     assert pool is not None
     return pool

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -29,6 +30,26 @@ def _unavailable(what: str, exc: BaseException) -> None:
     logger.warning("search cache unavailable: answering without it", extra={"op": what, "error": repr(exc)})
 
 
+# What a search reads before it ranks, in one round trip: the user's index version, the result list cached at
+# that version (its key is ARGV[1] .. version .. ARGV[2]) and the query's cached vector. A missing key is false.
+_LOOKUP = """
+local version = redis.call('GET', KEYS[1]) or '0'
+return {version, redis.call('GET', ARGV[1] .. version .. ARGV[2]), redis.call('GET', KEYS[2])}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What the cache holds for one search; `version` None: the cache is unavailable (nothing is read or kept)."""
+
+    version: int | None
+    results: bytes | None
+    query_vector: npt.NDArray[np.float32] | None
+
+
+_NOTHING = Lookup(version=None, results=None, query_vector=None)
+
+
 def digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
@@ -38,6 +59,8 @@ class SearchCache:
         self._redis = redis
         self._ttl_s = ttl_s
         self._timeout_s = timeout_s
+        self._lookup = redis.register_script(_LOOKUP)
+        self._writes: set[asyncio.Task[None]] = set()
 
     async def _call(self, what: str, call: Awaitable[T]) -> T | None:
         """The call's answer, or None when Redis failed or did not answer in time (logged)."""
@@ -58,6 +81,28 @@ class SearchCache:
             return None
         return int(value or 0)
 
+    async def lookup(self, *, user_id: str, space: str, request_key: str, vector_space: str, text: str) -> Lookup:
+        """The user's index version, the result list cached for the request at it (see `results`) and the
+        query's vector in `vector_space` (see `query_vector`), in one round trip."""
+        reply = await self._call(
+            "lookup",
+            self._lookup(
+                keys=[INDEX_VERSION + user_id, QUERY_VECTOR + digest(vector_space, text)],
+                args=[f"{RESULT_PAGE}{user_id}:", f":{digest(space)}:{request_key}"],
+            ),
+        )
+        if reply is None:
+            return _NOTHING
+        version, results, vector = (value or None for value in reply)
+        _count("results", hit=results is not None)
+        if results is None:
+            _count("query_vector", hit=vector is not None)
+        return Lookup(
+            version=int(version or 0),
+            results=results,
+            query_vector=None if vector is None else np.frombuffer(vector, dtype=np.float32),
+        )
+
     async def bump(self, user_id: str) -> None:
         """The user's index changed: every cached result list of theirs is stale from now on.
 
@@ -76,6 +121,12 @@ class SearchCache:
         await self._call(
             "keep_query_vector", self._redis.set(QUERY_VECTOR + digest(space, text), payload, ex=self._ttl_s)
         )
+
+    def keep_query_vector_soon(self, space: str, text: str, vector: npt.NDArray[np.float32]) -> None:
+        """`keep_query_vector` off the request path: the search does not wait for the write."""
+        task = asyncio.create_task(self.keep_query_vector(space, text, vector))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
     async def results(self, space: str, user_id: str, version: int | None, request_key: str) -> bytes | None:
         """A cached result list; the key carries the embedding space, so a switch of spaces misses every old one."""

@@ -21,7 +21,8 @@ from trove_common.errors import InvalidArgumentError, NotFoundError
 from trove_common.ids import parse_id
 from trove_common.metrics import SEARCH_RESULTS, SEARCH_SECONDS
 from trove_search import ranking, repo, space_repo
-from trove_search.cache import SearchCache, digest
+from trove_search.batching import QueryBatcher
+from trove_search.cache import Lookup, SearchCache, digest
 from trove_search.codec import hits_from_json, hits_to_json
 from trove_search.history import HistoryWriter
 from trove_search.models import (
@@ -205,8 +206,11 @@ class Search:
         history: HistoryWriter,
         ef_search: int,
         pictures: PictureSpace | None = None,
+        queries: QueryBatcher | None = None,
     ) -> None:
+        """Args: queries: embeds the query texts of concurrent searches together (default: one lane)."""
         self._pool = pool
+        self._queries = queries or QueryBatcher(lanes=1)
         self._spaces = spaces
         self._pictures = pictures
         self._lookup = lookup
@@ -279,15 +283,17 @@ class Search:
         # One space for the whole search: the query is embedded by, and compared with, the active space only.
         space, encoder = await self._spaces.active()
         answered_by = space.space + (f"+{self._pictures.space}" if self._pictures else "")
-        version = await self._cache.version(user_id)
-        cached = await self._cache.results(answered_by, user_id, version, request_key)
+        known = await self._cache.lookup(
+            user_id=user_id, space=answered_by, request_key=request_key, vector_space=space.space, text=text
+        )
+        cached = known.results
         if cached is not None:
             hits = hits_from_json(cached)
         elif not understood.text:  # every word was a filter ("videos from yesterday"): list what passes them
             hits = await self._matching_filters(user_id, query)
         else:
-            hits = await self._rank(user_id=user_id, text=text, query=query, space=space, encoder=encoder)
-            await self._cache.keep_results(answered_by, user_id, version, request_key, hits_to_json(hits))
+            hits = await self._rank(user_id=user_id, text=text, query=query, space=space, encoder=encoder, known=known)
+            await self._cache.keep_results(answered_by, user_id, known.version, request_key, hits_to_json(hits))
         results, more = await self._page(hits, offset=offset, limit=query.limit)
         took_ms = 1000 * (time.perf_counter() - started)
         SEARCH_SECONDS.labels(cached=str(cached is not None).lower()).observe(took_ms / 1000)
@@ -307,10 +313,22 @@ class Search:
             understood=understood,
         )
 
-    async def _rank(self, *, user_id: str, text: str, query: Query, space: Space, encoder: QueryEncoder) -> list[Hit]:
+    async def _rank(
+        self,
+        *,
+        user_id: str,
+        text: str,
+        query: Query,
+        space: Space,
+        encoder: QueryEncoder,
+        known: Lookup,
+    ) -> list[Hit]:
+        """Args: known: what the cache held for this search (the query's vector in `space`, if any)."""
         # The query is embedded while the full-text ranking runs, and the vector index is searched as soon as the
         # vector is there; each on its own connection.
-        embedding = asyncio.create_task(self._query_vector(text, space=space.space, encoder=encoder))
+        embedding = asyncio.create_task(
+            self._query_vector(text, space=space.space, encoder=encoder, known=known.query_vector, asked=True)
+        )
 
         async def nearest() -> list[Candidate]:
             return await self._nearest(user_id, await embedding, space=space.space, dim=space.dim, query=query)
@@ -358,11 +376,20 @@ class Search:
         found = await self._nearest(user_id, vector, space=pictures.space, dim=pictures.encoder.dim, query=query)
         return [replace(c, similarity=0.0, image_match=pictures.match(c.similarity)) for c in found]
 
-    async def _query_vector(self, text: str, *, space: str, encoder: QueryEncoder) -> npt.NDArray[np.float32]:
-        vector = await self._cache.query_vector(space, text)
+    async def _query_vector(
+        self,
+        text: str,
+        *,
+        space: str,
+        encoder: QueryEncoder,
+        known: npt.NDArray[np.float32] | None = None,
+        asked: bool = False,
+    ) -> npt.NDArray[np.float32]:
+        """The query's vector in `space`: cached (`asked`: the cache was read already and held `known`) or embedded."""
+        vector = known if asked else await self._cache.query_vector(space, text)
         if vector is None or vector.shape != (encoder.dim,):
-            vector = (await encoder.embed([text]))[0]
-            await self._cache.keep_query_vector(space, text, vector)
+            vector = await self._queries.embed(encoder, text)
+            self._cache.keep_query_vector_soon(space, text, vector)
         return vector
 
     async def _page(self, hits: list[Hit], *, offset: int, limit: int) -> tuple[list[Result], bool]:
