@@ -12,26 +12,26 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 import random
 import statistics
+import sys
 import time
 import uuid
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "tests")]
 
-import asyncpg
-import httpx
-import numpy as np
-from pgvector.asyncpg import register_vector
-from support import Api, sign_up
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+from pgvector.asyncpg import register_vector  # noqa: E402
+from support import Api, sign_up  # noqa: E402
 
-from trove_ml import TextEmbedder
-from trove_search import repo
-from trove_search.models import space_name
-from trove_stack.infra import Infra, running_infra, running_services
-from trove_stack.services import wait_gateway_ready
+from trove_ml import TextEmbedder  # noqa: E402
+from trove_search import repo  # noqa: E402
+from trove_search.models import space_name  # noqa: E402
+from trove_stack.infra import Infra, running_infra, running_services  # noqa: E402
+from trove_stack.services import wait_gateway_ready  # noqa: E402
 
 SEGMENTS = 100_000
 PER_MEDIA = 50
