@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -45,14 +45,22 @@ async def create_pool(settings: PostgresSettings, *, vectors: bool = False, sess
 
 
 @asynccontextmanager
-async def user_transaction(pool: asyncpg.Pool, user_id: str) -> AsyncIterator[asyncpg.Connection]:
+async def user_transaction(
+    pool: asyncpg.Pool, user_id: str, *, settings: Mapping[str, str] | None = None
+) -> AsyncIterator[asyncpg.Connection]:
     """A transaction in which row-level security policies see `app.user_id` = `user_id`.
 
     `set_config(..., true)` is `SET LOCAL`: the setting dies with the transaction, so a pooled connection
     never carries one user's id into another user's query.
+
+    Args:
+        settings: more transaction-local settings (name -> value), set in the same round trip.
     """
     if not user_id:
         raise InvalidArgumentError("no calling user in this request")
+    names = list(settings or {})
+    calls = "".join(f", set_config(${2 * i + 2}, ${2 * i + 3}, true)" for i in range(len(names)))
+    values = [v for name in names for v in (name, (settings or {})[name])]
     async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
-        await conn.execute("SELECT set_config('app.user_id', $1, true)", user_id)
+        await conn.execute(f"SELECT set_config('app.user_id', $1, true){calls}", user_id, *values)
         yield conn

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -71,16 +71,6 @@ class SearchCache:
             _unavailable(what, exc)
             return None
 
-    async def version(self, user_id: str) -> int | None:
-        """The user's index version; None when the cache is unavailable (then nothing is read or kept)."""
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                value = await self._redis.get(INDEX_VERSION + user_id)
-        except _FAILURES as exc:
-            _unavailable("version", exc)
-            return None
-        return int(value or 0)
-
     async def lookup(self, *, user_id: str, space: str, request_key: str, vector_space: str, text: str) -> Lookup:
         """The user's index version, the result list cached for the request at it (see `results`) and the
         query's vector in `vector_space` (see `query_vector`), in one round trip."""
@@ -124,7 +114,16 @@ class SearchCache:
 
     def keep_query_vector_soon(self, space: str, text: str, vector: npt.NDArray[np.float32]) -> None:
         """`keep_query_vector` off the request path: the search does not wait for the write."""
-        task = asyncio.create_task(self.keep_query_vector(space, text, vector))
+        self._soon(self.keep_query_vector(space, text, vector))
+
+    def keep_results_soon(
+        self, space: str, user_id: str, version: int | None, request_key: str, payload: bytes
+    ) -> None:
+        """`keep_results` off the request path."""
+        self._soon(self.keep_results(space, user_id, version, request_key, payload))
+
+    def _soon(self, write: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(write)
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 

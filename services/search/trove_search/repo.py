@@ -121,13 +121,19 @@ async def replace_segments(
         )
 
 
-async def _tune_hnsw(conn: asyncpg.Connection, ef_search: int) -> None:
+def hnsw_settings(ef_search: int) -> dict[str, str]:
+    """The transaction-local settings of a nearest-neighbour query (see `nearest`'s `tuned`)."""
     # Iterative index scans keep reading the index until enough rows survive row-level security and the
     # filters, so one user's filtered search is not starved by other users' vectors.
-    # One statement, one round trip.
+    return {"hnsw.ef_search": str(ef_search), "hnsw.iterative_scan": "relaxed_order"}
+
+
+async def _tune_hnsw(conn: asyncpg.Connection, ef_search: int) -> None:
+    settings = hnsw_settings(ef_search)
     await conn.execute(
-        "SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-        str(ef_search),
+        "SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', $2, true)",
+        settings["hnsw.ef_search"],
+        settings["hnsw.iterative_scan"],
     )
 
 
@@ -141,9 +147,15 @@ async def nearest(
     ef_search: int,
     filters: Filters = NO_FILTERS,
     exclude_media: str | None = None,
+    tuned: bool = False,
 ) -> list[Candidate]:
-    """The `limit` segments closest to `vector` (cosine), through the space's HNSW index."""
-    await _tune_hnsw(conn, ef_search)
+    """The `limit` segments closest to `vector` (cosine), through the space's HNSW index.
+
+    Args:
+        tuned: the transaction has `hnsw_settings(ef_search)` already (set with the user id: one round trip less).
+    """
+    if not tuned:
+        await _tune_hnsw(conn, ef_search)
     where, args = _filters(filters, first=5)
     rows = await conn.fetch(
         f"""SELECT {_CANDIDATE}, 1 - (e.embedding::vector({int(dim)}) <=> $1) AS similarity

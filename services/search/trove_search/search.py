@@ -293,7 +293,7 @@ class Search:
             hits = await self._matching_filters(user_id, query)
         else:
             hits = await self._rank(user_id=user_id, text=text, query=query, space=space, encoder=encoder, known=known)
-            await self._cache.keep_results(answered_by, user_id, known.version, request_key, hits_to_json(hits))
+            self._cache.keep_results_soon(answered_by, user_id, known.version, request_key, hits_to_json(hits))
         results, more = await self._page(hits, offset=offset, limit=query.limit)
         took_ms = 1000 * (time.perf_counter() - started)
         SEARCH_SECONDS.labels(cached=str(cached is not None).lower()).observe(took_ms / 1000)
@@ -359,15 +359,17 @@ class Search:
     async def _nearest(
         self, user_id: str, vector: npt.NDArray[np.float32], *, space: str, dim: int, query: Query
     ) -> list[Candidate]:
-        async with user_transaction(self._pool, user_id) as conn:
+        ef_search = max(self._ef_search, CANDIDATES)
+        async with user_transaction(self._pool, user_id, settings=repo.hnsw_settings(ef_search)) as conn:
             return await repo.nearest(
                 conn,
                 space=space,
                 dim=dim,
                 vector=vector,
                 limit=CANDIDATES,
-                ef_search=max(self._ef_search, CANDIDATES),
+                ef_search=ef_search,
                 filters=query.filters,
+                tuned=True,
             )
 
     async def _pictures_like(self, user_id: str, text: str, pictures: PictureSpace, *, query: Query) -> list[Candidate]:
