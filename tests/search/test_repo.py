@@ -68,8 +68,8 @@ async def test_transaction_settings_ride_with_the_user_id_and_end_with_the_trans
             first = await conn.fetchval("SELECT pg_backend_pid()")
         async with pool.acquire() as conn:
             after = await conn.fetchrow(
-                """SELECT current_setting('app.user_id', true) AS user_id, current_setting('hnsw.ef_search', true) AS ef,
-                       pg_backend_pid() AS pid"""
+                """SELECT current_setting('app.user_id', true) AS user_id,
+                       current_setting('hnsw.ef_search', true) AS ef, pg_backend_pid() AS pid"""
             )
     finally:
         await pool.close()
