@@ -6,115 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 
-import grpc
-import httpx
 import numpy as np
 import pytest
-from face_pictures import faces_in, pictures
-from support import DEV_MEDIA, as_user, billing_user
+from face_pictures import Connect, Library, library_of_two, sample_faces
+from support import as_user, billing_user
 
-from trove_common.context import ADMIN_METADATA
 from trove_common.errors import InvalidArgumentError, NotFoundError
-from trove_ml import TextEmbedder
-from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
-from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from trove_protos.search.v1 import search_pb2, search_pb2_grpc
+from trove_protos.search.v1 import search_pb2
 from trove_search.people import density_groups
 
-Connect = Callable[[str], grpc.aio.Channel]
-Metadata = tuple[tuple[str, str], ...]
-EMBEDDER = TextEmbedder()
-PICTURES = pictures()
-FACES = {name: faces_in(picture) for name, picture in PICTURES.items()}
-
-
-class Library:
-    """A new user whose media are real ingest records that analysis never touches (their budget is 0, so each
-    upload waits, blocked), so only the segments and faces the test sends are indexed."""
-
-    def __init__(self, grpc_channel: Connect) -> None:
-        self._connect = grpc_channel
-        self.ingest = ingest_pb2_grpc.IngestServiceStub(grpc_channel("ingest"))
-        self.search = search_pb2_grpc.SearchServiceStub(grpc_channel("search"))
-        self.user: Metadata = ()
-
-    async def start(self) -> Library:
-        user_id = await billing_user(self._connect("billing"))
-        billing = billing_pb2_grpc.BillingServiceStub(self._connect("billing"))
-        await billing.SetBudget(billing_pb2.SetBudgetRequest(user_id=user_id, amount=0), metadata=ADMIN_METADATA)
-        self.user = as_user(user_id)
-        return self
-
-    async def media(self, filename: str) -> str:
-        data = (DEV_MEDIA / "weather_report.wav").read_bytes()
-        ticket = await self.ingest.CreateUpload(
-            ingest_pb2.CreateUploadRequest(filename=filename, content_type="audio/wav", size_bytes=len(data)),
-            metadata=self.user,
-        )
-        async with httpx.AsyncClient() as client:
-            put = await client.put(ticket.upload_url, content=data, headers=dict(ticket.headers))
-            assert put.status_code == 200
-        media = await self.ingest.CompleteUpload(
-            ingest_pb2.CompleteUploadRequest(upload_id=ticket.upload_id), metadata=self.user
-        )
-        assert media.status == "blocked_budget"
-        return str(media.media_id)
-
-    async def index(
-        self,
-        media_id: str,
-        faces: list[search_pb2.Face],
-        *,
-        kind: str = "image",
-        spans: tuple[tuple[float, float], ...] = ((0.0, 0.0),),
-    ) -> None:
-        texts = [f"a {kind} moment" for _ in spans]
-        vectors = EMBEDDER.embed(texts)
-        segments = [
-            search_pb2.Segment(kind="scene" if kind == "video" else "image", start_s=s, end_s=e, text=t, vector=v)
-            for (s, e), t, v in zip(spans, texts, vectors.tolist(), strict=True)
-        ]
-        request = search_pb2.IndexSegmentsRequest(
-            media_id=media_id,
-            model=EMBEDDER.model_name,
-            dim=EMBEDDER.dim,
-            segments=segments,
-            facts=search_pb2.MediaFacts(kind=kind, duration_s=spans[-1][1]),
-            faces=faces,
-        )
-        await self.search.IndexSegments(request, metadata=self.user)
-
-    async def people(self, *, include_hidden: bool = False) -> list[search_pb2.Person]:
-        request = search_pb2.ListPeopleRequest(include_hidden=include_hidden)
-        return list((await self.search.ListPeople(request, metadata=self.user)).people)
-
-    async def person(self, person_id: str) -> search_pb2.PersonDetail:
-        return await self.search.GetPerson(search_pb2.GetPersonRequest(person_id=person_id), metadata=self.user)
-
-    async def found(self, query: str, **filters: object) -> search_pb2.SearchResponse:
-        request = search_pb2.SearchRequest(query=query, limit=20, **filters)  # type: ignore[arg-type]
-        return await self.search.Search(request, metadata=self.user)
-
-
-def _video_faces() -> list[search_pb2.Face]:
-    """A party video: Hopper in its first scene (0-4 s), Collins in its second (4-9 s)."""
-    return faces_in(PICTURES["hopper_at_the_cafe"], start_s=0, end_s=4) + faces_in(
-        PICTURES["collins_at_the_cafe"], start_s=4, end_s=9
-    )
-
-
-async def _library_of_two(grpc_channel: Connect) -> tuple[Library, dict[str, str]]:
-    """Three photos of Hopper, two of Collins and the party video; name -> media id."""
-    library = await Library(grpc_channel).start()
-    ids: dict[str, str] = {}
-    for name in ("hopper_portrait", "collins_portrait", "hopper_by_the_lake", "collins_by_the_lake", "hopper_grey"):
-        ids[name] = await library.media(f"{name}.jpg")
-        await library.index(ids[name], FACES[name])
-    ids["party"] = await library.media("party.mp4")
-    await library.index(ids["party"], _video_faces(), kind="video", spans=((0.0, 4.0), (4.0, 9.0)))
-    return library, ids
+FACES = sample_faces()
 
 
 def _of(people: list[search_pb2.Person], detail: dict[str, search_pb2.PersonDetail], media_id: str) -> str:
@@ -137,7 +39,7 @@ def test_density_groups_chain_close_faces_and_leave_strays() -> None:
 
 
 async def test_faces_of_photos_and_a_video_group_into_one_person_each(grpc_channel: Connect) -> None:
-    library, ids = await _library_of_two(grpc_channel)
+    library, ids = await library_of_two(grpc_channel)
     people = await library.people()
     assert len(people) == 2, people
     detail = {p.person_id: await library.person(p.person_id) for p in people}
@@ -191,7 +93,7 @@ async def test_faces_of_photos_and_a_video_group_into_one_person_each(grpc_chann
 
 
 async def test_a_name_in_a_query_finds_that_persons_media(grpc_channel: Connect) -> None:
-    library, ids = await _library_of_two(grpc_channel)
+    library, ids = await library_of_two(grpc_channel)
     people = await library.people()
     detail = {p.person_id: await library.person(p.person_id) for p in people}
     hopper = _of(people, detail, ids["hopper_portrait"])
@@ -229,7 +131,7 @@ async def test_a_name_in_a_query_finds_that_persons_media(grpc_channel: Connect)
 
 
 async def test_merge_move_hide_and_reindex(grpc_channel: Connect) -> None:
-    library, ids = await _library_of_two(grpc_channel)
+    library, ids = await library_of_two(grpc_channel)
     people = await library.people()
     detail = {p.person_id: await library.person(p.person_id) for p in people}
     hopper = _of(people, detail, ids["hopper_portrait"])
