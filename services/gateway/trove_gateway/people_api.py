@@ -10,7 +10,7 @@ from trove_common.ids import parse_id
 from trove_gateway import responses as out
 from trove_gateway.api import signed_in
 from trove_gateway.bodies import MergeBody, MoveFaceBody, PeopleQuery, PersonBody, parse_body, parse_query
-from trove_gateway.openapi import ApiRoute, Operation
+from trove_gateway.openapi import ApiRoute, Link, Operation
 from trove_protos.search.v1 import search_pb2
 
 
@@ -97,6 +97,10 @@ async def face_crop(request: Request) -> Response:
     return Response(crop.jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
+_BY_PERSON_ID = {"person_id": "$response.body#/person_id"}
+# What a person answer leads to: the person, renaming them.
+_PERSON_LINKS = {"get": Link("getPerson", _BY_PERSON_ID), "update": Link("updatePerson", _BY_PERSON_ID)}
+
 ROUTES = [
     ApiRoute(
         "/api/v1/people",
@@ -108,6 +112,7 @@ ROUTES = [
             tag="people",
             query=PeopleQuery,
             response=out.People,
+            links={"first": Link("getPerson", {"person_id": "$response.body#/items/0/person_id"})},
         ),
     ),
     ApiRoute(
@@ -133,6 +138,7 @@ ROUTES = [
             body=PersonBody,
             response=out.Person,
             errors=(404,),
+            links=_PERSON_LINKS,
         ),
     ),
     ApiRoute(
@@ -146,6 +152,7 @@ ROUTES = [
             body=MergeBody,
             response=out.Person,
             errors=(404,),
+            links=_PERSON_LINKS,
         ),
     ),
     ApiRoute(
@@ -159,6 +166,7 @@ ROUTES = [
             body=MoveFaceBody,
             response=out.Person,
             errors=(404,),
+            links=_PERSON_LINKS,
         ),
     ),
     ApiRoute(
