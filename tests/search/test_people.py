@@ -129,6 +129,12 @@ async def test_a_name_in_a_query_finds_that_persons_media(grpc_channel: Connect)
     with pytest.raises(InvalidArgumentError):
         await library.found("moment", people=["not-an-id"])
 
+    # Once every file with her is deleted, Eileen is gone, and so is her name from queries.
+    for name in ("collins_portrait", "collins_by_the_lake", "party"):
+        await library.search.DeleteMedia(search_pb2.DeleteMediaRequest(media_id=ids[name]), metadata=library.user)
+    assert [p.name for p in await library.people()] == ["Grace Hopper"]
+    assert not (await library.found("videos of Eileen")).understood.people
+
 
 async def test_merge_move_hide_and_reindex(grpc_channel: Connect) -> None:
     library, ids = await library_of_two(grpc_channel)

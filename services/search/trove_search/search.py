@@ -51,6 +51,7 @@ MAX_LIMIT = 100
 MAX_SEGMENTS = 10_000
 CANDIDATES = 100  # segments fetched from each retriever before fusion
 MAX_RESULTS = 200  # media kept per query; pages are cut from this list
+MAX_KEPT_NAMES = 4096  # users whose named people are kept in memory
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 # Metadata of the caller's media among the given ids; media the caller no longer has are absent.
@@ -224,6 +225,7 @@ class Search:
     ) -> None:
         self._pool = pool
         self._people = people or PeopleSettings()
+        self._names: dict[str, tuple[int, dict[str, str]]] = {}  # user id -> (index version, named people)
         self._spaces = spaces
         self._pictures = pictures
         self._lookup = lookup
@@ -297,10 +299,10 @@ class Search:
     async def search(self, *, user_id: str, query: Query) -> Results:
         started = time.perf_counter()
         said = check_query(query)
+        version = await self._cache.version(user_id)
         people = None
         if not query.filters.people and not {"people", "all"} & set(query.literal):
-            async with user_transaction(self._pool, user_id) as conn:
-                people = await people_repo.named_people(conn)
+            people = await self._named_people(user_id, version)
         query, understood = understood_query(query, now=datetime.now(UTC), people=people)
         text = query.text
         request_key = digest(text, json.dumps(query.filters.as_json(), sort_keys=True), query.sort)
@@ -308,7 +310,6 @@ class Search:
         # One space for the whole search: the query is embedded by, and compared with, the active space only.
         space, encoder = await self._spaces.active()
         answered_by = space.space + (f"+{self._pictures.space}" if self._pictures else "")
-        version = await self._cache.version(user_id)
         cached = await self._cache.results(answered_by, user_id, version, request_key)
         if cached is not None:
             hits = hits_from_json(cached)
@@ -335,6 +336,21 @@ class Search:
             space=space.space,
             understood=understood,
         )
+
+    async def _named_people(self, user_id: str, version: int | None) -> dict[str, str]:
+        """The user's named people (name -> id), kept in memory per index version: every change to people bumps
+        the version, so a search reads them from the database only after a change."""
+        kept = self._names.get(user_id)
+        if version is not None and kept is not None and kept[0] == version:
+            return kept[1]
+        async with user_transaction(self._pool, user_id) as conn:
+            names = await people_repo.named_people(conn)
+        if version is not None:
+            self._names.pop(user_id, None)
+            self._names[user_id] = (version, names)
+            while len(self._names) > MAX_KEPT_NAMES:
+                del self._names[next(iter(self._names))]  # the oldest entry
+        return names
 
     async def _rank(self, *, user_id: str, text: str, query: Query, space: Space, encoder: QueryEncoder) -> list[Hit]:
         # The query is embedded while the full-text ranking runs, and the vector index is searched as soon as the
@@ -429,6 +445,7 @@ class Search:
         media_id = parse_id(media_id, what="media_id")
         async with user_transaction(self._pool, user_id) as conn:
             deleted = await repo.delete_media(conn, media_id=media_id)
+            await people_repo.delete_empty_people(conn)  # its faces went with it
         await self._cache.bump(user_id)
         return deleted
 
