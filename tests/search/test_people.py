@@ -5,6 +5,9 @@ name, each the caller's own."""
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
+import sys
 import uuid
 
 import numpy as np
@@ -12,9 +15,11 @@ import pytest
 from face_pictures import Connect, Library, library_of_two, sample_faces
 from support import as_user, billing_user
 
+from trove_common.context import USER_ID_KEY
 from trove_common.errors import InvalidArgumentError, NotFoundError
 from trove_protos.search.v1 import search_pb2
 from trove_search.people import density_groups
+from trove_stack.infra import Infra
 
 FACES = sample_faces()
 
@@ -223,3 +228,30 @@ async def test_bad_faces_are_invalid_argument(grpc_channel: Connect) -> None:
     for face in bad:
         with pytest.raises(InvalidArgumentError):
             await library.index(media_id, [face])
+
+
+async def test_the_pass_for_leftovers_runs_as_a_command(grpc_channel: Connect, infra: Infra) -> None:
+    """`python -m trove_search.people <user>`: here with one face enough for a person, the lone face becomes one."""
+    library = await Library(grpc_channel).start()
+    await library.index(await library.media("alone.jpg"), FACES["collins_portrait"])
+    assert await library.people() == []
+    env = {
+        **os.environ,
+        "TROVE_SEARCH_POSTGRES__DSN": infra.dsns["search"],
+        "TROVE_SEARCH_SERVICE_AUTH__TOKEN": secrets.token_hex(32),
+        "TROVE_SEARCH_PEOPLE__MIN_FACES": "1",
+    }
+    user_id = dict(library.user)[USER_ID_KEY]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "trove_search.people",
+        user_id,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, output.decode()
+    assert "1 new person" in output.decode()
+    assert [p.face_count for p in await library.people()] == [1]

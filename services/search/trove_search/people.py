@@ -247,7 +247,7 @@ async def cluster_everyone(pool: asyncpg.Pool, *, settings: PeopleSettings, user
     for user_id in users:
         async with user_transaction(pool, user_id) as conn:
             report = await cluster(conn, user_id=user_id, settings=settings)
-        logger.info("people pass", extra={"assigned": report.assigned, "created": report.created})
+        logger.info("people pass", extra={"faces_assigned": report.assigned, "people_created": report.created})
         created += report.created
     return created
 
@@ -262,7 +262,7 @@ async def _main(users: list[str]) -> None:
         created = await cluster_everyone(pool, settings=settings.people, users=users)
     finally:
         await pool.close()
-    print(f"{created} new people")
+    print(f"{created} new {'person' if created == 1 else 'people'}")
 
 
 if __name__ == "__main__":

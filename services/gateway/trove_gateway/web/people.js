@@ -154,6 +154,7 @@ export class PersonPage extends EventTarget {
             return updated;
           }),
           h("span", { class: "muted" }, `${faceCount(person.face_count)} in ${person.media.length} ${person.media.length === 1 ? "file" : "files"}`),
+          person.name ? h("a", { href: `#/search?q=${encodeURIComponent(person.name)}` }, `Search for “${person.name}”`) : "",
           h(
             "div",
             { class: "actions" },
