@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from fractions import Fraction
 from functools import cache
+from pathlib import Path
 
+import av
 import grpc
 import httpx
 from PIL import Image, ImageOps
@@ -44,6 +47,34 @@ def pictures() -> dict[str, Image.Image]:
         "collins_by_the_lake": _pasted("astronaut.png", "china.jpg", scale=0.7, mirror=True, at=(200, 10)),
         "collins_at_the_cafe": _pasted("astronaut.png", "coffee.png", scale=0.6, mirror=False, at=(10, 10)),
     }
+
+
+def slideshow_mp4(path: Path, slides: list[tuple[Image.Image, float]], *, fps: int = 10) -> bytes:
+    """An H.264 video of still pictures (each shown for its seconds, scaled to 640x480): a cut between each."""
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        n = 0
+        for picture, seconds in slides:
+            frame = av.VideoFrame.from_image(picture.convert("RGB").resize((640, 480)))
+            for _ in range(round(seconds * fps)):
+                frame.pts = n
+                n += 1
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def party_mp4(path: Path) -> bytes:
+    """9 s: Hopper by the lake (0-3 s), a rocket launch with nobody (3-6 s), Collins at the cafe (6-9 s)."""
+    pictures = sample_pictures()
+    return slideshow_mp4(
+        path,
+        [(pictures["hopper_by_the_lake"], 3.0), (_open("rocket.jpg"), 3.0), (pictures["collins_at_the_cafe"], 3.0)],
+    )
 
 
 def jpeg(picture: Image.Image) -> bytes:

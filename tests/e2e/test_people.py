@@ -1,13 +1,17 @@
-"""People over REST: the gateway's /api/v1/people and /api/v1/faces routes on a library whose faces were indexed
-from real pictures (tests/face_pictures.py), each user's own; and a person's name in a search."""
+"""People over REST: files uploaded and analysed end to end group into people (photos and a video's scenes); the
+gateway's /api/v1/people and /api/v1/faces routes on a library whose faces were indexed from real pictures
+(tests/face_pictures.py), each user's own; and a person's name in a search."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
-from face_pictures import library_of_two
+import pytest
+from face_pictures import jpeg, library_of_two, party_mp4, sample_pictures
 from support import Api
 
 NewApi = Callable[..., Awaitable[Api]]
@@ -90,3 +94,41 @@ async def test_people_routes(new_api: NewApi, grpc_channel: Connect) -> None:
         response = await stranger.request(method, path, json=body)
         assert response.status_code == 404, (method, path, response.text)
     assert not (await stranger.search("Grace Hopper")).json()["understood"]["people"]
+
+
+async def test_uploaded_photos_and_a_video_group_into_people(new_api: NewApi, tmp_path: Path) -> None:
+    api = await new_api()
+    pictures = sample_pictures()
+    files = {
+        "hopper.jpg": (jpeg(pictures["hopper_portrait"]), "image/jpeg"),
+        "hopper_grey.jpg": (jpeg(pictures["hopper_grey"]), "image/jpeg"),
+        "collins.jpg": (jpeg(pictures["collins_portrait"]), "image/jpeg"),
+        "collins_at_the_lake.jpg": (jpeg(pictures["collins_by_the_lake"]), "image/jpeg"),
+        "party.mp4": (party_mp4(tmp_path / "party.mp4"), "video/mp4"),
+    }
+    ids = {name: await api.upload(data, name, content_type) for name, (data, content_type) in files.items()}
+    done = await asyncio.gather(*(api.wait_done(media_id, timeout_s=300) for media_id in ids.values()))
+    assert all(m["status"] == "completed" for m in done), done
+
+    people = (await _json(api, "GET", "/api/v1/people"))["items"]
+    assert sorted(p["face_count"] for p in people) == [3, 3], people
+    detail = [await _json(api, "GET", f"/api/v1/people/{p['person_id']}") for p in people]
+    files_of = {frozenset(m["filename"] for m in d["media"]): d for d in detail}
+    hopper = files_of[frozenset({"hopper.jpg", "hopper_grey.jpg", "party.mp4"})]
+    collins = files_of[frozenset({"collins.jpg", "collins_at_the_lake.jpg", "party.mp4"})]
+    moments = {
+        name: next(m for m in person["media"] if m["filename"] == "party.mp4")["moments"]
+        for name, person in (("hopper", hopper), ("collins", collins))
+    }
+    assert len(moments["hopper"]) == 1 and moments["hopper"][0]["start_s"] == 0
+    assert moments["hopper"][0]["end_s"] == pytest.approx(3, abs=0.5)
+    assert len(moments["collins"]) == 1 and moments["collins"][0]["start_s"] == pytest.approx(6, abs=0.5)
+    crop = await api.request("GET", collins["cover_url"])
+    assert crop.status_code == 200 and crop.content[:3] == b"\xff\xd8\xff"
+
+    # Named, she is found by name: her photos, and the party at her moment.
+    await _json(api, "PATCH", f"/api/v1/people/{collins['person_id']}", json={"name": "Eileen Collins"})
+    found = (await api.search("eileen collins")).json()
+    assert {r["filename"] for r in found["results"]} == {"collins.jpg", "collins_at_the_lake.jpg", "party.mp4"}
+    party = next(r for r in found["results"] if r["filename"] == "party.mp4")
+    assert party["segment"]["start_s"] == pytest.approx(6, abs=0.5)
