@@ -18,7 +18,7 @@ from support import DEV_MEDIA, as_user, billing_user
 
 from trove_common.context import ADMIN_METADATA
 from trove_ml import TextEmbedder
-from trove_ml.faces import FaceFinder
+from trove_ml.faces import FaceFinder, face_crop_jpeg
 from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from trove_protos.search.v1 import search_pb2, search_pb2_grpc
@@ -93,8 +93,6 @@ def faces_in(picture: Image.Image, *, start_s: float = 0.0, end_s: float = 0.0) 
     found = []
     for face in finder().find(picture):
         x0, y0, x1, y1 = face.box
-        crop = picture.crop(face.box)
-        crop.thumbnail((160, 160))
         found.append(
             search_pb2.Face(
                 box=[x0 / picture.width, y0 / picture.height, x1 / picture.width, y1 / picture.height],
@@ -102,7 +100,7 @@ def faces_in(picture: Image.Image, *, start_s: float = 0.0, end_s: float = 0.0) 
                 embedding=face.embedding.tolist(),
                 start_s=start_s,
                 end_s=end_s,
-                crop=jpeg(crop),
+                crop=face_crop_jpeg(picture, face.box),
             )
         )
     return found

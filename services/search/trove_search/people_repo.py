@@ -14,7 +14,7 @@ FaceKey = tuple[float, float, tuple[float, ...]]
 _PERSON = """p.person_id::text AS person_id, p.name, p.hidden,
     (SELECT count(*) FROM search.faces f WHERE f.person_id = p.person_id)::int AS face_count,
     coalesce((SELECT f.face_id::text FROM search.faces f WHERE f.person_id = p.person_id
-              ORDER BY f.score DESC, f.face_id LIMIT 1), '') AS cover_face_id"""
+              ORDER BY f.crop IS NULL, f.score DESC, f.face_id LIMIT 1), '') AS cover_face_id"""
 
 
 def face_key(*, start_s: float, end_s: float, box: tuple[float, ...] | list[float]) -> FaceKey:
