@@ -45,7 +45,7 @@ async def test_people_view_names_people_and_their_page_shows_their_files(
     user_id = (await api.request("GET", "/api/v1/me")).json()["user_id"]
     _, ids = await library_of_two(grpc_channel, user_id=user_id)
 
-    await page.get_by_role("link", name="People").click()
+    await page.get_by_role("link", name="People", exact=True).click()
     await expect(page.get_by_role("heading", name="People")).to_be_visible()
     cards = page.locator("#people-grid .person-card")
     await expect(cards).to_have_count(2)
@@ -82,10 +82,8 @@ async def test_people_view_names_people_and_their_page_shows_their_files(
     await expect(files).to_have_count(4)
 
     # Her name in a search: her files, and a chip with her name.
-    await page.get_by_role("link", name="Search").click()
-    box = page.get_by_label("Search your files")
-    await box.fill("grace hopper")
-    await box.press("Enter")
+    await page.get_by_role("link", name="Search for “Grace Hopper”").click()
+    await expect(page.get_by_label("Search your files")).to_have_value("Grace Hopper")
     results = page.locator("#search-results .result")
     await expect(results).to_have_count(4)
     chip = page.locator('#search-understood .chip[data-part="people"]')
@@ -97,3 +95,15 @@ async def test_people_view_names_people_and_their_page_shows_their_files(
         ids["hopper_grey"],
         ids["party"],
     }
+
+    # Hide the other person: gone from People until hidden people are shown.
+    await page.get_by_role("link", name="People", exact=True).click()
+    await page.get_by_role("link", name="Unnamed person, 3 faces").click()
+    await expect(page.get_by_role("heading", name="Unnamed person")).to_be_visible()
+    await page.get_by_role("button", name="Hide").click()
+    await expect(page.get_by_role("button", name="Show in People")).to_be_visible()
+    await page.get_by_role("link", name="← People").click()
+    await expect(cards).to_have_count(1)
+    await page.get_by_label("Show hidden people").check()
+    await expect(cards).to_have_count(2)
+    await expect(cards.filter(has_text="hidden")).to_have_count(1)

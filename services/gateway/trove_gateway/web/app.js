@@ -143,7 +143,13 @@ async function main() {
     empty: $("library-empty"),
   });
   const uploads = new Uploads({ api, config, list: $("upload-list") });
-  const people = new People({ api, grid: $("people-grid"), status: $("people-status"), empty: $("people-empty") });
+  const people = new People({
+    api,
+    grid: $("people-grid"),
+    status: $("people-status"),
+    empty: $("people-empty"),
+    showHidden: $("people-show-hidden"),
+  });
   const personPage = new PersonPage({
     api,
     thumbnails,

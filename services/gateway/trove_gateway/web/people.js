@@ -65,17 +65,18 @@ function nameField(person, label, save) {
 
 export class People extends EventTarget {
   /** The People view (#/people). */
-  constructor({ api, grid, status, empty }) {
+  constructor({ api, grid, status, empty, showHidden }) {
     super();
-    Object.assign(this, { api, grid, statusEl: status, empty });
+    Object.assign(this, { api, grid, statusEl: status, empty, showHidden });
     this.generation = 0;
+    showHidden.addEventListener("change", () => this.show());
   }
 
   async show() {
     const generation = ++this.generation;
     this.statusEl.textContent = "Loading…";
     try {
-      const { items } = await this.api.people();
+      const { items } = await this.api.people({ hidden: this.showHidden.checked });
       if (generation !== this.generation) return;
       fill(this.grid, items.map((person) => this.card(person)));
       this.empty.hidden = items.length > 0;
@@ -89,19 +90,20 @@ export class People extends EventTarget {
     const label = person.name || "Unnamed person";
     return h(
       "li",
-      { class: "person-card", dataset: { personId: person.person_id } },
+      { class: `person-card${person.hidden ? " hidden-person" : ""}`, dataset: { personId: person.person_id } },
       h(
         "a",
         { href: `#/people/${encodeURIComponent(person.person_id)}`, class: "person-open", "aria-label": `${label}, ${faceCount(person.face_count)}` },
         faceBox(this.api, person.cover_url, ""),
       ),
       nameField(person, `Name of ${label}`, (name) => this.api.updatePerson(person.person_id, { name })),
-      h("span", { class: "muted small-text" }, faceCount(person.face_count)),
+      h("span", { class: "muted small-text" }, faceCount(person.face_count), person.hidden ? " · hidden" : ""),
     );
   }
 
   reset() {
     this.generation += 1;
+    this.showHidden.checked = false;
     this.grid.replaceChildren();
   }
 }
