@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings
 
+from trove_analysis.provider_choice import check_choices
 from trove_analysis.queues import Family
 from trove_common.settings import (
     EmbedderSettings,
@@ -84,3 +85,13 @@ class Settings(BaseSettings):
         description="model folders assembled at install time by scripts/models.sh (whisper-base/)",
     )
     wordnet_dir: Path = Field(default=Path("/usr/share/wordnet"), description="WordNet 3.0 (Debian's wordnet-base)")
+    providers: dict[str, str] = Field(
+        default={},
+        description="the provider of each stage, e.g. TROVE_ANALYSIS_PROVIDERS__IMAGE=local; unset stages use local",
+    )
+
+    @field_validator("providers")
+    @classmethod
+    def _known_providers(cls, value: dict[str, str]) -> dict[str, str]:
+        check_choices(value)
+        return value
