@@ -2,8 +2,8 @@
 
 Pure functions over a language's word table (trove_search.lexicons): "videos of the dog from last summer" is
 kinds (video), a date range (last summer, in the user's time zone) and the text "the dog". A query with no such
-words comes back unchanged. People are matched against a vocabulary the caller passes (names -> person ids);
-there is no people feature yet, so search passes none.
+words comes back unchanged. People are matched against a vocabulary the caller passes (names -> person ids):
+search passes the user's named people (trove_search.people), whole names of up to four words.
 """
 
 from __future__ import annotations
