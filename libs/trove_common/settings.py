@@ -71,20 +71,57 @@ class GrpcServerSettings(BaseModel):
     grace_s: float = Field(default=10.0, ge=0)
 
 
-class StorageSettings(BaseModel):
-    """Local blob storage: files under `root`, read and written through HMAC-signed URLs."""
+class S3Settings(BaseModel):
+    """An S3 bucket (AWS, or anything speaking its API: MinIO, moto) for `TROVE_<SVC>_STORAGE__BACKEND=s3`.
 
+    Empty credentials fall back to botocore's own chain (AWS_* variables, ~/.aws, the instance or pod role).
+    Env: TROVE_<SVC>_STORAGE__S3__BUCKET, __REGION, __ENDPOINT_URL, __ACCESS_KEY_ID, __SECRET_ACCESS_KEY.
+    """
+
+    bucket: str = ""
+    region: str = "us-east-1"
+    endpoint_url: str = Field(
+        default="", description="empty: AWS itself; else e.g. http://127.0.0.1:9000 (moto, MinIO)"
+    )
+    access_key_id: SecretStr = SecretStr("")
+    secret_access_key: SecretStr = SecretStr("")
+    timeout_s: float = Field(default=30.0, gt=0, le=600, description="connect and read timeout of each S3 call")
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, or empty for AWS")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> S3Settings:
+        if bool(self.access_key_id.get_secret_value()) != bool(self.secret_access_key.get_secret_value()):
+            raise ValueError("set both access_key_id and secret_access_key, or neither (botocore's chain)")
+        return self
+
+
+class StorageSettings(BaseModel):
+    """Where media bytes live: `local` files under `root` behind the gateway's HMAC-signed URLs, or an `s3` bucket
+    with presigned URLs. Signed and presigned URLs both live `url_ttl_s`."""
+
+    backend: Literal["local", "s3"] = "local"
     root: Path = Path(".trove/blobs")
     signing_key: SecretStr = SecretStr("")
     public_url: str = "http://127.0.0.1:8080"
     url_ttl_s: int = Field(default=900, ge=10, le=7 * 24 * 3600)
+    s3: S3Settings = S3Settings()
 
-    @field_validator("signing_key")
-    @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters (generate one with `openssl rand -hex 32`)")
-        return value
+    @model_validator(mode="after")
+    def _backend_complete(self) -> StorageSettings:
+        if self.backend == "local" and len(self.signing_key.get_secret_value()) < 32:
+            raise ValueError(
+                "signing_key (STORAGE__SIGNING_KEY) must be at least 32 characters for the local backend "
+                "(generate one with `openssl rand -hex 32`)"
+            )
+        if self.backend == "s3" and not self.s3.bucket:
+            raise ValueError("the s3 backend needs a bucket: set STORAGE__S3__BUCKET")
+        return self
 
 
 MIN_TOKEN_CHARS = 32
@@ -125,9 +162,25 @@ class ServiceAuthSettings(BaseModel):
 class EmbedderSettings(BaseModel):
     """The sentence embedder of segments (analysis) and queries (search); both services must be given the same.
 
+    `provider` local runs a BERT sentence encoder in the process (`model_dir`); openai calls any server that speaks
+    OpenAI's `POST /v1/embeddings` (OpenAI, Ollama, vLLM, TEI, LocalAI, `python -m trove_ml.embed_server`) at
+    `base_url` with `model`, `api_key` and, when set, `dimensions` (else the server's size, learnt by a first call).
+    Its space is named `<model>/<dimension>`. Throttled calls (429) are retried by the SDK with backoff and jitter,
+    `max_retries` times, honouring Retry-After.
+
     Changing it makes a new embedding space: search keeps answering from the old one until an admin's re-index
     (`POST /api/v1/admin/reindex`) has embedded every segment into the new one.
+    Env: TROVE_<SVC>_EMBEDDER__PROVIDER, __BASE_URL, __MODEL, __DIMENSIONS, __API_KEY, __BATCH_SIZE, __MAX_RETRIES.
     """
+
+    provider: Literal["local", "openai"] = "local"
+    base_url: str = "https://api.openai.com/v1"
+    model: str = Field(default="text-embedding-3-small", min_length=1, description="the model the server embeds with")
+    dimensions: int | None = Field(default=None, ge=1, le=4096, description="sent to the server when set")
+    api_key: SecretStr = SecretStr("")
+    batch_size: int = Field(default=256, ge=1, le=2048, description="inputs per request (OpenAI takes 2048)")
+    max_retries: int = Field(default=5, ge=0, le=20, description="retries of throttled or failed calls")
+    timeout_s: float = Field(default=30.0, gt=0, description="one request's deadline")
 
     model_dir: Path | None = Field(
         default=None,
@@ -146,6 +199,13 @@ class EmbedderSettings(BaseModel):
         if missing:
             raise ValueError(f"{value} is not a sentence-transformers model folder: missing {', '.join(missing)}")
         return value.resolve()
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, e.g. https://api.openai.com/v1")
+        return value.rstrip("/")
 
 
 class ImageTextSettings(BaseModel):

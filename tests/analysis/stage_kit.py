@@ -24,7 +24,8 @@ class Tier:
     max_duration_s: float = 3600.0
     left_s: float = 3600.0
     derived: list[int] = field(default_factory=list)
-    costs: list[str] = field(default_factory=list)
+    costs: list[str] = field(default_factory=list)  # idempotency keys
+    units: list[tuple[str, float]] = field(default_factory=list)  # (service, units) of each recorded cost
 
     async def max_media_duration_s(self) -> float:
         return self.max_duration_s
@@ -35,8 +36,9 @@ class Tier:
     async def processing_s_left(self) -> float:
         return self.left_s
 
-    async def record_cost(self, *, key: str, media_id: str, stage: str, compute_s: float) -> None:
+    async def record_cost(self, *, key: str, media_id: str, stage: str, service: str, units: float) -> None:
         self.costs.append(key)
+        self.units.append((service, units))
 
 
 @dataclass
@@ -74,14 +76,14 @@ class Blobs:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def local_path(self, key: str) -> Path:
+    async def local_path(self, key: str) -> Path:
         return self.root / key
 
-    def put(self, key: str, data: bytes) -> None:
+    async def put(self, key: str, data: bytes) -> None:
         (self.root / key).parent.mkdir(parents=True, exist_ok=True)
         (self.root / key).write_bytes(data)
 
-    def derived_bytes(self, key: str) -> int:
+    async def derived_bytes(self, key: str) -> int:
         return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file() and p.name != Path(key).name)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -14,8 +15,6 @@ from trove_common.errors import NotFoundError
 from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from trove_protos.search.v1 import search_pb2, search_pb2_grpc
-
-LOCAL_COMPUTE = "local-compute"
 
 
 class IngestMediaStatus:
@@ -132,10 +131,10 @@ class BillingAccounts:
         usage = await self._stub.GetUsage(billing_pb2.GetUsageRequest())
         return max(0.0, float(usage.limits.processing_minutes_per_month - usage.processing_minutes) * 60)
 
-    async def record_cost(self, *, key: str, media_id: str, stage: str, compute_s: float) -> None:
+    async def record_cost(self, *, key: str, media_id: str, stage: str, service: str, units: float) -> None:
         await self._stub.RecordCost(
             billing_pb2.RecordCostRequest(
-                idempotency_key=key, media_id=media_id, stage=stage, service=LOCAL_COMPUTE, units=compute_s
+                idempotency_key=key, media_id=media_id, stage=stage, service=service, units=units
             )
         )
 
@@ -146,14 +145,14 @@ class LocalObjectStore:
     def __init__(self, store: LocalBlobStore) -> None:
         self._store = store
 
-    def local_path(self, key: str) -> Path:
+    async def local_path(self, key: str) -> Path:
         path = self._store.path(key)
-        if not path.exists():
+        if not await asyncio.to_thread(path.exists):
             raise NotFoundError(f"object {key} does not exist")
         return path
 
-    def put(self, key: str, data: bytes) -> None:
-        self._store.write(key, data)
+    async def put(self, key: str, data: bytes) -> None:
+        await asyncio.to_thread(self._store.write, key, data)
 
-    def derived_bytes(self, key: str) -> int:
-        return self._store.derived_bytes(key)
+    async def derived_bytes(self, key: str) -> int:
+        return await asyncio.to_thread(self._store.derived_bytes, key)

@@ -68,10 +68,13 @@ def _local_text(build: BuildContext) -> TextAnalyzer:
     return LocalTextAnalyzer(executor=build.executor)
 
 
-def _local_embedder(build: BuildContext) -> Embedder:
-    from trove_ml.offloaded import OffloadedTextEmbedder
+def _embedder(build: BuildContext) -> Embedder:
+    # Search embeds queries with the same settings, through the same builder: TROVE_<SVC>_EMBEDDER__PROVIDER
+    # chooses (Settings keeps TROVE_ANALYSIS_PROVIDERS__EMBEDDING equal to it). An OpenAI-compatible server is
+    # first called by the stage: a server down at start-up is a stage to retry, not a worker that cannot start.
+    from trove_ml.embedders import make_embedder
 
-    return OffloadedTextEmbedder(build.executor, model_dir=build.settings.embedder.model_dir)
+    return make_embedder(build.settings.embedder, executor=build.executor, setting="TROVE_ANALYSIS_EMBEDDER__")
 
 
 # One table per protocol: provider name -> builder.
@@ -79,7 +82,7 @@ PROBERS: dict[str, Callable[[BuildContext], Prober]] = {"local": _local_prober}
 VISION: dict[str, Callable[[BuildContext], VisionAnalyzer]] = {"local": _local_vision}
 TRANSCRIBERS: dict[str, Callable[[BuildContext], Transcriber]] = {"local": _local_transcriber}
 TEXT_ANALYZERS: dict[str, Callable[[BuildContext], TextAnalyzer]] = {"local": _local_text}
-EMBEDDERS: dict[str, Callable[[BuildContext], Embedder]] = {"local": _local_embedder}
+EMBEDDERS: dict[str, Callable[[BuildContext], Embedder]] = {"local": _embedder, "openai": _embedder}
 
 # The providers each stage can choose from (a test keeps these keys equal to the stage registry's).
 STAGE_CHOICES: Mapping[str, Mapping[str, Callable[[BuildContext], Any]]] = {

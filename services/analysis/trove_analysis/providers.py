@@ -14,18 +14,21 @@ import numpy as np
 import numpy.typing as npt
 
 from trove_analysis.models import IndexedFace, IndexedSegment, MediaFacts
+from trove_ml.openai_embedder import Usage
 
 Facts = dict[str, Any]
+# The billing service (a key of billing's prices) under which a stage's machine time is recorded, in seconds.
+LOCAL_COMPUTE = "local-compute"
 
 
 class ObjectStore(Protocol):
-    def local_path(self, key: str) -> Path:
-        """A readable local file with the object's bytes."""
+    async def local_path(self, key: str) -> Path:
+        """A readable local file with the object's bytes (the s3 backend downloads it once into a cache)."""
         ...
 
-    def put(self, key: str, data: bytes) -> None: ...
+    async def put(self, key: str, data: bytes) -> None: ...
 
-    def derived_bytes(self, key: str) -> int:
+    async def derived_bytes(self, key: str) -> int:
         """The bytes of the files derived from an object (its thumbnail, ...)."""
         ...
 
@@ -67,7 +70,14 @@ class Embedder(Protocol):
     model_name: str
     dim: int
 
-    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
+    @property
+    def provider(self) -> str:
+        """Recorded with the embedding stage's result: "local/<model>" or "openai/<model>/<dimension>"."""
+        ...
+
+    async def embed_metered(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float32], Usage | None]:
+        """The vectors and, for a paid provider, what the call used (its service's units, for the ledger)."""
+        ...
 
 
 class Prober(Protocol):
@@ -109,4 +119,7 @@ class Accounts(Protocol):
         """Seconds of this month's processing minutes the uploader has not used yet."""
         ...
 
-    async def record_cost(self, *, key: str, media_id: str, stage: str, compute_s: float) -> None: ...
+    async def record_cost(self, *, key: str, media_id: str, stage: str, service: str, units: float) -> None:
+        """Add one provider call to the ledger, once per `key`: `units` of `service` (a key of billing's prices,
+        e.g. local-compute seconds, openai-embeddings tokens)."""
+        ...

@@ -29,6 +29,7 @@ from trove_analysis import processing, repo, stages
 from trove_analysis.deps import Deps
 from trove_analysis.errors import StageRetryError
 from trove_analysis.models import StageJob
+from trove_analysis.providers import LOCAL_COMPUTE
 from trove_analysis.stages import Stage, StageRun
 from trove_common.db import user_transaction
 from trove_common.errors import NotFoundError
@@ -172,7 +173,7 @@ class StageRunner:
         found = stages.done((s, r) for s, _, r in state.results)
         run = StageRun(
             job=job,
-            path=providers.store.local_path(job.storage_key),
+            path=await providers.store.local_path(job.storage_key),
             done=found,
             texts=stages.segments(found),
             facts=stages.media_facts(found, kind=job.kind, uploaded_at=job.uploaded_at),
@@ -198,7 +199,8 @@ class StageRunner:
                     key=f"{job.media_id}:{stage.name}:{provider}",
                     media_id=job.media_id,
                     stage=stage.name,
-                    compute_s=time.perf_counter() - pending.started,
+                    service=LOCAL_COMPUTE,
+                    units=time.perf_counter() - pending.started,
                 )
             pending.result = stage.encode(result)
         await stage.check(run, result)

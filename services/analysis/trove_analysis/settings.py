@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from trove_analysis.provider_choice import check_choices
@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         default=Path.home() / ".cache" / "trove" / "models",
         description="model folders assembled at install time by scripts/models.sh (whisper-base/)",
     )
+    object_cache_dir: Path = Field(
+        default=Path(".trove/object-cache"),
+        description="s3 backend: where workers keep downloaded originals for the models to read (private, 0700)",
+    )
+    object_cache_bytes: int = Field(default=4 * 1024**3, ge=0, description="s3 backend: the cache's size bound")
+    object_cache_max_age_s: float = Field(default=3600, gt=0, description="s3 backend: unused files go after this")
     wordnet_dir: Path = Field(default=Path("/usr/share/wordnet"), description="WordNet 3.0 (Debian's wordnet-base)")
     providers: dict[str, str] = Field(
         default={},
@@ -95,3 +101,15 @@ class Settings(BaseSettings):
     def _known_providers(cls, value: dict[str, str]) -> dict[str, str]:
         check_choices(value)
         return value
+
+    @model_validator(mode="after")
+    def _one_embedder_choice(self) -> Settings:
+        # Search embeds queries with its own EmbedderSettings, so the embedder has one switch that both share.
+        chosen = self.providers.get("embedding", self.embedder.provider)
+        if chosen != self.embedder.provider:
+            raise ValueError(
+                f"TROVE_ANALYSIS_PROVIDERS__EMBEDDING={chosen} but TROVE_ANALYSIS_EMBEDDER__PROVIDER="
+                f"{self.embedder.provider}: the embedder is chosen by TROVE_<SVC>_EMBEDDER__PROVIDER (search uses the "
+                "same; `make run`: TROVE_EMBEDDER_PROVIDER); leave PROVIDERS__EMBEDDING unset or equal to it"
+            )
+        return self

@@ -89,8 +89,9 @@ class Tiers(BaseModel):
 def _default_prices() -> dict[str, float]:
     # Local models cost machine time; a CPU-second is priced like a small cloud VM's (about $0.04 an hour).
     # The cloud providers' prices (per image, per minute of audio, per 1,000 characters or tokens) are set when
-    # those providers are configured, under the service name they report.
-    return {"local-compute": 0.00001}
+    # those providers are configured, under the service name they report. An OpenAI-compatible embeddings server
+    # reports tokens; priced at OpenAI's list price for text-embedding-3-small, $0.02 per 1M tokens.
+    return {"local-compute": 0.00001, "openai-embeddings": 0.02 / 1_000_000}
 
 
 class Settings(BaseSettings):

@@ -146,6 +146,9 @@ class Space:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     last_error: str = ""
+    source: str | None = (
+        None  # JSON: how to rebuild a non-local embedder (migration 005_space_source); None for local models
+    )
 
 
 FACE_DIM = 128  # dlib's face descriptor

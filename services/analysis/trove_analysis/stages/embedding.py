@@ -31,14 +31,22 @@ class EmbeddingStage(Stage[EmbeddingResult]):
     reuse = False
 
     def provider(self, providers: Providers) -> str:
-        return f"local/{providers.embedding.model_name}"
+        return providers.embedding.provider
 
     async def run(self, run: StageRun) -> EmbeddingResult | None:
         embedder = run.providers.embedding
         image_model = run.providers.image_model
         segments: list[IndexedSegment] = []
         if run.texts:
-            vectors = await embedder.embed([t.text for t in run.texts])
+            vectors, usage = await embedder.embed_metered([t.text for t in run.texts])
+            if usage is not None:  # a paid provider's tokens; a retry's report under the same key is counted once
+                await run.accounts.record_cost(
+                    key=f"{run.job.media_id}:{self.name}:{embedder.provider}",
+                    media_id=run.job.media_id,
+                    stage=self.name,
+                    service=usage.service,
+                    units=usage.units,
+                )
             segments = [
                 IndexedSegment(
                     kind=t.kind,
