@@ -30,14 +30,6 @@ def _unavailable(what: str, exc: BaseException) -> None:
     logger.warning("search cache unavailable: answering without it", extra={"op": what, "error": repr(exc)})
 
 
-# What a search reads before it ranks, in one round trip: the user's index version, the result list cached at
-# that version (its key is ARGV[1] .. version .. ARGV[2]) and the query's cached vector. A missing key is false.
-_LOOKUP = """
-local version = redis.call('GET', KEYS[1]) or '0'
-return {version, redis.call('GET', ARGV[1] .. version .. ARGV[2]), redis.call('GET', KEYS[2])}
-"""
-
-
 @dataclass(frozen=True, slots=True)
 class Lookup:
     """What the cache holds for one search; `version` None: the cache is unavailable (nothing is read or kept)."""
@@ -59,7 +51,6 @@ class SearchCache:
         self._redis = redis
         self._ttl_s = ttl_s
         self._timeout_s = timeout_s
-        self._lookup = redis.register_script(_LOOKUP)
         self._writes: set[asyncio.Task[None]] = set()
 
     async def _call(self, what: str, call: Awaitable[T]) -> T | None:
@@ -71,24 +62,37 @@ class SearchCache:
             _unavailable(what, exc)
             return None
 
-    async def lookup(self, *, user_id: str, space: str, request_key: str, vector_space: str, text: str) -> Lookup:
-        """The user's index version, the result list cached for the request at it (see `results`) and the
-        query's vector in `vector_space` (see `query_vector`), in one round trip."""
+    async def version(self, user_id: str) -> int | None:
+        """The user's index version; None when the cache is unavailable (then nothing is read or kept)."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                value = await self._redis.get(INDEX_VERSION + user_id)
+        except _FAILURES as exc:
+            _unavailable("version", exc)
+            return None
+        return int(value or 0)
+
+    async def lookup(
+        self, *, user_id: str, version: int | None, space: str, request_key: str, vector_space: str, text: str
+    ) -> Lookup:
+        """The result list cached for the request at `version` (see `results`) and the query's vector in
+        `vector_space` (see `query_vector`), in one round trip."""
+        if version is None:
+            return _NOTHING
         reply = await self._call(
             "lookup",
-            self._lookup(
-                keys=[INDEX_VERSION + user_id, QUERY_VECTOR + digest(vector_space, text)],
-                args=[f"{RESULT_PAGE}{user_id}:", f":{digest(space)}:{request_key}"],
+            self._redis.mget(
+                _page_key(space, user_id, version, request_key), QUERY_VECTOR + digest(vector_space, text)
             ),
         )
         if reply is None:
-            return _NOTHING
-        version, results, vector = (value or None for value in reply)
+            return Lookup(version=version, results=None, query_vector=None)
+        results, vector = reply
         _count("results", hit=results is not None)
         if results is None:
             _count("query_vector", hit=vector is not None)
         return Lookup(
-            version=int(version or 0),
+            version=version,
             results=results,
             query_vector=None if vector is None else np.frombuffer(vector, dtype=np.float32),
         )
