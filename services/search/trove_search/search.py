@@ -303,7 +303,8 @@ class Search:
     async def search(self, *, user_id: str, query: Query) -> Results:
         started = time.perf_counter()
         said = check_query(query)
-        version = await self._cache.version(user_id)
+        # Both round trips at once: the index version (named people, cached lists) and the space searches use.
+        version, (space, encoder) = await asyncio.gather(self._cache.version(user_id), self._spaces.active())
         people = None
         if not query.filters.people and not {"people", "all"} & set(query.literal):
             people = await self._named_people(user_id, version)
@@ -312,7 +313,6 @@ class Search:
         request_key = digest(text, json.dumps(query.filters.as_json(), sort_keys=True), query.sort)
         offset = _offset(query.cursor, request_key)
         # One space for the whole search: the query is embedded by, and compared with, the active space only.
-        space, encoder = await self._spaces.active()
         answered_by = space.space + (f"+{self._pictures.space}" if self._pictures else "")
         known = await self._cache.lookup(
             user_id=user_id,
