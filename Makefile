@@ -69,7 +69,7 @@ test: install
 check: install
 	@$(VENV)/bin/ruff format --check $(SOURCE_DIRS)
 	@$(VENV)/bin/ruff check $(SOURCE_DIRS)
-	@$(VENV)/bin/mypy libs/trove_common libs/trove_ml libs/trove_stack services
+	@$(VENV)/bin/mypy libs/trove_common libs/trove_ml libs/trove_stack libs/trove_awssim services
 
 bench: install
 	@$(PY) bench/run.py

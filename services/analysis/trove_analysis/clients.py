@@ -12,8 +12,6 @@ from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from trove_protos.search.v1 import search_pb2, search_pb2_grpc
 
-LOCAL_COMPUTE = "local-compute"
-
 
 class IngestMediaStatus:
     def __init__(self, stub: ingest_pb2_grpc.IngestServiceStub) -> None:
@@ -108,10 +106,10 @@ class BillingAccounts:
         usage = await self._stub.GetUsage(billing_pb2.GetUsageRequest())
         return max(0.0, float(usage.limits.processing_minutes_per_month - usage.processing_minutes) * 60)
 
-    async def record_cost(self, *, key: str, media_id: str, stage: str, compute_s: float) -> None:
+    async def record_cost(self, *, key: str, media_id: str, stage: str, service: str, units: float) -> None:
         await self._stub.RecordCost(
             billing_pb2.RecordCostRequest(
-                idempotency_key=key, media_id=media_id, stage=stage, service=LOCAL_COMPUTE, units=compute_s
+                idempotency_key=key, media_id=media_id, stage=stage, service=service, units=units
             )
         )
 

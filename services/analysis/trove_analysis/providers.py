@@ -16,6 +16,10 @@ import numpy.typing as npt
 from trove_analysis.models import IndexedSegment, MediaFacts
 
 Facts = dict[str, Any]
+# A cloud provider lists its billable calls under this key of its facts, each {"service", "units", "call"}; the
+# pipeline records each in the ledger (at billing's price for the service) and stores the facts without them.
+USAGE = "usage"
+LOCAL_COMPUTE = "local-compute"  # billing's service for local models: units are CPU-seconds
 
 
 class ObjectStore(Protocol):
@@ -108,4 +112,6 @@ class Accounts(Protocol):
         """Seconds of this month's processing minutes the uploader has not used yet."""
         ...
 
-    async def record_cost(self, *, key: str, media_id: str, stage: str, compute_s: float) -> None: ...
+    async def record_cost(self, *, key: str, media_id: str, stage: str, service: str, units: float) -> None:
+        """Add `units` of `service` to the ledger once per `key` (at billing's price for that service)."""
+        ...
