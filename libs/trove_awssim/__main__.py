@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throttle-first", type=int, default=0, help="refuse the first N calls with throttling")
     parser.add_argument("--model-dir", type=Path, default=Path.home() / ".cache" / "trove" / "models")
     parser.add_argument("--wordnet-dir", type=Path, default=Path("/usr/share/wordnet"))
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for Whisper")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="CPU threads for Whisper"
+    )  # model-dir: as scripts/models.sh assembles it
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     models = LocalModels(model_dir=args.model_dir, wordnet_dir=args.wordnet_dir, threads=args.threads)

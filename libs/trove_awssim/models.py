@@ -71,7 +71,7 @@ class LocalModels:
         self._wordnet = WordNet(wordnet_dir)
         self._reader = TextReader()
         self._faces = FaceFinder()
-        self._speech = Transcriber(model_dir, threads=threads)
+        self._speech = Transcriber(model_dir / "whisper-base", threads=threads)
         self._text = TextAnalyzer()
         self._looking = threading.Lock()
 
