@@ -15,6 +15,7 @@ from trove_analysis.aws._client import AwsClients
 from trove_analysis.aws.rekognition import RekognitionVisionAnalyzer, jpeg_within
 from trove_analysis.errors import ProviderSetupError
 from trove_analysis.local import LocalVisionAnalyzer
+from trove_analysis.metering import metered
 from trove_awssim.launch import Cloud
 from trove_common.offload import ModelExecutor
 
@@ -32,13 +33,14 @@ async def test_a_picture_gets_labels_with_parents_text_and_faces(
     vision = analyzer(clients, executor)
     assert vision.provider == "aws/rekognition/2016-06-27"
 
-    cat, thumbnail = await vision.analyze_image(media("chelsea.png"))
+    with metered() as calls:
+        cat, thumbnail = await vision.analyze_image(media("chelsea.png"))
     names = " ".join(label["name"] for label in cat["labels"])
     assert "cat" in names
     assert "cat" in cat["labels"][0]["broader"]  # Rekognition's parents are our broader terms
     assert thumbnail[:2] == b"\xff\xd8"
-    assert [call["service"] for call in cat["usage"]] == ["aws-rekognition-image"] * 3
-    assert {call["call"].split()[0] for call in cat["usage"]} == {"DetectLabels", "DetectText", "DetectFaces"}
+    assert [(call.service, call.units) for call in calls] == [("aws-rekognition-image", 1)] * 3
+    assert {call.call for call in calls} == {"DetectLabels image", "DetectText image", "DetectFaces image"}
 
     person, _ = await vision.analyze_image(media("grace_hopper.jpg"))
     assert len(person["faces"]) == 1
@@ -55,18 +57,20 @@ async def test_a_picture_gets_labels_with_parents_text_and_faces(
 async def test_video_keyframes_go_to_rekognition_one_call_set_per_scene(
     clients: AwsClients, executor: ModelExecutor
 ) -> None:
-    facts, poster = await analyzer(clients, executor).analyze_video(media("holiday.mp4"))
+    with metered() as calls:
+        facts, poster = await analyzer(clients, executor).analyze_video(media("holiday.mp4"))
     assert facts["scenes"] and all(scene["labels"] for scene in facts["scenes"])
-    assert len(facts["usage"]) == 3 * len(facts["scenes"])
+    assert len(calls) == 3 * len(facts["scenes"])
     assert poster[:2] == b"\xff\xd8"
 
 
 async def test_documents_stay_local(clients: AwsClients, executor: ModelExecutor, sim: Sim, tmp_path: Path) -> None:
     pdf = tmp_path / "page.pdf"
     pdf.write_bytes(text_pages_pdf(["Quarterly report of the lighthouse keepers"]))
-    facts, _ = await analyzer(clients, executor).analyze_document(pdf)
+    with metered() as calls:
+        facts, _ = await analyzer(clients, executor).analyze_document(pdf)
     assert "lighthouse" in facts["pages"][0]["text"]
-    assert "usage" not in facts  # local work: the pipeline records its machine time
+    assert calls == []  # local work: the pipeline records its machine time
     assert await sim.calls() == []
 
 

@@ -10,6 +10,7 @@ from aws.cloud_support import Sim, media, settings_for
 from trove_analysis.aws._client import AwsClients
 from trove_analysis.aws.transcribe import TranscribeTranscriber, segments_of
 from trove_analysis.errors import ProviderSetupError
+from trove_analysis.metering import metered
 from trove_awssim.launch import Cloud
 from trove_ml.errors import MediaError
 
@@ -20,14 +21,15 @@ async def test_speech_comes_back_as_timed_segments_with_the_language(
     transcriber = TranscribeTranscriber(clients=clients)
     assert transcriber.provider == "aws/transcribe/2017-10-26"
 
-    facts = await transcriber.transcribe(media("weather_report.wav"))
+    with metered() as calls:
+        facts = await transcriber.transcribe(media("weather_report.wav"))
     assert facts["language"] == "en"
     text = " ".join(segment["text"] for segment in facts["segments"]).lower()
     assert "rain" in text and "snow" in text
     words = [word for segment in facts["segments"] for word in segment["words"]]
     assert words and all(0 <= w["start_s"] <= w["end_s"] <= facts["duration_s"] + 0.5 for w in words)
     # 7.5 s of audio is billed as Transcribe's 15 s minimum, in minutes.
-    assert facts["usage"] == [{"service": "aws-transcribe", "units": 0.25, "call": facts["usage"][0]["call"]}]
+    assert [(call.service, call.units) for call in calls] == [("aws-transcribe", 0.25)]
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0  # staged media and transcript are gone
     targets = [call["target"] for call in await sim.calls()]
     assert "Transcribe.StartTranscriptionJob" in targets and "Transcribe.DeleteTranscriptionJob" in targets

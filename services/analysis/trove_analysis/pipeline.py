@@ -27,10 +27,10 @@ import numpy.typing as npt
 
 from trove_analysis import describe, processing, repo
 from trove_analysis.errors import StageRetryError
+from trove_analysis.metering import Call, metered
 from trove_analysis.models import IndexedSegment, MediaFacts, SegmentText, StageJob
 from trove_analysis.providers import (
     LOCAL_COMPUTE,
-    USAGE,
     Accounts,
     Embedder,
     Facts,
@@ -377,20 +377,20 @@ class Pipeline:
             return stored
         started = time.perf_counter()
         try:
-            result = await compute()
+            with metered() as calls:
+                result = await compute()
         except MediaError as exc:
             await self._save(job, stage, provider, {}, started, error=str(exc))
             raise
-        calls = result.pop(USAGE, None)
-        if calls is None:  # a local model: its machine time
-            calls = [{"service": LOCAL_COMPUTE, "units": time.perf_counter() - started, "call": ""}]
+        if not calls:  # a local model: its machine time
+            calls = [Call(service=LOCAL_COMPUTE, units=time.perf_counter() - started, call="")]
         for i, call in enumerate(calls):  # a cloud provider: each billable call at its list price
             await self._accounts.record_cost(
                 key=f"{job.media_id}:{stage}:{provider}" + (f":{i}" if i else ""),
                 media_id=job.media_id,
                 stage=stage,
-                service=call["service"],
-                units=float(call["units"]),
+                service=call.service,
+                units=call.units,
             )
         await self._save(job, stage, provider, result, started)
         return result

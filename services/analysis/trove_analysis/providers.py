@@ -16,9 +16,6 @@ import numpy.typing as npt
 from trove_analysis.models import IndexedSegment, MediaFacts
 
 Facts = dict[str, Any]
-# A cloud provider lists its billable calls under this key of its facts, each {"service", "units", "call"}; the
-# pipeline records each in the ledger (at billing's price for the service) and stores the facts without them.
-USAGE = "usage"
 LOCAL_COMPUTE = "local-compute"  # billing's service for local models: units are CPU-seconds
 
 

@@ -38,11 +38,6 @@ CREDENTIAL_CODES = frozenset(
 CREDENTIAL_SETTINGS = f"{ENV}ACCESS_KEY_ID and {ENV}SECRET_ACCESS_KEY"
 
 
-def usage(*, service: str, units: float, call: str) -> dict[str, Any]:
-    """One billable call, as providers list them under facts["usage"] (the pipeline records each in the ledger)."""
-    return {"service": service, "units": units, "call": call}
-
-
 def per_started(seconds: float, *, minimum: float) -> float:
     """Whole seconds billed, at least `minimum` (Transcribe: per second, 15 s minimum)."""
     return max(minimum, float(math.ceil(seconds)))

@@ -11,7 +11,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from trove_analysis.aws._client import AwsClients, usage
+from trove_analysis.aws._client import AwsClients
+from trove_analysis.metering import report
 from trove_analysis.providers import Facts
 
 API_VERSION = "2017-11-27"
@@ -63,15 +64,14 @@ class ComprehendTextAnalyzer:
     async def analyze(self, text: str) -> Facts:
         pieces = documents(text[: self._max_chars])
         if not pieces:
-            return {"language": "", "entities": [], "key_phrases": [], "usage": []}
-        calls: list[dict[str, Any]] = []
+            return {"language": "", "entities": [], "key_phrases": []}
         async with self._clients.client("comprehend") as client:
-            language = await self._language(client, pieces, calls)
+            language = await self._language(client, pieces)
             entities: list[dict[str, Any]] = []
             phrases: list[dict[str, Any]] = []
             if language in ENTITY_LANGUAGES:
                 for batch in _batches(pieces):
-                    found = await self._batch(client, "BatchDetectEntities", batch, calls, LanguageCode=language)
+                    found = await self._batch(client, "BatchDetectEntities", batch, LanguageCode=language)
                     entities += [
                         {
                             "text": e["Text"],
@@ -83,21 +83,20 @@ class ComprehendTextAnalyzer:
                         for offset, answer in found
                         for e in answer.get("Entities", [])
                     ]
-                    found = await self._batch(client, "BatchDetectKeyPhrases", batch, calls, LanguageCode=language)
+                    found = await self._batch(client, "BatchDetectKeyPhrases", batch, LanguageCode=language)
                     phrases += [p for _, answer in found for p in answer.get("KeyPhrases", [])]
         return {
             "language": language.split("-")[0],
             "entities": _unique_entities(entities),
             "key_phrases": _top_phrases(phrases),
-            "usage": calls,
         }
 
-    async def _language(self, client: Any, pieces: list[tuple[int, str]], calls: list[dict[str, Any]]) -> str:
+    async def _language(self, client: Any, pieces: list[tuple[int, str]]) -> str:
         """The language with the most characters behind it, weighted by Comprehend's score."""
         weight: dict[str, float] = {}
         for batch in _batches(pieces):
             for (_, piece), (_, answer) in zip(
-                batch, await self._batch(client, "BatchDetectDominantLanguage", batch, calls), strict=False
+                batch, await self._batch(client, "BatchDetectDominantLanguage", batch), strict=False
             ):
                 for found in answer.get("Languages", [])[:1]:
                     code = found["LanguageCode"]
@@ -105,7 +104,7 @@ class ComprehendTextAnalyzer:
         return max(weight, key=lambda code: weight[code]) if weight else ""
 
     async def _batch(
-        self, client: Any, call: str, batch: list[tuple[int, str]], calls: list[dict[str, Any]], **extra: str
+        self, client: Any, call: str, batch: list[tuple[int, str]], **extra: str
     ) -> list[tuple[int, dict[str, Any]]]:
         """(offset, answer) of each document the batch call answered; documents it refused are skipped."""
         method = getattr(
@@ -117,7 +116,7 @@ class ComprehendTextAnalyzer:
             }[call],
         )
         answer = await method(TextList=[piece for _, piece in batch], **extra)
-        calls.append(usage(service=SERVICE, units=sum(units(piece) for _, piece in batch), call=call))
+        report(service=SERVICE, units=sum(units(piece) for _, piece in batch), call=call)
         by_index = {r["Index"]: r for r in answer.get("ResultList", [])}
         return [(batch[i][0], by_index[i]) for i in range(len(batch)) if i in by_index]
 

@@ -16,8 +16,9 @@ from botocore.exceptions import ClientError
 from PIL import Image
 
 from trove_analysis._json import plain
-from trove_analysis.aws._client import AwsClients, usage
+from trove_analysis.aws._client import AwsClients
 from trove_analysis.local import decode_image, thumbnail_jpeg
+from trove_analysis.metering import report
 from trove_analysis.providers import Facts, VisionAnalyzer
 from trove_common.offload import ModelExecutor
 from trove_ml.errors import MediaError
@@ -98,32 +99,30 @@ class RekognitionVisionAnalyzer:
     async def analyze_image(self, path: Path) -> tuple[Facts, bytes]:
         image = await self._executor.run(decode_image, path)
         thumbnail = await self._executor.run(thumbnail_jpeg, image)
-        calls: list[dict[str, Any]] = []
         async with self._clients.client("rekognition") as client:
-            facts = await self._look(client, image, calls, where="image")
-        return plain({**facts, "usage": calls}), thumbnail
+            facts = await self._look(client, image, where="image")
+        return plain(facts), thumbnail
 
     async def analyze_video(self, path: Path, *, max_duration_s: float | None = None) -> tuple[Facts, bytes]:
         cut = await self._executor.run(
             lambda: scenes(path, max_duration_s=max_duration_s, max_pixels=self._max_video_pixels)
         )
         thumbnail = await self._executor.run(lambda: thumbnail_jpeg(poster(path)))
-        calls: list[dict[str, Any]] = []
         at_once = asyncio.Semaphore(self._settings.frames_at_once)
         async with self._clients.client("rekognition") as client:
 
             async def look(scene: Any) -> dict[str, Any]:
                 async with at_once:
-                    facts = await self._look(client, scene.keyframe, calls, where=f"scene {scene.index}")
+                    facts = await self._look(client, scene.keyframe, where=f"scene {scene.index}")
                 return {"index": scene.index, "start_s": scene.start_s, "end_s": scene.end_s, **facts}
 
             found = await asyncio.gather(*(look(scene) for scene in cut))
-        return plain({"scenes": list(found), "usage": calls}), thumbnail
+        return plain({"scenes": list(found)}), thumbnail
 
     async def analyze_document(self, path: Path) -> tuple[Facts, bytes]:
         return await self._documents.analyze_document(path)
 
-    async def _look(self, client: Any, image: Image.Image, calls: list[dict[str, Any]], *, where: str) -> Facts:
+    async def _look(self, client: Any, image: Image.Image, *, where: str) -> Facts:
         data = await self._executor.run(jpeg_within, image, self._settings.max_image_bytes)
         pixels = await self._executor.run(describe_pixels, image)
         request = {"Image": {"Bytes": data}}
@@ -141,10 +140,8 @@ class RekognitionVisionAnalyzer:
             if exc.response.get("Error", {}).get("Code") in _MEDIA_CODES:
                 raise MediaError(f"Rekognition cannot read the picture: {exc}") from exc
             raise
-        calls += [
-            usage(service=SERVICE, units=1, call=f"{name} {where}")
-            for name in ("DetectLabels", "DetectText", "DetectFaces")
-        ]
+        for name in ("DetectLabels", "DetectText", "DetectFaces"):
+            report(service=SERVICE, units=1, call=f"{name} {where}")
         width, height = image.size
         return {
             "width": width,

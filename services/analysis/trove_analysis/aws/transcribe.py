@@ -13,8 +13,9 @@ from typing import Any
 
 import av
 
-from trove_analysis.aws._client import AwsClients, aws_errors, per_started, usage
+from trove_analysis.aws._client import AwsClients, aws_errors, per_started
 from trove_analysis.errors import ProviderSetupError
+from trove_analysis.metering import report
 from trove_analysis.providers import Facts
 from trove_ml.errors import MediaError
 from trove_ml.probe import declared_duration_s
@@ -106,15 +107,13 @@ class TranscribeTranscriber:
                 await _quietly(s3.delete_object(Bucket=settings.staging_bucket, Key=key))
                 await _quietly(s3.delete_object(Bucket=settings.output_bucket, Key=output_key))
                 await _quietly(transcribe.delete_transcription_job(TranscriptionJobName=name))
+        report(service=SERVICE, units=per_started(duration_s, minimum=MIN_BILLED_S) / 60, call=f"job {name}")
         language = str(job.get("LanguageCode", ""))
         return {
             "language": language.split("-")[0],
             "language_probability": float(job.get("IdentifiedLanguageScore", 0.0)),
             "duration_s": duration_s,
             "segments": segments_of(transcript.get("results", {})),
-            "usage": [
-                usage(service=SERVICE, units=per_started(duration_s, minimum=MIN_BILLED_S) / 60, call=f"job {name}")
-            ],
         }
 
     async def _run_job(self, transcribe: Any, *, name: str, uri: str, key: str) -> dict[str, Any]:
