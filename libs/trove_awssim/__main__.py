@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import socket
 from pathlib import Path
@@ -21,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-endpoint", help="the S3 server (moto) Transcribe jobs read from and write to")
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--access-key-id", help="the only access key accepted (default: any)")
+    parser.add_argument(
+        "--credentials-file",
+        type=Path,
+        help="JSON with access_key_id and secret_access_key: the key accepted, and the pair used with S3",
+    )
     parser.add_argument("--throttle-first", type=int, default=0, help="refuse the first N calls with throttling")
     parser.add_argument("--model-dir", type=Path, default=Path.home() / ".cache" / "trove" / "models")
     parser.add_argument("--wordnet-dir", type=Path, default=Path("/usr/share/wordnet"))
@@ -29,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     )  # model-dir: as scripts/models.sh assembles it
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
+    s3_credentials = None
+    if args.credentials_file:
+        pair = json.loads(args.credentials_file.read_text())
+        s3_credentials = (pair["access_key_id"], pair["secret_access_key"])
+        args.access_key_id = args.access_key_id or pair["access_key_id"]
     models = LocalModels(model_dir=args.model_dir, wordnet_dir=args.wordnet_dir, threads=args.threads)
     app = create_app(
         models=models,
@@ -36,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         region=args.region,
         access_key_id=args.access_key_id,
         throttle_first=args.throttle_first,
+        s3_credentials=s3_credentials,
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

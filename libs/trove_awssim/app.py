@@ -55,10 +55,16 @@ class SimState:
 
 
 def create_app(
-    *, models: LocalModels, s3_endpoint: str | None, region: str, access_key_id: str | None, throttle_first: int = 0
+    *,
+    models: LocalModels,
+    s3_endpoint: str | None,
+    region: str,
+    access_key_id: str | None,
+    throttle_first: int = 0,
+    s3_credentials: tuple[str, str] | None = None,
 ) -> Starlette:
     """The simulator; `access_key_id` None accepts any signed call."""
-    s3 = S3Reader(endpoint_url=s3_endpoint, region=region)
+    s3 = S3Reader(endpoint_url=s3_endpoint, region=region, credentials=s3_credentials)
     transcribe = Transcribe(models=models, s3=s3)
     services: dict[str, Any] = {
         "rekognition": Rekognition(models=models, s3=s3),

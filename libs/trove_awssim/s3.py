@@ -12,11 +12,13 @@ from trove_awssim.wire import AwsError
 
 
 class S3Reader:
-    """An S3 client of the endpoint the simulated services share (any credentials do for moto)."""
+    """An S3 client of the endpoint the simulated services share (moto takes any credentials; a gate in front of
+    it, as in trove_stack, takes the pair it was given)."""
 
-    def __init__(self, *, endpoint_url: str | None, region: str) -> None:
+    def __init__(self, *, endpoint_url: str | None, region: str, credentials: tuple[str, str] | None = None) -> None:
         self.endpoint_url = endpoint_url
-        self._session = aioboto3.Session(aws_access_key_id="awssim", aws_secret_access_key="awssim", region_name=region)
+        key, secret = credentials or ("awssim", "awssim")
+        self._session = aioboto3.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=region)
         self._config = Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "max_attempts": 3})
 
     def _client(self) -> Any:
