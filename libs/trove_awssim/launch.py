@@ -51,6 +51,43 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
+def running_sim(
+    *,
+    log_dir: Path,
+    s3_endpoint: str,
+    access_key_id: str | None = None,
+    credentials_file: Path | None = None,
+    region: str = "us-east-1",
+    model_dir: Path | None = None,
+    host: str = "127.0.0.1",
+    timeout_s: float = 60.0,
+) -> Iterator[str]:
+    """The simulator on a free port until the block ends, its S3 at `s3_endpoint`; yields its URL.
+
+    `credentials_file` (JSON with access_key_id and secret_access_key) names the key it accepts and the pair it
+    signs its S3 calls with, for an S3 that checks signatures (trove_stack's gate); else `access_key_id`.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    (port,) = free_ports(1, host)
+    url = f"http://{host}:{port}"
+    argv = [sys.executable, "-m", "trove_awssim", "--host", host, "--port", str(port), "--s3-endpoint", s3_endpoint]
+    argv += ["--region", region]
+    if access_key_id:
+        argv += ["--access-key-id", access_key_id]
+    if credentials_file:
+        argv += ["--credentials-file", str(credentials_file)]
+    if model_dir:
+        argv += ["--model-dir", str(model_dir)]
+    with (log_dir / "awssim.log").open("ab") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        _wait(f"{url}/_sim/health", process, what="the AWS simulator", timeout_s=timeout_s)
+        yield url
+    finally:
+        _stop(process)
+
+
+@contextmanager
 def running_cloud(
     *,
     log_dir: Path,
@@ -60,31 +97,28 @@ def running_cloud(
     host: str = "127.0.0.1",
     timeout_s: float = 60.0,
 ) -> Iterator[Cloud]:
-    """moto (S3) and the simulator on free ports until the block ends; logs go to `log_dir`."""
+    """moto's server (S3, any credentials) and the simulator on free ports until the block ends."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    s3_port, sim_port = free_ports(2, host)
-    s3, sim = f"http://{host}:{s3_port}", f"http://{host}:{sim_port}"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    processes: list[subprocess.Popen[bytes]] = []
+    (s3_port,) = free_ports(1, host)
+    s3 = f"http://{host}:{s3_port}"
+    with (log_dir / "moto.log").open("ab") as log:
+        moto = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", host, "-p", str(s3_port)],
+            stdout=log,
+            stderr=log,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     try:
-        with (log_dir / "moto.log").open("ab") as log:
-            moto = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", host, "-p", str(s3_port)], stdout=log, stderr=log, env=env
-            )
-        processes.append(moto)
-        extra = ["--model-dir", str(model_dir)] if model_dir else []
-        with (log_dir / "awssim.log").open("ab") as log:
-            awssim = subprocess.Popen(
-                [sys.executable, "-m", "trove_awssim", "--host", host, "--port", str(sim_port), "--s3-endpoint", s3]
-                + ["--access-key-id", access_key_id, "--region", region, *extra],
-                stdout=log,
-                stderr=log,
-                env=env,
-            )
-        processes.append(awssim)
         _wait(f"{s3}/moto-api/", moto, what="moto's server", timeout_s=timeout_s)
-        _wait(f"{sim}/_sim/health", awssim, what="the AWS simulator", timeout_s=timeout_s)
-        yield Cloud(s3=s3, sim=sim, access_key_id=access_key_id, region=region)
+        with running_sim(
+            log_dir=log_dir,
+            s3_endpoint=s3,
+            access_key_id=access_key_id,
+            region=region,
+            model_dir=model_dir,
+            host=host,
+            timeout_s=timeout_s,
+        ) as sim:
+            yield Cloud(s3=s3, sim=sim, access_key_id=access_key_id, region=region)
     finally:
-        for process in processes:
-            _stop(process)
+        _stop(moto)

@@ -56,7 +56,7 @@ class AwsClients:
             region_name=settings.region,
         )
         self._config = Config(
-            retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
+            retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
             connect_timeout=settings.connect_timeout_s,
             read_timeout=settings.read_timeout_s,
             s3={"addressing_style": "path"} if settings.endpoints.s3 else None,
