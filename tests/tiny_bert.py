@@ -31,7 +31,9 @@ def _tokenizer(vocab: dict[str, int]) -> Tokenizer:
     return tokenizer
 
 
-def _weights(*, vocab_size: int, hidden: int, layers: int, positions: int, seed: int) -> dict[str, torch.Tensor]:
+def _weights(
+    *, vocab_size: int, hidden: int, intermediate: int, layers: int, positions: int, seed: int
+) -> dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
 
     def rand(*shape: int) -> torch.Tensor:
@@ -50,8 +52,8 @@ def _weights(*, vocab_size: int, hidden: int, layers: int, positions: int, seed:
             "attention.self.key": (hidden, hidden),
             "attention.self.value": (hidden, hidden),
             "attention.output.dense": (hidden, hidden),
-            "intermediate.dense": (4 * hidden, hidden),
-            "output.dense": (hidden, 4 * hidden),
+            "intermediate.dense": (intermediate, hidden),
+            "output.dense": (hidden, intermediate),
         }
         for name, shape in shapes.items():
             w[f"{p}{name}.weight"] = rand(*shape)
@@ -63,13 +65,18 @@ def _weights(*, vocab_size: int, hidden: int, layers: int, positions: int, seed:
     return w
 
 
-def write_tiny_bert(folder: Path, *, hidden: int = 32, layers: int = 2, heads: int = 4, seed: int = 0) -> Path:
+def write_tiny_bert(
+    folder: Path, *, hidden: int = 32, layers: int = 2, heads: int = 4, seed: int = 0, intermediate: int | None = None
+) -> Path:
     """A sentence-transformers BERT folder (config.json, tokenizer.json, model.safetensors, mean pooling)."""
     folder.mkdir(parents=True, exist_ok=True)
     vocab = _vocab()
     _tokenizer(vocab).save(str(folder / "tokenizer.json"))
     positions = 64
-    weights = _weights(vocab_size=len(vocab), hidden=hidden, layers=layers, positions=positions, seed=seed)
+    intermediate = 4 * hidden if intermediate is None else intermediate
+    weights = _weights(
+        vocab_size=len(vocab), hidden=hidden, intermediate=intermediate, layers=layers, positions=positions, seed=seed
+    )
     save_file(weights, str(folder / "model.safetensors"))
     config = {
         "model_type": "bert",
@@ -77,7 +84,7 @@ def write_tiny_bert(folder: Path, *, hidden: int = 32, layers: int = 2, heads: i
         "hidden_size": hidden,
         "num_hidden_layers": layers,
         "num_attention_heads": heads,
-        "intermediate_size": 4 * hidden,
+        "intermediate_size": intermediate,
         "max_position_embeddings": positions,
         "layer_norm_eps": 1e-12,
         "vocab_size": len(vocab),

@@ -125,9 +125,25 @@ class ServiceAuthSettings(BaseModel):
 class EmbedderSettings(BaseModel):
     """The sentence embedder of segments (analysis) and queries (search); both services must be given the same.
 
+    `provider` local runs a BERT sentence encoder in the process (`model_dir`); openai calls any server that speaks
+    OpenAI's `POST /v1/embeddings` (OpenAI, Ollama, vLLM, TEI, LocalAI, `python -m trove_ml.embed_server`) at
+    `base_url` with `model`, `api_key` and, when set, `dimensions` (else the server's size, learnt by a first call).
+    Its space is named `<model>/<dimension>`. Throttled calls (429) are retried by the SDK with backoff and jitter,
+    `max_retries` times, honouring Retry-After.
+
     Changing it makes a new embedding space: search keeps answering from the old one until an admin's re-index
     (`POST /api/v1/admin/reindex`) has embedded every segment into the new one.
+    Env: TROVE_<SVC>_EMBEDDER__PROVIDER, __BASE_URL, __MODEL, __DIMENSIONS, __API_KEY, __BATCH_SIZE, __MAX_RETRIES.
     """
+
+    provider: Literal["local", "openai"] = "local"
+    base_url: str = "https://api.openai.com/v1"
+    model: str = Field(default="text-embedding-3-small", min_length=1, description="the model the server embeds with")
+    dimensions: int | None = Field(default=None, ge=1, le=4096, description="sent to the server when set")
+    api_key: SecretStr = SecretStr("")
+    batch_size: int = Field(default=256, ge=1, le=2048, description="inputs per request (OpenAI takes 2048)")
+    max_retries: int = Field(default=5, ge=0, le=20, description="retries of throttled or failed calls")
+    timeout_s: float = Field(default=30.0, gt=0, description="one request's deadline")
 
     model_dir: Path | None = Field(
         default=None,
@@ -146,6 +162,13 @@ class EmbedderSettings(BaseModel):
         if missing:
             raise ValueError(f"{value} is not a sentence-transformers model folder: missing {', '.join(missing)}")
         return value.resolve()
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, e.g. https://api.openai.com/v1")
+        return value.rstrip("/")
 
 
 class ImageTextSettings(BaseModel):

@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from trove_common.offload import ModelExecutor
 from trove_ml.image_text import ImageTextModel
+from trove_ml.openai_embedder import Usage
 from trove_ml.text_embedder import TextEmbedder
 
 
@@ -26,9 +27,14 @@ class OffloadedTextEmbedder:
         self.model_dir = model_dir
         self.model_name: str = self._model.model_name
         self.dim: int = self._model.dim
+        self.provider = f"local/{self.model_name}"
 
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         return await self._executor.run(self._model.embed, list(texts))
+
+    async def embed_metered(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float32], Usage | None]:
+        """The vectors; no usage to report (the machine time is the stage's)."""
+        return await self.embed(texts), None
 
 
 class OffloadedImageTextQueries:

@@ -108,6 +108,11 @@ class TextEmbedder:
                 out[rows] = model.embed(*_pad([token_ids[i] for i in rows])).numpy()
         return out
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """The tokens each text is embedded from (special tokens included, cut to the model's max tokens)."""
+        tokenizer, _ = self._load()
+        return [len(encoding.ids) for encoding in tokenizer.encode_batch(list(texts))]
+
     def _load(self) -> tuple[Tokenizer, _Bert]:
         with self._lock:
             if self._loaded is None:

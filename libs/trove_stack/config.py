@@ -38,6 +38,11 @@ SERVICE_CALLERS = {
 # disagree: the sentence embedder and the optional image-text model. Each maps to both services' own setting.
 SHARED_MODEL_ENV = {
     "TROVE_EMBEDDER_MODEL_DIR": "EMBEDDER__MODEL_DIR",
+    # An OpenAI-compatible embeddings server instead of the local model (EmbedderSettings).
+    **{
+        f"TROVE_EMBEDDER_{name}": f"EMBEDDER__{name}"
+        for name in ("PROVIDER", "BASE_URL", "MODEL", "DIMENSIONS", "API_KEY", "BATCH_SIZE", "MAX_RETRIES")
+    },
     "TROVE_IMAGE_TEXT_MODEL_DIR": "IMAGE_TEXT__MODEL_DIR",
 }
 

@@ -12,7 +12,7 @@ from support import DEV_MEDIA, Api
 
 NewApi = Callable[[], Awaitable[Api]]
 REQUEST_ID = "trove.request_id"
-# An image's stages (trove_analysis.pipeline.plan): each is one job, and its span a child of the one before.
+# An image's stages (trove_analysis.stages.plan): each is one job, and its span a child of the one before.
 IMAGE_STAGES = ("probe", "image", "text", "embedding")
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncpg
 from arq import ArqRedis
 
-from trove_analysis import processing
+from trove_analysis import processing, stages
 from trove_analysis.models import DeadLetter
 from trove_analysis.providers import MediaStatus
-from trove_analysis.queues import RUN_STAGE, stage_job_id, stage_queue
+from trove_analysis.queues import RUN_STAGE, stage_job_id
 from trove_common.context import require_admin, user_id_var
 from trove_common.errors import ConflictError, InvalidArgumentError, NotFoundError
 from trove_common.ids import parse_id
@@ -53,7 +53,7 @@ class DeadLetters:
                 self._redis,
                 function=RUN_STAGE,
                 job_id=stage_job_id(letter.media_id, letter.stage, round_id=letter.dead_letter_id),
-                queue=stage_queue(letter.stage),
+                queue=stages.queue(letter.stage),
                 args=AnalyzeMediaArgs(**letter.job),
                 stage=letter.stage,
                 round_id=letter.dead_letter_id,

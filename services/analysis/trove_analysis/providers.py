@@ -14,9 +14,11 @@ import numpy as np
 import numpy.typing as npt
 
 from trove_analysis.models import IndexedSegment, MediaFacts
+from trove_ml.openai_embedder import Usage
 
 Facts = dict[str, Any]
-LOCAL_COMPUTE = "local-compute"  # billing's service for local models: units are CPU-seconds
+# The billing service (a key of billing's prices) under which a stage's machine time is recorded, in seconds.
+LOCAL_COMPUTE = "local-compute"
 
 
 class ObjectStore(Protocol):
@@ -68,7 +70,14 @@ class Embedder(Protocol):
     model_name: str
     dim: int
 
-    async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
+    @property
+    def provider(self) -> str:
+        """Recorded with the embedding stage's result: "local/<model>" or "openai/<model>/<dimension>"."""
+        ...
+
+    async def embed_metered(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float32], Usage | None]:
+        """The vectors and, for a paid provider, what the call used (its service's units, for the ledger)."""
+        ...
 
 
 class Prober(Protocol):
@@ -110,5 +119,6 @@ class Accounts(Protocol):
         ...
 
     async def record_cost(self, *, key: str, media_id: str, stage: str, service: str, units: float) -> None:
-        """Add `units` of `service` to the ledger once per `key` (at billing's price for that service)."""
+        """Add one provider call to the ledger, once per `key`: `units` of `service` (a key of billing's prices,
+        e.g. local-compute seconds, openai-embeddings tokens)."""
         ...

@@ -1,7 +1,8 @@
 """Stage families and their ARQ queues: each family has its own worker pool and concurrency.
 
 `analyze_media` (what ingest enqueues) lands on the text family's queue, the shared ANALYSIS_QUEUE; it probes
-the file, and each stage job then enqueues the next stage on that stage's family queue.
+the file, and each stage job then enqueues the next stage on that stage's family queue (each stage names its
+family: trove_analysis.stages).
 """
 
 from __future__ import annotations
@@ -14,23 +15,9 @@ Family = Literal["image", "video", "text", "embedding"]
 FAMILIES: tuple[Family, ...] = ("image", "video", "text", "embedding")
 RUN_STAGE = "run_stage"
 
-STAGE_FAMILY: dict[str, Family] = {
-    "probe": "text",
-    "image": "image",
-    "document": "image",
-    "video": "video",
-    "transcription": "video",
-    "text": "text",
-    "embedding": "embedding",
-}
-
 
 def family_queue(family: Family) -> str:
     return ANALYSIS_QUEUE if family == "text" else f"{ANALYSIS_QUEUE}:{family}"
-
-
-def stage_queue(stage: str) -> str:
-    return family_queue(STAGE_FAMILY[stage])
 
 
 def stage_job_id(media_id: str, stage: str, *, round_id: str = "") -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import grpc
 from google.protobuf import struct_pb2
 
+from trove_analysis import describe
 from trove_analysis.dead_letters import DeadLetters
 from trove_analysis.models import DeadLetter, StageJob
-from trove_analysis.views import Analyses, details, progress
+from trove_analysis.views import Analyses, analysed, details, headline, progress
 from trove_common.context import user_id_var
 from trove_protos.analysis.v1 import analysis_pb2, analysis_pb2_grpc
 
@@ -21,7 +22,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         self, request: analysis_pb2.GetAnalysisRequest, context: grpc.aio.ServicerContext
     ) -> analysis_pb2.Analysis:
         stages, jobs = await self._analyses.get(user_id=user_id_var.get(), media_id=request.media_id)
-        view = details(stages)
+        found = analysed(stages)
         response = analysis_pb2.Analysis(media_id=request.media_id)
         response.stages.extend(
             analysis_pb2.StageResult(
@@ -29,11 +30,11 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             )
             for s in stages
         )
-        picture = view.get("picture") or (view.get("scenes") or [{}])[0]
-        response.labels.extend(analysis_pb2.Label(name=x["name"], score=x["score"]) for x in picture.get("labels", []))
-        response.description = picture.get("description", "")
+        if (picture := headline(found)) is not None:
+            response.labels.extend(analysis_pb2.Label(name=x.name, score=x.score) for x in picture.labels)
+            response.description = describe.picture_text(picture)
         struct = struct_pb2.Struct()
-        struct.update(view)
+        struct.update(details(found))
         response.details.CopyFrom(struct)
         response.progress.CopyFrom(_progress(jobs))
         return response

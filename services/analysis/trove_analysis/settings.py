@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from trove_analysis.aws.settings import AwsSettings
+from trove_analysis.provider_choice import check_choices
 from trove_analysis.queues import Family
 from trove_common.settings import (
     EmbedderSettings,
@@ -86,3 +87,25 @@ class Settings(BaseSettings):
         description="model folders assembled at install time by scripts/models.sh (whisper-base/)",
     )
     wordnet_dir: Path = Field(default=Path("/usr/share/wordnet"), description="WordNet 3.0 (Debian's wordnet-base)")
+    providers: dict[str, str] = Field(
+        default={},
+        description="the provider of each stage, e.g. TROVE_ANALYSIS_PROVIDERS__IMAGE=local; unset stages use local",
+    )
+
+    @field_validator("providers")
+    @classmethod
+    def _known_providers(cls, value: dict[str, str]) -> dict[str, str]:
+        check_choices(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_embedder_choice(self) -> Settings:
+        # Search embeds queries with its own EmbedderSettings, so the embedder has one switch that both share.
+        chosen = self.providers.get("embedding", self.embedder.provider)
+        if chosen != self.embedder.provider:
+            raise ValueError(
+                f"TROVE_ANALYSIS_PROVIDERS__EMBEDDING={chosen} but TROVE_ANALYSIS_EMBEDDER__PROVIDER="
+                f"{self.embedder.provider}: the embedder is chosen by TROVE_<SVC>_EMBEDDER__PROVIDER (search uses the "
+                "same; `make run`: TROVE_EMBEDDER_PROVIDER); leave PROVIDERS__EMBEDDING unset or equal to it"
+            )
+        return self

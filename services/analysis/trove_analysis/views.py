@@ -6,56 +6,31 @@ from typing import Any
 
 import asyncpg
 
-from trove_analysis import describe, processing, repo
+from trove_analysis import processing, repo, stages
 from trove_analysis.models import StageJob, StageResult
+from trove_analysis.stages.image import IMAGE
+from trove_analysis.stages.picture import Picture
+from trove_analysis.stages.video import VIDEO
 from trove_common.db import user_transaction
 from trove_common.ids import parse_id
 
 
-def _picture(facts: dict[str, Any]) -> dict[str, Any]:
-    pixels = facts.get("pixels", {})
-    faces = facts.get("faces", [])
-    return {
-        "labels": [{"name": x["name"], "score": x["score"], "broader": x.get("broader", [])} for x in facts["labels"]],
-        "description": describe.picture_text(facts),
-        "colours": pixels.get("colours", []),
-        "style": pixels.get("style", ""),
-        "black_and_white": pixels.get("black_and_white", False),
-        "brightness": pixels.get("brightness", ""),
-        "text": facts.get("ocr", {}).get("text", ""),
-        "faces": {"count": len(faces), "boxes": [face["box"] for face in faces]},
-    }
+def analysed(results: list[StageResult]) -> stages.Done:
+    """The typed results of the stages that succeeded."""
+    return stages.done((s.stage, s.result) for s in results if s.status == "succeeded")
 
 
-def details(stages: list[StageResult]) -> dict[str, Any]:
+def details(found: stages.Done) -> dict[str, Any]:
     """Probe and EXIF, labels, colours, OCR text, faces, scenes, transcript, pages, entities, key phrases."""
-    done = {s.stage: s.result for s in stages if s.status == "succeeded"}
-    view: dict[str, Any] = {}
-    if probe := done.get("probe"):
-        view["probe"] = {k: probe.get(k) for k in ("kind", "mime", "duration_s", "width", "height", "codecs")}
-        view["exif"] = {k: probe.get(k) for k in ("taken_at", "gps", "camera")}
-    if image := done.get("image"):
-        view["picture"] = _picture(image)
-    if video := done.get("video"):
-        view["scenes"] = [
-            {"index": s["index"], "start_s": s["start_s"], "end_s": s["end_s"], **_picture(s)} for s in video["scenes"]
-        ]
-    if transcript := done.get("transcription"):
-        view["transcript"] = {
-            "language": transcript["language"],
-            "duration_s": transcript["duration_s"],
-            "segments": [
-                {"start_s": s["start_s"], "end_s": s["end_s"], "text": s["text"]} for s in transcript["segments"]
-            ],
-        }
-    if document := done.get("document"):
-        view["pages"] = [{"number": p["number"], "text": p["text"], "source": p["source"]} for p in document["pages"]]
-        view["page_count"] = document["page_count"]
-    if text := done.get("text"):
-        view["language"] = text.get("language", "")
-        view["entities"] = text.get("entities", [])
-        view["key_phrases"] = text.get("key_phrases", [])
-    return view
+    return stages.view(found)
+
+
+def headline(found: stages.Done) -> Picture | None:
+    """The picture that stands for the file: the photo, or a video's first scene."""
+    if (image := found.get(IMAGE)) is not None:
+        return image
+    video = found.get(VIDEO)
+    return video.scenes[0] if video is not None and video.scenes else None
 
 
 def progress(jobs: list[StageJob]) -> dict[str, Any]:

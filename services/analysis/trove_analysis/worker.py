@@ -1,4 +1,5 @@
-"""ARQ workers: one pool per stage family, the `analyze_media` and `run_stage` jobs, start-up and shut-down."""
+"""ARQ workers: one pool per stage family, the `analyze_media` and `run_stage` jobs (each runs one stage through
+trove_analysis.runner), start-up (the process's Deps) and shut-down."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import logging
 import os
 import random
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from arq import ArqRedis, Retry
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
@@ -19,13 +21,14 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from redis.exceptions import RedisError
 
+from trove_analysis import stages
 from trove_analysis.clients import BillingAccounts, IngestMediaStatus, LocalObjectStore, SearchSegmentIndex
+from trove_analysis.deps import Deps, RetryPolicy
 from trove_analysis.errors import StageRetryError
 from trove_analysis.lease import lease, sweep
-from trove_analysis.local import LocalTextAnalyzer, LocalTranscriber, LocalVisionAnalyzer, probe_file
-from trove_analysis.pipeline import Pipeline, RetryPolicy
-from trove_analysis.providers import Facts
-from trove_analysis.queues import RUN_STAGE, STAGE_FAMILY, Family, family_queue, stage_job_id, stage_queue
+from trove_analysis.provider_choice import BuildContext, build_providers
+from trove_analysis.queues import RUN_STAGE, Family, family_queue, stage_job_id
+from trove_analysis.runner import StageRunner
 from trove_analysis.settings import Settings
 from trove_common.blobstore import LocalBlobStore
 from trove_common.context import request_id_var, user_id_var
@@ -45,8 +48,6 @@ from trove_common.metrics import JOBS_DONE, JOBS_FAILED, JOBS_QUEUED, JOBS_RUNNI
 from trove_common.offload import ModelExecutor
 from trove_common.outage import as_unavailable
 from trove_ml import limit_torch_threads
-from trove_ml.image_text import ImageTextModel
-from trove_ml.offloaded import OffloadedTextEmbedder
 from trove_protos.billing.v1 import billing_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2_grpc
 from trove_protos.search.v1 import search_pb2_grpc
@@ -72,8 +73,28 @@ def backoff_s(*, tries: int, base_s: float, max_s: float) -> float:
     return delay * (1 + 0.25 * random.random())
 
 
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """One job's view of ARQ's ctx: the process's dependencies, ARQ's Redis, the job's id and try."""
+
+    deps: Deps
+    redis: ArqRedis
+    job_id: str
+    job_try: int
+
+    @classmethod
+    def of(cls, ctx: Mapping[str, Any]) -> JobContext:
+        """ARQ passes a dict: our `deps` (family_worker puts it there) and its own redis, job_id, job_try."""
+        return cls(
+            deps=ctx["deps"],
+            redis=ctx["redis"],
+            job_id=str(ctx.get("job_id") or ""),
+            job_try=int(ctx.get("job_try") or 1),
+        )
+
+
 @asynccontextmanager
-async def job_context(ctx: dict[str, Any], job: AnalyzeMediaArgs, span: str, stage: str) -> AsyncIterator[None]:
+async def job_context(jc: JobContext, job: AnalyzeMediaArgs, span: str, stage: str) -> AsyncIterator[None]:
     """The uploader's identity, correlation id and trace for the job's logs and spans, the job's lease, and its
     counts in trove_jobs_running / _done / _failed.
 
@@ -83,12 +104,11 @@ async def job_context(ctx: dict[str, Any], job: AnalyzeMediaArgs, span: str, sta
     user_id_var.set(job.user_id)
     parent = propagate.extract({"traceparent": job.traceparent} if job.traceparent else {})
     token = otel_context.attach(parent)
-    settings: Settings = ctx["settings"]
-    family = STAGE_FAMILY.get(stage, "text")
-    attributes = {"media_id": job.media_id, "stage": stage, "job_id": str(ctx.get("job_id", ""))}
+    family = stages.family(stage) if stage in stages.REGISTRY else "text"
+    attributes = {"media_id": job.media_id, "stage": stage, "job_id": jc.job_id}
     JOBS_RUNNING.labels(family=family).inc()
     try:
-        async with lease(ctx["redis"], job_id=ctx.get("job_id", ""), lease_s=settings.lease_s):
+        async with lease(jc.redis, job_id=jc.job_id, lease_s=jc.deps.settings.lease_s):
             with tracer.start_as_current_span(
                 span,
                 kind=trace.SpanKind.CONSUMER,
@@ -97,8 +117,8 @@ async def job_context(ctx: dict[str, Any], job: AnalyzeMediaArgs, span: str, sta
                 logger.info(
                     "job started",
                     extra={
-                        "job_id": ctx.get("job_id"),
-                        "job_try": ctx.get("job_try"),
+                        "job_id": jc.job_id,
+                        "job_try": jc.job_try,
                         "media_id": job.media_id,
                         "kind": job.kind,
                         "stage": stage,
@@ -116,7 +136,7 @@ async def job_context(ctx: dict[str, Any], job: AnalyzeMediaArgs, span: str, sta
 
 
 @asynccontextmanager
-async def retry_outages(ctx: dict[str, Any], job: AnalyzeMediaArgs) -> AsyncIterator[None]:
+async def retry_outages(jc: JobContext, job: AnalyzeMediaArgs) -> AsyncIterator[None]:
     """PostgreSQL, Redis or a service away: the job runs again after a backoff (ARQ would drop a failed job).
 
     An outage in the middle of a stage may leave its row `running`; the next run counts that try as one.
@@ -128,8 +148,8 @@ async def retry_outages(ctx: dict[str, Any], job: AnalyzeMediaArgs) -> AsyncIter
     except Exception as exc:
         if as_unavailable(exc) is None and not isinstance(exc, UnavailableError | DeadlineExceededError):
             raise
-        settings: Settings = ctx["settings"]
-        tries = min(int(ctx.get("job_try") or 1), 8)
+        settings = jc.deps.settings
+        tries = min(jc.job_try, 8)
         defer_s = backoff_s(tries=tries, base_s=settings.retry_backoff_s, max_s=settings.retry_backoff_max_s)
         logger.warning(
             "an outage interrupted the job: it runs again",
@@ -140,17 +160,18 @@ async def retry_outages(ctx: dict[str, Any], job: AnalyzeMediaArgs) -> AsyncIter
 
 async def analyze_media(ctx: dict[str, Any], **kwargs: Any) -> str:
     """The job ingest enqueues: plan the file's stages, probe it, and queue its next stage."""
+    jc = JobContext.of(ctx)
     job = AnalyzeMediaArgs(**kwargs)
-    async with job_context(ctx, job, "analyze_media", "probe"), retry_outages(ctx, job):
-        pipeline: Pipeline = ctx["pipeline"]
-        if not await pipeline.start(job):
+    async with job_context(jc, job, "analyze_media", "probe"), retry_outages(jc, job):
+        runner = StageRunner(jc.deps)
+        if not await runner.start(job):
             return "deleted"
-        stage = await pipeline.next_stage(job)
+        stage = await runner.next_stage(job)
         if stage is None:
             return "done"
         if stage != "probe":  # a re-run after a crash: the stage after probe is queued (again) on its family
-            return await _enqueue_stage(ctx, job, stage, round_id="")
-        return await _advance(ctx, job, stage, round_id="")
+            return await _enqueue_stage(jc, job, stage, round_id="")
+        return await _advance(jc, job, stage, round_id="")
 
 
 async def run_stage(ctx: dict[str, Any], *, stage: str, round_id: str = "", resume: bool = False, **kwargs: Any) -> str:
@@ -158,17 +179,18 @@ async def run_stage(ctx: dict[str, Any], *, stage: str, round_id: str = "", resu
 
     `resume`: a requeued dead letter, whose file was marked failed; it is processing again.
     """
+    jc = JobContext.of(ctx)
     job = AnalyzeMediaArgs(**kwargs)
-    async with job_context(ctx, job, "run_stage", stage), retry_outages(ctx, job):
-        if resume and not await ctx["pipeline"].start(job):
+    async with job_context(jc, job, "run_stage", stage), retry_outages(jc, job):
+        if resume and not await StageRunner(jc.deps).start(job):
             return "deleted"
-        return await _advance(ctx, job, stage, round_id=round_id)
+        return await _advance(jc, job, stage, round_id=round_id)
 
 
-async def _advance(ctx: dict[str, Any], job: AnalyzeMediaArgs, stage: str, *, round_id: str) -> str:
-    settings: Settings = ctx["settings"]
+async def _advance(jc: JobContext, job: AnalyzeMediaArgs, stage: str, *, round_id: str) -> str:
+    settings = jc.deps.settings
     try:
-        following = await ctx["pipeline"].run_stage(job, stage)
+        following = await StageRunner(jc.deps).run_stage(job, stage)
     except StageRetryError as exc:
         defer_s = backoff_s(tries=exc.tries, base_s=settings.retry_backoff_s, max_s=settings.retry_backoff_max_s)
         logger.warning(
@@ -179,16 +201,16 @@ async def _advance(ctx: dict[str, Any], job: AnalyzeMediaArgs, stage: str, *, ro
     if following is None:
         logger.info("job finished", extra={"media_id": job.media_id, "stage": stage})
         return f"{stage}: last stage"
-    return await _enqueue_stage(ctx, job, following, round_id=round_id)
+    return await _enqueue_stage(jc, job, following, round_id=round_id)
 
 
-async def _enqueue_stage(ctx: dict[str, Any], job: AnalyzeMediaArgs, stage: str, *, round_id: str) -> str:
+async def _enqueue_stage(jc: JobContext, job: AnalyzeMediaArgs, stage: str, *, round_id: str) -> str:
     # The next stage's span is a child of this one: the trace runs stage after stage, not all from ingest.
     await enqueue_analysis(
-        ctx["redis"],
+        jc.redis,
         function=RUN_STAGE,
         job_id=stage_job_id(job.media_id, stage, round_id=round_id),
-        queue=stage_queue(stage),
+        queue=stages.queue(stage),
         args=job.with_context(),
         stage=stage,
         round_id=round_id,
@@ -196,9 +218,8 @@ async def _enqueue_stage(ctx: dict[str, Any], job: AnalyzeMediaArgs, stage: str,
     return f"next: {stage}"
 
 
-async def startup(ctx: dict[str, Any]) -> None:
+async def startup(settings: Settings, *, overrun: asyncio.Event) -> Deps:
     """Models, pools and channels, once per worker process; every family pool shares them (and the vision lock)."""
-    settings: Settings = ctx["settings"]
     limit_torch_threads(settings.torch_threads)
     executor = ModelExecutor(threads=settings.model_threads, name="analysis-model")
     # The worker calls as "analysis": it shares the analysis service's credential.
@@ -211,54 +232,43 @@ async def startup(ctx: dict[str, Any]) -> None:
             ("billing", settings.billing_addr),
         )
     }
-    pool = await create_pool(settings.postgres)
-    ctx.update(executor=executor, channels=list(channels.values()), pool=pool)
-    store = LocalBlobStore(root=settings.storage.root, signing_key=settings.storage.signing_key.get_secret_value())
-
-    async def prober(path: Path) -> Facts:
-        return await probe_file(executor, path, max_pixels=settings.max_image_pixels)
-
-    ctx["pipeline"] = Pipeline(
+    pool: asyncpg.Pool | None = None
+    try:
+        pool = await create_pool(settings.postgres)
+        store = LocalBlobStore(root=settings.storage.root, signing_key=settings.storage.signing_key.get_secret_value())
+        providers = build_providers(BuildContext(settings=settings, executor=executor), store=LocalObjectStore(store))
+    except BaseException:
+        if pool is not None:
+            await pool.close()
+        for channel in channels.values():
+            await channel.close()
+        executor.shutdown(wait=False)
+        raise
+    return Deps(
+        settings=settings,
         pool=pool,
-        store=LocalObjectStore(store),
-        prober=prober,
-        vision=LocalVisionAnalyzer(
-            executor=executor,
-            wordnet_dir=settings.wordnet_dir,
-            max_pdf_pages=settings.max_pdf_pages,
-            max_video_pixels=settings.max_video_pixels,
-            image_text=ImageTextModel.load(model_dir) if (model_dir := settings.image_text.model_dir) else None,
-        ),
-        transcriber=LocalTranscriber(
-            executor=executor, model_dir=settings.model_dir / "whisper-base", threads=settings.torch_threads
-        ),
-        text=LocalTextAnalyzer(executor=executor),
-        embedder=OffloadedTextEmbedder(executor, model_dir=settings.embedder.model_dir),
+        executor=executor,
+        channels=tuple(channels.values()),
+        providers=providers,
         status=IngestMediaStatus(ingest_pb2_grpc.IngestServiceStub(channels["ingest"])),
         index=SearchSegmentIndex(search_pb2_grpc.SearchServiceStub(channels["search"])),
         accounts=BillingAccounts(billing_pb2_grpc.BillingServiceStub(channels["billing"])),
-        retry=RetryPolicy(
-            max_tries=settings.max_tries,
-            per_stage=settings.max_tries_per_stage,
-            timeout_s=settings.stage_timeout_s,
-            timeout_per_stage_s=settings.stage_timeouts_s,
-        ),
-        on_overrun=ctx["overrun"].set,
+        retry=RetryPolicy.of(settings),
+        overrun=overrun,
     )
 
 
-async def shutdown(ctx: dict[str, Any]) -> None:
-    for channel in ctx.get("channels", []):
+async def shutdown(deps: Deps) -> None:
+    for channel in deps.channels:
         await channel.close()
-    if "pool" in ctx:
-        await ctx["pool"].close()
-    if "executor" in ctx:
-        # After an overrun a model thread may never finish: don't wait for it (the process exits instead).
-        ctx["executor"].shutdown(wait=not ctx["overrun"].is_set())
+    await deps.pool.close()
+    # After an overrun a model thread may never finish: don't wait for it (the process exits instead).
+    deps.executor.shutdown(wait=not deps.overrun.is_set())
 
 
-def family_worker(settings: Settings, family: Family, ctx: dict[str, Any]) -> Worker:
-    """The ARQ worker (pool) of one stage family: its own queue and concurrency, the process's shared ctx."""
+def family_worker(deps: Deps, family: Family) -> Worker:
+    """The ARQ worker (pool) of one stage family: its own queue and concurrency, the process's shared deps."""
+    settings = deps.settings
     functions = [func(run_stage, name=RUN_STAGE, max_tries=ARQ_MAX_TRIES, timeout=settings.job_timeout_s)]
     if family_queue(family) == ANALYSIS_QUEUE:
         functions.append(
@@ -270,7 +280,7 @@ def family_worker(settings: Settings, family: Family, ctx: dict[str, Any]) -> Wo
         redis_settings=RedisSettings.from_dsn(settings.redis.dsn.get_secret_value()),
         job_serializer=job_serializer,
         job_deserializer=job_deserializer,
-        ctx=dict(ctx),
+        ctx={"deps": deps},
         max_jobs=getattr(settings.concurrency, family),
         handle_signals=False,
         job_completion_wait=settings.shutdown_grace_s,
@@ -289,9 +299,8 @@ async def run_workers(settings: Settings) -> None:
     worker then stops the same way and exits with RECYCLE_EXIT, and the supervisor starts a fresh one.
     """
     overrun = asyncio.Event()
-    ctx: dict[str, Any] = {"settings": settings, "overrun": overrun}
-    await startup(ctx)
-    workers = [family_worker(settings, family, ctx) for family in dict.fromkeys(settings.families)]
+    deps = await startup(settings, overrun=overrun)
+    workers = [family_worker(deps, family) for family in dict.fromkeys(settings.families)]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _stop_all, workers, sig)
@@ -315,7 +324,7 @@ async def run_workers(settings: Settings) -> None:
         await redis.aclose()
         for w in workers:
             await w.close()
-        await shutdown(ctx)
+        await shutdown(deps)
     if overrun.is_set():
         logger.warning("worker recycled after a stage overran its time limit")
         logging.shutdown()

@@ -96,6 +96,9 @@ def _default_prices() -> dict[str, float]:
         "aws-rekognition-image": 0.001,
         "aws-transcribe": 0.024,
         "aws-comprehend": 0.0001,
+        # An OpenAI-compatible embeddings server reports tokens: OpenAI's list price for text-embedding-3-small,
+        # $0.02 per 1M tokens.
+        "openai-embeddings": 0.02 / 1_000_000,
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import asyncpg
@@ -12,22 +13,25 @@ from trove_common.grpc_client import ServiceCredential, make_channel
 from trove_common.grpc_server import serve
 from trove_common.offload import ModelExecutor
 from trove_common.service import open_database, start_process
+from trove_common.settings import EmbedderSettings
 from trove_ml import limit_torch_threads
+from trove_ml.embedders import open_embedder
 from trove_ml.image_text import ImageTextModel
-from trove_ml.offloaded import OffloadedImageTextQueries, OffloadedTextEmbedder
+from trove_ml.offloaded import OffloadedImageTextQueries
 from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from trove_protos.search.v1 import search_pb2_grpc
 from trove_search import space_repo
 from trove_search.cache import SearchCache
 from trove_search.history import HistoryWriter
-from trove_search.models import MediaInfo
+from trove_search.models import MediaInfo, Space
 from trove_search.reindexer import Reindexer
 from trove_search.search import LookupMedia, Search
 from trove_search.server import SearchServicer
 from trove_search.settings import Settings
-from trove_search.spaces import PictureSpace, QueryEncoder, Spaces
+from trove_search.spaces import EncoderOrigin, PictureSpace, QueryEncoder, Spaces
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+EMBEDDER_SETTING = "TROVE_SEARCH_EMBEDDER__"
 
 
 def ingest_lookup(stub: ingest_pb2_grpc.IngestServiceStub) -> LookupMedia:
@@ -64,6 +68,22 @@ async def _picture_space(settings: Settings, executor: ModelExecutor, pool: asyn
     return pictures
 
 
+def embedder_origin(config: EmbedderSettings) -> EncoderOrigin:
+    """What to record with the configured embedder's space so that any replica can rebuild it (never the key)."""
+    if config.provider == "local":
+        return EncoderOrigin(model_dir=str(config.model_dir) if config.model_dir else None)
+    source = {"provider": config.provider, "base_url": config.base_url, "model": config.model}
+    return EncoderOrigin(source=json.dumps({**source, "dimensions": config.dimensions}))
+
+
+def space_settings(config: EmbedderSettings, space: Space) -> EmbedderSettings:
+    """The embedder settings of a recorded space: its folder or server, the configured key and limits."""
+    if space.source is None:
+        folder = Path(space.model_dir) if space.model_dir else None
+        return config.model_copy(update={"provider": "local", "model_dir": folder})
+    return config.model_copy(update=json.loads(space.source))
+
+
 async def run(settings: Settings) -> None:
     pool = await open_database(settings.postgres, schema="search", migrations_dir=MIGRATIONS, vectors=True)
     channel = make_channel(settings.ingest_addr, credential=ServiceCredential.of("search", settings.service_auth))
@@ -77,14 +97,15 @@ async def run(settings: Settings) -> None:
     history = HistoryWriter(pool)
     history.start()
 
-    def load_encoder(model_dir: Path | None) -> QueryEncoder:
-        return OffloadedTextEmbedder(executor, model_dir=model_dir)
+    async def load_encoder(space: Space) -> QueryEncoder:
+        return await open_embedder(
+            space_settings(settings.embedder, space), executor=executor, setting=EMBEDDER_SETTING
+        )
 
-    model_dir = settings.embedder.model_dir
     spaces = Spaces(
         pool=pool,
-        configured=await asyncio.to_thread(load_encoder, model_dir),
-        configured_dir=model_dir,
+        configured=await open_embedder(settings.embedder, executor=executor, setting=EMBEDDER_SETTING),
+        origin=embedder_origin(settings.embedder),
         load=load_encoder,
     )
     await spaces.prepare()

@@ -143,3 +143,4 @@ class Space:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     last_error: str = ""
+    source: str | None = None  # JSON: how to rebuild a non-local embedder (migration 005); None for local models

@@ -11,7 +11,10 @@ import numpy.typing as npt
 
 from trove_search.models import Space
 
-_SPACE = "space, model, dim, model_dir, state, segments_total, segments_done, started_at, finished_at, last_error"
+_SPACE = (
+    "space, model, dim, model_dir, state, segments_total, segments_done, started_at, finished_at, last_error, "
+    "source::text AS source"
+)
 # pgvector's HNSW indexes take vectors of at most 2000 dimensions; larger spaces are searched exactly.
 HNSW_MAX_DIM = 2000
 
@@ -47,15 +50,19 @@ async def live_spaces(conn: asyncpg.Connection, *, lock: bool) -> list[Space]:
     return [_space(r) for r in rows]
 
 
-async def record_space(conn: asyncpg.Connection, *, space: str, model: str, dim: int, model_dir: str | None) -> None:
-    """Remember a space and where its model is, so any replica can load it; an existing row is kept."""
+async def record_space(
+    conn: asyncpg.Connection, *, space: str, model: str, dim: int, model_dir: str | None, source: str | None = None
+) -> None:
+    """Remember a space and where its model is (a folder, or a server's `source` JSON), so any replica can load it."""
     await conn.execute(
-        """INSERT INTO search.embedding_spaces (space, model, dim, model_dir, state) VALUES ($1, $2, $3, $4, 'inactive')
-           ON CONFLICT (space) DO UPDATE SET model_dir = EXCLUDED.model_dir""",
+        """INSERT INTO search.embedding_spaces (space, model, dim, model_dir, source, state)
+           VALUES ($1, $2, $3, $4, $5::jsonb, 'inactive')
+           ON CONFLICT (space) DO UPDATE SET model_dir = EXCLUDED.model_dir, source = EXCLUDED.source""",
         space,
         model,
         dim,
         model_dir,
+        source,
     )
 
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import asyncpg
 import numpy as np
 import numpy.typing as npt
 
-from trove_common.errors import UnavailableError
+from trove_common.errors import TroveError, UnavailableError
 from trove_search import space_repo
 from trove_search.models import Space, space_name
 
@@ -27,8 +26,17 @@ class QueryEncoder(Protocol):
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
 
 
-# Loads the embedder of a model folder (None: the built-in model); blocking, so it runs in a thread.
-EncoderLoader = Callable[[Path | None], QueryEncoder]
+# Builds the embedder of a recorded space from its `model_dir` (a local folder, None: the built-in model) or its
+# `source` (an OpenAI-compatible server).
+EncoderLoader = Callable[[Space], Awaitable[QueryEncoder]]
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderOrigin:
+    """Where the configured embedder comes from, as recorded with its space: a local folder or a server's JSON."""
+
+    model_dir: str | None = None
+    source: str | None = None
 
 
 def encoder_space(encoder: QueryEncoder) -> str:
@@ -58,16 +66,16 @@ class Spaces:
 
     Args:
         configured: the embedder the settings name; analysis embeds segments with the same one.
-        configured_dir: its model folder, None for the built-in model.
+        origin: where it comes from (its model folder, or its server), recorded so any replica can rebuild it.
         load: makes the embedder of another recorded space (the active one during a switch).
     """
 
     def __init__(
-        self, *, pool: asyncpg.Pool, configured: QueryEncoder, configured_dir: Path | None, load: EncoderLoader
+        self, *, pool: asyncpg.Pool, configured: QueryEncoder, origin: EncoderOrigin, load: EncoderLoader
     ) -> None:
         self._pool = pool
         self.configured = configured
-        self._configured_dir = configured_dir
+        self._origin = origin
         self._load = load
         self._encoders: dict[str, QueryEncoder] = {encoder_space(configured): configured}
         self._loading = asyncio.Lock()
@@ -85,7 +93,8 @@ class Spaces:
                 space=self.target,
                 model=self.configured.model_name,
                 dim=self.configured.dim,
-                model_dir=str(self._configured_dir) if self._configured_dir else None,
+                model_dir=self._origin.model_dir,
+                source=self._origin.source,
             )
             await space_repo.abandon_building(conn, keep=self.target)
             active = await space_repo.active_space(conn)
@@ -107,21 +116,22 @@ class Spaces:
         return space, await self.encoder(space)
 
     async def encoder(self, space: Space) -> QueryEncoder:
-        """The embedder of a recorded space, loaded once from the folder recorded with it."""
+        """The embedder of a recorded space, loaded once from the folder or server recorded with it."""
         if (found := self._encoders.get(space.space)) is not None:
             return found
         async with self._loading:
             if (found := self._encoders.get(space.space)) is not None:
                 return found
-            folder = Path(space.model_dir) if space.model_dir else None
+            where = space.source or space.model_dir or "the built-in model"
             try:
-                encoder = await asyncio.to_thread(self._load, folder)
+                encoder = await self._load(space)
+            except TroveError:
+                raise
             except (OSError, ValueError) as exc:
                 raise UnavailableError(f"the model of embedding space {space.space} cannot be loaded: {exc}") from exc
             if encoder_space(encoder) != space.space:
                 raise UnavailableError(
-                    f"the model folder {folder} no longer holds embedding space {space.space} "
-                    f"(it now holds {encoder_space(encoder)})"
+                    f"{where} no longer holds embedding space {space.space} (it now holds {encoder_space(encoder)})"
                 )
             self._encoders[space.space] = encoder
             return encoder

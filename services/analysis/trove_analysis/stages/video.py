@@ -1,0 +1,80 @@
+"""The video stage: the scenes of a video, what each one's keyframe shows, and a poster thumbnail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from trove_analysis import describe
+from trove_analysis.models import SegmentText
+from trove_analysis.stages import picture
+from trove_analysis.stages.base import Stage, StageRun
+from trove_analysis.stages.thumbnails import keep_thumbnail
+
+if TYPE_CHECKING:
+    from trove_analysis.deps import Providers
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scene(picture.Picture):
+    """A scene's span and what its keyframe shows."""
+
+    index: int
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class VideoResult:
+    scenes: tuple[Scene, ...] = ()
+
+
+class VideoStage(Stage[VideoResult]):
+    name = "video"
+    family = "video"
+    result_type = VideoResult
+
+    def provider(self, providers: Providers) -> str:
+        return providers.video.provider
+
+    def applies(self, kind: str, *, has_audio: bool) -> bool:
+        return kind == "video"
+
+    async def run(self, run: StageRun) -> VideoResult:
+        # Bounded by the tier's duration while decoding, whatever the header told the probe.
+        limit_s = await run.accounts.max_media_duration_s()
+        facts, poster = await run.providers.video.analyze_video(run.path, max_duration_s=limit_s)
+        result = self.decode(facts)
+        await keep_thumbnail(run, poster)
+        return result
+
+    def segments(self, result: VideoResult) -> list[SegmentText]:
+        segments = []
+        for scene in result.scenes:
+            text = describe.picture_text(scene)
+            if on_screen := describe.ocr_text(scene):
+                text = f"{text}; text on screen: {on_screen}"
+            segments.append(
+                SegmentText(
+                    kind="scene",
+                    start_s=scene.start_s,
+                    end_s=scene.end_s,
+                    text=text,
+                    keywords=describe.picture_keywords(scene),
+                    image_vector=picture.image_vector(scene),
+                )
+            )
+        return segments
+
+    def facts(self, result: VideoResult) -> dict[str, Any]:
+        return {"has_faces": any(scene.faces for scene in result.scenes)}
+
+    def view(self, result: VideoResult) -> dict[str, Any]:
+        return {
+            "scenes": [
+                {"index": s.index, "start_s": s.start_s, "end_s": s.end_s, **picture.view(s)} for s in result.scenes
+            ]
+        }
+
+
+VIDEO = VideoStage()

@@ -1,0 +1,47 @@
+"""The image stage with the local vision provider: labels, thumbnail, segments, facts and view of a photo."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from analysis.stage_kit import Tier, stage_run
+from support import DEV_MEDIA
+
+from trove_analysis.deps import Providers
+from trove_analysis.stages.image import IMAGE, ImageResult
+from trove_analysis.stages.picture import Face, Label, Ocr, Pixels
+from trove_common.blobstore import thumbnail_key
+
+
+async def test_a_photo_is_seen_and_its_thumbnail_kept(providers: Providers, blob_root: Path) -> None:
+    key = "user/coffee"
+    shutil.copy(DEV_MEDIA / "coffee.png", blob_root / "user-coffee.png")
+    tier = Tier()
+    run = stage_run(kind="image", path=DEV_MEDIA / "coffee.png", providers=providers, tier=tier, key=key)
+    result = await IMAGE.run(run)
+    assert isinstance(result, ImageResult) and result.labels[0].name.startswith("espresso")
+    assert (blob_root / thumbnail_key(key)).stat().st_size > 0 and tier.derived
+    assert IMAGE.decode(IMAGE.encode(result)) == result
+    (segment,) = IMAGE.segments(result)
+    assert segment.kind == "image" and "espresso" in segment.text and "espresso" in segment.keywords
+    assert IMAGE.view(result)["picture"]["labels"][0]["name"] == result.labels[0].name
+
+
+def test_a_photo_contributes_its_description_its_text_and_its_faces() -> None:
+    result = ImageResult(
+        width=640,
+        height=480,
+        labels=(Label(name="tabby, tabby cat", score=0.9, broader=("cat", "feline", "animal")), Label("dog", 0.01)),
+        pixels=Pixels(colours=("grey",), words=("grey", "photo")),
+        ocr=Ocr(text="please do not feed the cat"),
+        faces=(Face(box=(1, 2, 3, 4), score=0.9),),
+    )
+    picture, text = IMAGE.segments(result)
+    assert picture.text == "a photo of tabby; tabby cat, cat, feline, animal; a person's face; grey, photo"
+    assert picture.keywords == "tabby tabby cat cat feline animal"
+    assert (text.kind, text.text) == ("text", "please do not feed the cat")
+    assert IMAGE.facts(result) == {"has_faces": True}
+    view = IMAGE.view(result)["picture"]
+    assert view["faces"] == {"count": 1, "boxes": [[1, 2, 3, 4]]} and view["text"] == "please do not feed the cat"
+    assert view["colours"] == ["grey"] and view["labels"][1] == {"name": "dog", "score": 0.01, "broader": []}
