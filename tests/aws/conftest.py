@@ -31,10 +31,12 @@ async def sim(cloud: Cloud) -> AsyncIterator[Sim]:
 
 
 @pytest.fixture
-def s3(cloud: Cloud) -> Any:
-    return boto3.client(
+def s3(cloud: Cloud) -> Iterator[Any]:
+    client = boto3.client(
         "s3", endpoint_url=cloud.s3, region_name=cloud.region, aws_access_key_id="x", aws_secret_access_key="y"
     )
+    yield client
+    client.close()
 
 
 @pytest.fixture
