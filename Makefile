@@ -12,10 +12,11 @@ SOURCE_DIRS := libs services tests scripts bench
 # Every service package is importable from the venv (one dev environment for the monorepo).
 PATHS := libs services/gateway services/ingest services/analysis services/search services/billing
 
-.PHONY: help install system node venv protos models run stop status test check bench bench-faults eval clean
+.PHONY: help install system node venv protos models run run-aws-sim stop status test check bench bench-faults eval clean
 
 help:
 	@echo "make run     install what is missing, start Trove in the background (http://127.0.0.1:8080)"
+	@echo "make run-aws-sim  'make run' on the simulated AWS path (media in an S3 bucket of a loopback AWS simulator)"
 	@echo "make stop    stop everything 'make run' started"
 	@echo "make status  list Trove's processes"
 	@echo "make test    install what is missing, run the tests against their own infrastructure"
@@ -56,6 +57,13 @@ $(PROTO_STAMP): $(PROTOS) scripts/gen_protos.sh $(VENV_STAMP)
 
 run: install
 	@$(PY) -m trove_stack up
+
+# The cloud path on loopback: the stack starts the AWS simulator (moto behind a SigV4 gate, trove_stack.aws_sim)
+# and points the services at it. One variable per simulated provider; cloud providers join this list.
+AWS_SIM_ENV = TROVE_STACK_STORAGE_BACKEND=s3
+
+run-aws-sim: install
+	@env $(AWS_SIM_ENV) $(PY) -m trove_stack up
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m trove_stack down; else echo "nothing to stop"; fi

@@ -6,6 +6,7 @@ out of each other's way by signing up a fresh user each, which row-level securit
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -14,9 +15,11 @@ import grpc
 import httpx
 import pytest
 from otlp_receiver import TraceReceiver, running_receiver
-from support import Api, sign_up
+from support import Api, S3Stack, sign_up, sim_s3_settings
 
 from trove_common.grpc_client import ServiceCredential, make_channel
+from trove_stack import aws_sim
+from trove_stack.config import StackConfig, free_ports, redis_dsn
 from trove_stack.infra import Infra, ServiceGroup, running_infra, running_services
 
 
@@ -136,3 +139,46 @@ async def grpc_channel(infra: Infra, services: ServiceGroup) -> AsyncIterator[Ca
     yield connect
     for channel in opened:
         await channel.close()
+
+
+# The services that talk to Redis: the s3 stack keeps its queues away from the session's workers.
+_QUEUE_BLOCKS = ("gateway", "ingest", "analysis", "search")
+_SERVICE_BLOCKS = ("gateway", "ingest", "analysis", "search", "billing")
+
+
+@pytest.fixture(scope="session")
+def aws_sim_config(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
+    """The AWS simulator running on a free loopback port with the media bucket (for the s3 stack and AWS tests);
+    the stack's config with `storage_backend="s3"`, its own ports and data dir."""
+    data_dir = tmp_path_factory.mktemp("s3-stack")
+    ports = iter(free_ports(6))
+    cfg = dataclasses.replace(
+        infra.config,
+        data_dir=data_dir,
+        storage_backend="s3",
+        aws_port=next(ports),
+        **{f"{block}_port": next(ports) for block in _SERVICE_BLOCKS},
+    ).with_new_metrics_ports()
+    for folder in (cfg.log_dir, cfg.run_dir, cfg.blobs_dir, cfg.aws_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    sim = aws_sim.child(cfg, infra.secrets)
+    sim.start()
+    try:
+        sim.wait_ready()
+        aws_sim.setup_hook(cfg, infra.secrets)
+        yield cfg
+    finally:
+        sim.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_stack(infra: Infra, aws_sim_config: StackConfig) -> Iterator[S3Stack]:
+    """Trove on the s3 storage backend (see S3Stack); one per session, shared by every test that needs it."""
+    cfg = aws_sim_config
+    own_redis = redis_dsn(cfg, infra.secrets).removesuffix("/0") + "/2"
+    overrides = SESSION_OVERRIDES | {f"TROVE_{block.upper()}_REDIS__DSN": own_redis for block in _QUEUE_BLOCKS}
+    s3 = sim_s3_settings(cfg, infra)
+    stack_infra = dataclasses.replace(infra, config=cfg)
+    with running_services(stack_infra, overrides=overrides):
+        _wait_ready(cfg.gateway_url)
+        yield S3Stack(config=cfg, infra=stack_infra, overrides=overrides, s3=s3)

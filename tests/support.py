@@ -18,8 +18,9 @@ import grpc
 import httpx
 
 from trove_common.context import USER_ID_KEY
+from trove_common.settings import S3Settings
 from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
-from trove_stack.config import PROJECT_ID, free_ports
+from trove_stack.config import AWS_SIM_REGION, PROJECT_ID, StackConfig, free_ports
 from trove_stack.infra import Infra, running_services
 from trove_stack.services import SERVICES, gateway_ready
 
@@ -179,3 +180,36 @@ def running_gateway(infra: Infra, *, data_dir: Path, overrides: Mapping[str, str
                 raise RuntimeError(f"gateway not ready; see {cfg.log_path('gateway')}")
             time.sleep(0.2)
         yield cfg.gateway_url
+
+
+@dataclass(frozen=True, slots=True)
+class S3Stack:
+    """A second set of Trove's services on the session's infra with `TROVE_<SVC>_STORAGE__BACKEND=s3`, their media
+    in a bucket of the AWS simulator (moto behind trove_stack.aws_gate), their queues in Redis database 2."""
+
+    config: StackConfig
+    infra: Infra
+    overrides: dict[str, str]
+    s3: S3Settings
+    """The bucket, endpoint and credentials the services use."""
+
+    @property
+    def gateway_url(self) -> str:
+        return self.config.gateway_url
+
+    async def api(self, *, admin: bool = False) -> Api:
+        """A fresh user signed up on the emulator, talking to this stack's gateway."""
+        token, uid = await sign_up(self.infra.auth_emulator_host, admin=admin)
+        return Api(base_url=self.gateway_url, token=token, firebase_uid=uid)
+
+
+def sim_s3_settings(cfg: StackConfig, infra: Infra, **changes: object) -> S3Settings:
+    """The bucket of the AWS simulator `cfg` names, with the stack's credential (`changes` override fields)."""
+    values: dict[str, object] = {
+        "bucket": cfg.s3_bucket,
+        "region": AWS_SIM_REGION,
+        "endpoint_url": cfg.aws_url,
+        "access_key_id": infra.secrets.aws_access_key_id,
+        "secret_access_key": infra.secrets.aws_secret_access_key,
+    }
+    return S3Settings.model_validate(values | changes)

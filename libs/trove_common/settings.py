@@ -71,20 +71,57 @@ class GrpcServerSettings(BaseModel):
     grace_s: float = Field(default=10.0, ge=0)
 
 
-class StorageSettings(BaseModel):
-    """Local blob storage: files under `root`, read and written through HMAC-signed URLs."""
+class S3Settings(BaseModel):
+    """An S3 bucket (AWS, or anything speaking its API: MinIO, moto) for `TROVE_<SVC>_STORAGE__BACKEND=s3`.
 
+    Empty credentials fall back to botocore's own chain (AWS_* variables, ~/.aws, the instance or pod role).
+    Env: TROVE_<SVC>_STORAGE__S3__BUCKET, __REGION, __ENDPOINT_URL, __ACCESS_KEY_ID, __SECRET_ACCESS_KEY.
+    """
+
+    bucket: str = ""
+    region: str = "us-east-1"
+    endpoint_url: str = Field(
+        default="", description="empty: AWS itself; else e.g. http://127.0.0.1:9000 (moto, MinIO)"
+    )
+    access_key_id: SecretStr = SecretStr("")
+    secret_access_key: SecretStr = SecretStr("")
+    timeout_s: float = Field(default=30.0, gt=0, le=600, description="connect and read timeout of each S3 call")
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, or empty for AWS")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> S3Settings:
+        if bool(self.access_key_id.get_secret_value()) != bool(self.secret_access_key.get_secret_value()):
+            raise ValueError("set both access_key_id and secret_access_key, or neither (botocore's chain)")
+        return self
+
+
+class StorageSettings(BaseModel):
+    """Where media bytes live: `local` files under `root` behind the gateway's HMAC-signed URLs, or an `s3` bucket
+    with presigned URLs. Signed and presigned URLs both live `url_ttl_s`."""
+
+    backend: Literal["local", "s3"] = "local"
     root: Path = Path(".trove/blobs")
     signing_key: SecretStr = SecretStr("")
     public_url: str = "http://127.0.0.1:8080"
     url_ttl_s: int = Field(default=900, ge=10, le=7 * 24 * 3600)
+    s3: S3Settings = S3Settings()
 
-    @field_validator("signing_key")
-    @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters (generate one with `openssl rand -hex 32`)")
-        return value
+    @model_validator(mode="after")
+    def _backend_complete(self) -> StorageSettings:
+        if self.backend == "local" and len(self.signing_key.get_secret_value()) < 32:
+            raise ValueError(
+                "signing_key (STORAGE__SIGNING_KEY) must be at least 32 characters for the local backend "
+                "(generate one with `openssl rand -hex 32`)"
+            )
+        if self.backend == "s3" and not self.s3.bucket:
+            raise ValueError("the s3 backend needs a bucket: set STORAGE__S3__BUCKET")
+        return self
 
 
 MIN_TOKEN_CHARS = 32

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Literal
 
 from trove_stack.secrets import Secrets
 
@@ -47,6 +48,9 @@ SHARED_MODEL_ENV = {
 }
 
 
+# The region the AWS simulator's clients name (moto keeps state per region).
+AWS_SIM_REGION = "us-east-1"
+
 # StackConfig's metrics port fields, one per process ("worker": the general analysis worker).
 METRICS_PORTS = tuple(
     f"{name}_metrics_port" for name in ("gateway", "billing", "ingest", "analysis", "search", "worker")
@@ -62,7 +66,8 @@ class StackConfig:
     """Data directory, loopback ports and durability of one embedded stack.
 
     `aof` turns on Redis' append-only file; `durable` keeps PostgreSQL's fsync on and exports the auth emulator's
-    users on exit. Both are off for test stacks, which are thrown away.
+    users on exit. Both are off for test stacks, which are thrown away. `storage_backend="s3"` adds the AWS
+    simulator (trove_stack.aws_sim) on `aws_port` and puts the services' media in its bucket `s3_bucket`.
     """
 
     data_dir: Path = field(default_factory=_default_data_dir)
@@ -84,6 +89,9 @@ class StackConfig:
     analysis_metrics_port: int = 9183
     search_metrics_port: int = 9184
     worker_metrics_port: int = 9185
+    aws_port: int = 4566
+    storage_backend: Literal["local", "s3"] = "local"
+    s3_bucket: str = "trove-media"
     aof: bool = True
     durable: bool = True
 
@@ -101,7 +109,7 @@ class StackConfig:
         if data_dir is None:
             data_dir = Path(tempfile.mkdtemp(prefix="trove-stack-"))
             data_dir.chmod(0o755)
-        ports = iter(free_ports(11 + len(METRICS_PORTS)))
+        ports = iter(free_ports(12 + len(METRICS_PORTS)))
         return cls(
             data_dir=data_dir,
             postgres_port=next(ports),
@@ -120,14 +128,20 @@ class StackConfig:
             analysis_metrics_port=next(ports),
             search_metrics_port=next(ports),
             worker_metrics_port=next(ports),
+            aws_port=next(ports),
             aof=False,
             durable=False,
         )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, data_dir: Path | None = None) -> StackConfig:
-        """Defaults overridden by TROVE_STACK_DATA_DIR and TROVE_STACK_<NAME>_PORT (e.g. TROVE_STACK_GATEWAY_PORT)."""
+        """Defaults overridden by TROVE_STACK_DATA_DIR, TROVE_STACK_<NAME>_PORT (e.g. TROVE_STACK_GATEWAY_PORT) and
+        TROVE_STACK_STORAGE_BACKEND (local or s3)."""
         changes: dict[str, object] = {}
+        if backend := environ.get("TROVE_STACK_STORAGE_BACKEND"):
+            if backend not in ("local", "s3"):
+                raise ValueError(f"TROVE_STACK_STORAGE_BACKEND must be local or s3, not {backend!r}")
+            changes["storage_backend"] = backend
         for f in fields(cls):
             if f.name.endswith("_port") and (value := environ.get(f"TROVE_STACK_{f.name.upper()}")):
                 changes[f.name] = int(value)
@@ -174,6 +188,15 @@ class StackConfig:
     @property
     def blobs_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def aws_dir(self) -> Path:
+        return self.data_dir / "aws"
+
+    @property
+    def aws_url(self) -> str:
+        """The AWS simulator's endpoint (all services on one port, like moto's server)."""
+        return f"http://{self.host}:{self.aws_port}"
 
     @property
     def secrets_path(self) -> Path:
@@ -276,6 +299,17 @@ def service_env(cfg: StackConfig, secrets: Secrets) -> dict[str, dict[str, str]]
         env[svc][f"{p}STORAGE__SIGNING_KEY"] = secrets.signing_key
         if svc != "analysis":
             env[svc][f"{p}STORAGE__PUBLIC_URL"] = cfg.gateway_url
+        if cfg.storage_backend == "s3":
+            env[svc] |= {
+                f"{p}STORAGE__BACKEND": "s3",
+                f"{p}STORAGE__S3__BUCKET": cfg.s3_bucket,
+                f"{p}STORAGE__S3__REGION": AWS_SIM_REGION,
+                f"{p}STORAGE__S3__ENDPOINT_URL": cfg.aws_url,
+                f"{p}STORAGE__S3__ACCESS_KEY_ID": secrets.aws_access_key_id,
+                f"{p}STORAGE__S3__SECRET_ACCESS_KEY": secrets.aws_secret_access_key,
+            }
+    if cfg.storage_backend == "s3":
+        env["analysis"]["TROVE_ANALYSIS_OBJECT_CACHE_DIR"] = str(cfg.data_dir / "object-cache")
     for svc, block in env.items():
         block[f"TROVE_{svc.upper()}_OTEL__EXPORTER"] = "none"
         # The analysis worker shares this block; its process is given worker_metrics_port instead (see services).

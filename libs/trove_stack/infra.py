@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from trove_stack import auth, postgres, redis
+from trove_stack import auth, aws_sim, postgres, redis
 from trove_stack.config import DB_SERVICES, StackConfig, redis_dsn, service_dsn, service_env
 from trove_stack.process import Managed
 from trove_stack.secrets import Secrets, load_or_create
@@ -38,13 +38,30 @@ class Infra:
 
 
 def infra_processes(cfg: StackConfig, secrets: Secrets) -> list[Managed]:
-    """PostgreSQL, Redis and the Auth Emulator, in start order."""
-    return [postgres.PostgresProcess(cfg, secrets), redis.child(cfg, password=secrets.redis_password), auth.child(cfg)]
+    """PostgreSQL, Redis and the Auth Emulator, in start order; the AWS simulator too on the s3 storage backend."""
+    processes: list[Managed] = [
+        postgres.PostgresProcess(cfg, secrets),
+        redis.child(cfg, password=secrets.redis_password),
+        auth.child(cfg),
+    ]
+    if cfg.storage_backend == "s3":
+        processes.insert(2, aws_sim.child(cfg, secrets))
+    return processes
+
+
+def infra_hooks(
+    cfg: StackConfig, secrets: Secrets, *, provision: Callable[[], object]
+) -> dict[str, Callable[[], object]]:
+    """What runs once an infra process is ready: `provision` after PostgreSQL, the bucket after the AWS simulator."""
+    hooks: dict[str, Callable[[], object]] = {postgres.NAME: provision}
+    if cfg.storage_backend == "s3":
+        hooks[aws_sim.NAME] = lambda: aws_sim.setup_hook(cfg, secrets)
+    return hooks
 
 
 def prepare_data_dir(cfg: StackConfig) -> Secrets:
     """Create the data dir layout and load (or make) the secrets."""
-    for path in (cfg.data_dir, cfg.run_dir, cfg.log_dir, cfg.blobs_dir):
+    for path in (cfg.data_dir, cfg.run_dir, cfg.log_dir, cfg.blobs_dir, cfg.aws_dir):
         path.mkdir(parents=True, exist_ok=True)
     return load_or_create(cfg.secrets_path)
 
@@ -112,7 +129,7 @@ class InfraStack:
         def provision() -> None:
             self.provision_changes = postgres.provision_sync(self.config, self.secrets)
 
-        start_all(self.processes, after_start={postgres.NAME: provision})
+        start_all(self.processes, after_start=infra_hooks(self.config, self.secrets, provision=provision))
         return self.info
 
     def stop(self) -> None:

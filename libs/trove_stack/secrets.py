@@ -17,13 +17,15 @@ CALLER_SERVICES = ("gateway", "billing", "ingest", "analysis", "search")
 @dataclass(frozen=True, slots=True)
 class Secrets:
     """Passwords of the PostgreSQL superuser, of each service role and of Redis, the blob-signing HMAC key (hex),
-    and each service's token for internal gRPC calls."""
+    each service's token for internal gRPC calls, and the credential pair of the stack's AWS simulator."""
 
     postgres_password: str
     role_passwords: dict[str, str]
     signing_key: str
     redis_password: str
     service_tokens: dict[str, str]
+    aws_access_key_id: str = ""
+    aws_secret_access_key: str = ""
 
 
 def _token() -> str:
@@ -48,6 +50,9 @@ def load_or_create(path: Path) -> Secrets:
         signing_key=data.get("signing_key") or _random.token_bytes(32).hex(),
         redis_password=data.get("redis_password") or _token(),
         service_tokens=_filled(data.get("service_tokens"), CALLER_SERVICES, lambda: _random.token_hex(32)),
+        # AWS' shape: 20 upper-case characters starting AKIA, a 40-character secret.
+        aws_access_key_id=data.get("aws_access_key_id") or "AKIA" + _random.token_hex(8).upper(),
+        aws_secret_access_key=data.get("aws_secret_access_key") or _random.token_hex(20),
     )
     if _as_json(result) != data:
         _write_private(path, result)
@@ -61,6 +66,8 @@ def _as_json(value: Secrets) -> dict[str, Any]:
         "signing_key": value.signing_key,
         "redis_password": value.redis_password,
         "service_tokens": value.service_tokens,
+        "aws_access_key_id": value.aws_access_key_id,
+        "aws_secret_access_key": value.aws_secret_access_key,
     }
 
 

@@ -14,7 +14,7 @@ from types import FrameType
 
 from trove_stack import postgres
 from trove_stack.config import StackConfig
-from trove_stack.infra import infra_processes, prepare_data_dir, start_all, stop_all
+from trove_stack.infra import infra_hooks, infra_processes, prepare_data_dir, start_all, stop_all
 from trove_stack.process import Managed, StackCancelledError, StackError, record_of, stop_pid_file, write_pid_file
 from trove_stack.services import SERVICES, ServiceSpec, service_child
 
@@ -96,7 +96,8 @@ class Supervisor:
             changes = postgres.provision_sync(self.cfg, self.secrets)
             log.info("provisioned the database (%d change(s))", len(changes))
 
-        start_all(self.infra, after_start={postgres.NAME: provision}, cancelled=self._stopping.is_set)
+        hooks = infra_hooks(self.cfg, self.secrets, provision=provision)
+        start_all(self.infra, after_start=hooks, cancelled=self._stopping.is_set)
         now = time.monotonic()
         for slot in slots:
             slot.started_at, slot.state = now, "running"

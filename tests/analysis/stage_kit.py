@@ -66,14 +66,14 @@ class Blobs:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def local_path(self, key: str) -> Path:
+    async def local_path(self, key: str) -> Path:
         return self.root / key
 
-    def put(self, key: str, data: bytes) -> None:
+    async def put(self, key: str, data: bytes) -> None:
         (self.root / key).parent.mkdir(parents=True, exist_ok=True)
         (self.root / key).write_bytes(data)
 
-    def derived_bytes(self, key: str) -> int:
+    async def derived_bytes(self, key: str) -> int:
         return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file() and p.name != Path(key).name)
 
 

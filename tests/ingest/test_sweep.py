@@ -12,14 +12,17 @@ import asyncpg
 import grpc
 import httpx
 import pytest
-from support import DEV_MEDIA, as_user, billing_user
+from support import DEV_MEDIA, as_user, billing_user, sim_s3_settings
 
 from trove_common.blobstore import LocalBlobStore
 from trove_common.jobs import AnalyzeMediaArgs
+from trove_common.objectstore import LocalObjectStorage
+from trove_common.s3store import S3ObjectStorage
 from trove_ingest.accounts import BillingAccounts
 from trove_ingest.ingest import Enqueue, Ingest
 from trove_protos.billing.v1 import billing_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from trove_stack.config import StackConfig
 from trove_stack.infra import Infra
 
 Connect = Callable[[str], grpc.aio.Channel]
@@ -42,7 +45,7 @@ def _ingest(
     store = LocalBlobStore(root=infra.config.blobs_dir, signing_key=infra.secrets.signing_key)
     ingest = Ingest(
         pool=pool,
-        store=store,
+        store=LocalObjectStorage(store),
         enqueue=enqueue,
         accounts=BillingAccounts(billing_pb2_grpc.BillingServiceStub(connect("billing"))),
         max_upload_bytes=10**9,
@@ -101,6 +104,49 @@ async def test_sweep_removes_abandoned_uploads_with_their_bytes_and_orphans(
 
     # Within the grace period nothing goes.
     assert await ingest.sweep(grace_s=3 * 3600) == 0
+
+
+async def test_sweep_on_s3_removes_abandoned_uploads_and_orphans_from_the_bucket(
+    infra: Infra, aws_sim_config: StackConfig, pool: asyncpg.Pool, grpc_channel: Connect
+) -> None:
+    store = await S3ObjectStorage.open(sim_s3_settings(aws_sim_config, infra), env_prefix="TROVE_INGEST_")
+    try:
+        ingest = Ingest(
+            pool=pool,
+            store=store,
+            enqueue=_never_enqueue,
+            accounts=BillingAccounts(billing_pb2_grpc.BillingServiceStub(grpc_channel("billing"))),
+            max_upload_bytes=10**9,
+            url_ttl_s=900,
+        )
+        user_id = await billing_user(grpc_channel("billing"))
+        data = (DEV_MEDIA / "grass.png").read_bytes()
+        tickets = [
+            await ingest.create_upload(
+                user_id=user_id, filename=f"{n}.png", content_type="image/png", size_bytes=len(data)
+            )
+            for n in range(2)
+        ]
+        async with httpx.AsyncClient() as client:
+            for ticket in tickets:
+                assert (await client.put(ticket.url, content=data, headers=ticket.headers)).status_code == 200
+        abandoned, fresh = tickets
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT set_config('app.user_id', $1, true)", user_id)
+            await conn.execute(
+                "UPDATE ingest.uploads SET expires_at = now() - interval '2 hours' WHERE upload_id = $1::uuid",
+                abandoned.upload_id,
+            )
+        orphan = f"users/{user_id}/{uuid.uuid4()}.thumb.jpg"
+        await store.put(orphan, b"jpeg")
+        await asyncio.sleep(1.1)  # S3 times are whole seconds: everything above is now older than grace 0
+
+        assert await ingest.sweep(grace_s=0) >= 1
+        assert await _uploads(pool, user_id) == {fresh.upload_id}
+        assert await store.stale_user_objects(user_id, modified_before=time.time() + 60) == [fresh.upload_id]
+        assert await store.size(f"users/{user_id}/{fresh.upload_id}") == len(data)
+    finally:
+        await store.aclose()
 
 
 async def test_media_left_queued_is_queued_again(infra: Infra, pool: asyncpg.Pool, grpc_channel: Connect) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,14 +121,14 @@ class LocalObjectStore:
     def __init__(self, store: LocalBlobStore) -> None:
         self._store = store
 
-    def local_path(self, key: str) -> Path:
+    async def local_path(self, key: str) -> Path:
         path = self._store.path(key)
-        if not path.exists():
+        if not await asyncio.to_thread(path.exists):
             raise NotFoundError(f"object {key} does not exist")
         return path
 
-    def put(self, key: str, data: bytes) -> None:
-        self._store.write(key, data)
+    async def put(self, key: str, data: bytes) -> None:
+        await asyncio.to_thread(self._store.write, key, data)
 
-    def derived_bytes(self, key: str) -> int:
-        return self._store.derived_bytes(key)
+    async def derived_bytes(self, key: str) -> int:
+        return await asyncio.to_thread(self._store.derived_bytes, key)

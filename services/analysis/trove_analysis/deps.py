@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -78,6 +79,8 @@ class Deps:
     executor: ModelExecutor
     channels: tuple[grpc.aio.Channel, ...]
     providers: Providers
+    # Closes what start-up opened besides the pool and channels (the S3 client).
+    resources: contextlib.AsyncExitStack
     status: MediaStatus
     index: SegmentIndex
     accounts: Accounts

@@ -15,6 +15,7 @@ from trove_analysis.worker import run_workers
 from trove_common.grpc_client import ServiceCredential, make_channel
 from trove_common.grpc_server import serve
 from trove_common.jobs import connect_redis
+from trove_common.objectstore import StorageConfigError
 from trove_common.service import open_database, start_process
 from trove_protos.analysis.v1 import analysis_pb2_grpc
 from trove_protos.ingest.v1 import ingest_pb2_grpc
@@ -60,7 +61,10 @@ def main() -> None:
         asyncio.run(run_server(settings))
     else:
         # The server applies migrations; a worker started first waits for them by retrying its jobs.
-        asyncio.run(run_workers(settings))
+        try:
+            asyncio.run(run_workers(settings))
+        except StorageConfigError as exc:
+            raise SystemExit(f"trove-analysis worker: the object store cannot be used: {exc}") from None
 
 
 if __name__ == "__main__":

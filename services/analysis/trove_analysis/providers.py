@@ -22,13 +22,13 @@ LOCAL_COMPUTE = "local-compute"
 
 
 class ObjectStore(Protocol):
-    def local_path(self, key: str) -> Path:
-        """A readable local file with the object's bytes."""
+    async def local_path(self, key: str) -> Path:
+        """A readable local file with the object's bytes (the s3 backend downloads it once into a cache)."""
         ...
 
-    def put(self, key: str, data: bytes) -> None: ...
+    async def put(self, key: str, data: bytes) -> None: ...
 
-    def derived_bytes(self, key: str) -> int:
+    async def derived_bytes(self, key: str) -> int:
         """The bytes of the files derived from an object (its thumbnail, ...)."""
         ...
 

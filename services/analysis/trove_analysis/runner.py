@@ -174,7 +174,7 @@ class StageRunner:
         found = stages.done((s, r) for s, _, r in state.results)
         run = StageRun(
             job=job,
-            path=providers.store.local_path(job.storage_key),
+            path=await providers.store.local_path(job.storage_key),
             done=found,
             texts=stages.segments(found),
             facts=stages.media_facts(found, kind=job.kind, uploaded_at=job.uploaded_at),

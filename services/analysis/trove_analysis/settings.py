@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         default=Path.home() / ".cache" / "trove" / "models",
         description="model folders assembled at install time by scripts/models.sh (whisper-base/)",
     )
+    object_cache_dir: Path = Field(
+        default=Path(".trove/object-cache"),
+        description="s3 backend: where workers keep downloaded originals for the models to read (private, 0700)",
+    )
+    object_cache_bytes: int = Field(default=4 * 1024**3, ge=0, description="s3 backend: the cache's size bound")
+    object_cache_max_age_s: float = Field(default=3600, gt=0, description="s3 backend: unused files go after this")
     wordnet_dir: Path = Field(default=Path("/usr/share/wordnet"), description="WordNet 3.0 (Debian's wordnet-base)")
     providers: dict[str, str] = Field(
         default={},

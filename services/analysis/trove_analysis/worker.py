@@ -9,7 +9,7 @@ import os
 import random
 import signal
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +27,11 @@ from trove_analysis.deps import Deps, RetryPolicy
 from trove_analysis.errors import StageRetryError
 from trove_analysis.lease import lease, sweep
 from trove_analysis.provider_choice import BuildContext, build_providers
+from trove_analysis.providers import ObjectStore
 from trove_analysis.queues import RUN_STAGE, Family, family_queue, stage_job_id
 from trove_analysis.runner import StageRunner
+from trove_analysis.s3_objects import S3ObjectStore
 from trove_analysis.settings import Settings
-from trove_common.blobstore import LocalBlobStore
 from trove_common.context import request_id_var, user_id_var
 from trove_common.db import create_pool
 from trove_common.errors import DeadlineExceededError, UnavailableError
@@ -45,6 +46,7 @@ from trove_common.jobs import (
     job_serializer,
 )
 from trove_common.metrics import JOBS_DONE, JOBS_FAILED, JOBS_QUEUED, JOBS_RUNNING
+from trove_common.objectstore import LocalObjectStorage, ObjectStorage, open_object_store
 from trove_common.offload import ModelExecutor
 from trove_common.outage import as_unavailable
 from trove_ml import limit_torch_threads
@@ -233,11 +235,16 @@ async def startup(settings: Settings, *, overrun: asyncio.Event) -> Deps:
         )
     }
     pool: asyncpg.Pool | None = None
+    resources = AsyncExitStack()
     try:
         pool = await create_pool(settings.postgres)
-        store = LocalBlobStore(root=settings.storage.root, signing_key=settings.storage.signing_key.get_secret_value())
-        providers = build_providers(BuildContext(settings=settings, executor=executor), store=LocalObjectStore(store))
+        # An object store that cannot be used (credentials, bucket) stops the start, naming the setting.
+        storage = await resources.enter_async_context(open_object_store(settings.storage, env_prefix="TROVE_ANALYSIS_"))
+        providers = build_providers(
+            BuildContext(settings=settings, executor=executor), store=_object_store(settings, storage)
+        )
     except BaseException:
+        await resources.aclose()
         if pool is not None:
             await pool.close()
         for channel in channels.values():
@@ -250,6 +257,7 @@ async def startup(settings: Settings, *, overrun: asyncio.Event) -> Deps:
         executor=executor,
         channels=tuple(channels.values()),
         providers=providers,
+        resources=resources,
         status=IngestMediaStatus(ingest_pb2_grpc.IngestServiceStub(channels["ingest"])),
         index=SearchSegmentIndex(search_pb2_grpc.SearchServiceStub(channels["search"])),
         accounts=BillingAccounts(billing_pb2_grpc.BillingServiceStub(channels["billing"])),
@@ -258,10 +266,23 @@ async def startup(settings: Settings, *, overrun: asyncio.Event) -> Deps:
     )
 
 
+def _object_store(settings: Settings, storage: ObjectStorage) -> ObjectStore:
+    """The stages' view of the store: local files in place, or the bucket's objects through a download cache."""
+    if isinstance(storage, LocalObjectStorage):
+        return LocalObjectStore(storage.blobs)
+    return S3ObjectStore(
+        storage=storage,
+        cache_dir=settings.object_cache_dir,
+        max_bytes=settings.object_cache_bytes,
+        max_age_s=settings.object_cache_max_age_s,
+    )
+
+
 async def shutdown(deps: Deps) -> None:
     for channel in deps.channels:
         await channel.close()
     await deps.pool.close()
+    await deps.resources.aclose()
     # After an overrun a model thread may never finish: don't wait for it (the process exits instead).
     deps.executor.shutdown(wait=not deps.overrun.is_set())
 

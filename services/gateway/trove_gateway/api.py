@@ -14,6 +14,7 @@ from trove_common.context import user_id_var
 from trove_common.errors import NotFoundError, PermissionDeniedError
 from trove_gateway import responses as out
 from trove_gateway.bodies import CreateUploadBody, PageQuery, parse_body, parse_query
+from trove_gateway.bucket import bucket_content
 from trove_gateway.openapi import ApiRoute, Link, Operation
 from trove_gateway.rate_limit import family_of
 from trove_gateway.state import GatewayState
@@ -128,17 +129,25 @@ async def thumbnail(request: Request) -> Response:
     """The media's thumbnail (a video's poster, a document's first page) as JPEG; 404 until analysis made one."""
     state = await signed_in(request)
     media = await state.backends.ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=request.path_params["media_id"]))
-    path = state.store.path(thumbnail_key(media.storage_key))
+    headers = {"Cache-Control": "private, max-age=3600"}
+    if state.blobs is None:
+        data = await state.storage.read(thumbnail_key(media.storage_key))
+        if data is None:
+            raise NotFoundError("this media has no thumbnail (yet)")
+        return Response(data, media_type="image/jpeg", headers=headers)
+    path = state.blobs.path(thumbnail_key(media.storage_key))
     if not await asyncio.to_thread(path.is_file):
         raise NotFoundError("this media has no thumbnail (yet)")
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+    return FileResponse(path, media_type="image/jpeg", headers=headers)
 
 
 async def content(request: Request) -> Response:
     """The original file's bytes, with Range support (FileResponse answers 206 for `Range:`)."""
     state = await signed_in(request)
     media = await state.backends.ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=request.path_params["media_id"]))
-    path = state.store.path(media.storage_key)
+    if state.blobs is None:
+        return await bucket_content(state.storage, media, range_header=request.headers.get("range"))
+    path = state.blobs.path(media.storage_key)
     if not await asyncio.to_thread(path.is_file):
         raise NotFoundError("the file's bytes are gone")
     return FileResponse(
@@ -155,7 +164,7 @@ async def content_url(request: Request) -> Response:
     state = await signed_in(request)
     media = await state.backends.ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=request.path_params["media_id"]))
     ttl_s: int = request.app.state.settings.storage.url_ttl_s
-    signed = state.store.sign(key=media.storage_key, method="GET", ttl_s=ttl_s)
+    signed = await state.storage.sign_get(key=media.storage_key, ttl_s=ttl_s)
     expires_at = datetime.fromtimestamp(signed.expires_at, UTC).isoformat()
     return out.respond(out.ContentUrl(url=signed.url, expires_at=expires_at), headers={"Cache-Control": "no-store"})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from opentelemetry.instrumentation.starlette import StarletteInstrumentor
 from redis.asyncio import Redis
@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from trove_common.blobstore import LocalBlobStore
+from trove_common.objectstore import LocalObjectStorage, open_object_store
 from trove_gateway import admin_api, api, billing_api, blobs, health, jobs_api, openapi, pages, search_api
 from trove_gateway.backends import Backends
 from trove_gateway.errors import EXCEPTION_HANDLERS
@@ -28,6 +28,9 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        resources = AsyncExitStack()
+        # First: an object store that cannot be used (credentials, bucket) stops the start, naming the setting.
+        storage = await resources.enter_async_context(open_object_store(settings.storage, env_prefix="TROVE_GATEWAY_"))
         backends = Backends.connect(settings)
         auth = Authenticator.from_settings(settings)
         # Short socket timeouts: a hung Redis costs each request at most this, then the limiter lets it through.
@@ -37,11 +40,8 @@ def create_app(settings: Settings) -> Starlette:
             # A disabled or deleted account must lose access within the identity TTL: no cache outlives it.
             users=UserDirectory(backends.billing, ttl_s=min(settings.user_cache_ttl_s, settings.auth.identity_ttl_s)),
             backends=backends,
-            store=LocalBlobStore(
-                root=settings.storage.root,
-                signing_key=settings.storage.signing_key.get_secret_value(),
-                public_url=settings.storage.public_url,
-            ),
+            storage=storage,
+            blobs=storage.blobs if isinstance(storage, LocalObjectStorage) else None,
             limiter=RateLimiter(redis=redis, settings=settings.rate_limits),
         )
         try:
@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> Starlette:
             await backends.close()
             await redis.aclose()
             await auth.aclose()
+            await resources.aclose()
 
     app = Starlette(
         routes=[

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from trove_common.blobstore import URL_PREFIX, parse_upload_key
+from trove_common.blobstore import URL_PREFIX, LocalBlobStore, parse_upload_key
 from trove_common.context import USER_ID_KEY
 from trove_common.errors import InvalidArgumentError, NotFoundError, PayloadTooLargeError, PermissionDeniedError
 from trove_gateway.bodies import BlobQuery, ascii_int, parse_query
@@ -14,24 +14,26 @@ from trove_gateway.state import GatewayState
 from trove_protos.ingest.v1 import ingest_pb2
 
 
-def _checked(request: Request, method: str) -> tuple[GatewayState, str, int]:
+def _checked(request: Request, method: str) -> tuple[LocalBlobStore, GatewayState, str, int]:
     state: GatewayState = request.app.state.gateway
+    if state.blobs is None:
+        raise NotFoundError("objects are in the S3 bucket: use the presigned URLs the API hands out")
     key = request.path_params["key"]
     try:
         query = parse_query(request.query_params, BlobQuery)
     except InvalidArgumentError:
         # A capability: whatever is wrong with it, the answer is the same as for a wrong signature.
         raise PermissionDeniedError("the signed URL is malformed") from None
-    max_bytes = state.store.verify(
+    max_bytes = state.blobs.verify(
         key=key, method=method, expires=query.expires, max_bytes=query.max_bytes, signature=query.signature
     )
-    return state, key, max_bytes
+    return state.blobs, state, key, max_bytes
 
 
 async def put_blob(request: Request) -> Response:
     """Store the body of an open upload: at most the signed byte count, written to a temporary file and moved into
     place only if nothing is there yet. A URL is dead once its upload is completed, deleted, swept or expired."""
-    state, key, max_bytes = _checked(request, "PUT")
+    store, state, key, max_bytes = _checked(request, "PUT")
     owner = parse_upload_key(key)
     if owner is None:
         raise PermissionDeniedError("only an upload's bytes can be written through a signed URL")
@@ -42,10 +44,10 @@ async def put_blob(request: Request) -> Response:
     declared = request.headers.get("content-length")
     if declared is not None and (not ascii_int(declared) or int(declared) > max_bytes):
         raise PayloadTooLargeError(f"this upload URL accepts at most {max_bytes} bytes")
-    temp, final = state.store.open_temp(key)
+    temp, final = store.open_temp(key)
     received = 0
     try:
-        with state.store.create_file(temp) as fh:
+        with store.create_file(temp) as fh:
             async for chunk in request.stream():
                 received += len(chunk)
                 if received > max_bytes:
@@ -54,15 +56,15 @@ async def put_blob(request: Request) -> Response:
         if received == 0:
             raise InvalidArgumentError("the request body is empty")
         # Never over existing bytes: once written they are what `complete` checks and what analysis reads.
-        state.store.publish(temp, final, replace=False)
+        store.publish(temp, final, replace=False)
     finally:
         temp.unlink(missing_ok=True)
     return Response(status_code=200)
 
 
 async def get_blob(request: Request) -> Response:
-    state, key, _ = _checked(request, "GET")
-    path = state.store.path(key)
+    store, _, key, _ = _checked(request, "GET")
+    path = store.path(key)
     if not path.is_file():
         raise NotFoundError("object not found")
     return FileResponse(path)

@@ -52,6 +52,18 @@ def auth_origins(settings: Settings, auth: Authenticator | None = None) -> list[
     return origins
 
 
+def storage_origin(settings: Settings) -> str:
+    """Where the browser sends uploads and reads originals: the gateway's /blobs/, or the S3 bucket."""
+    storage = settings.storage
+    if storage.backend == "local":
+        return _origin(storage.public_url)
+    if storage.s3.endpoint_url:  # path-style URLs on the endpoint itself (moto, MinIO)
+        return _origin(storage.s3.endpoint_url)
+    bucket, region = storage.s3.bucket, storage.s3.region
+    # botocore names the regional host, or the global one in us-east-1.
+    return f"https://{bucket}.s3.{region}.amazonaws.com https://{bucket}.s3.amazonaws.com"
+
+
 def content_security_policy(settings: Settings, *, auth: Sequence[str] = ()) -> str:
     """No inline script or style anywhere; network only to ourselves, sign-in (`auth` origins) and the blobs' origin.
 
@@ -59,8 +71,9 @@ def content_security_policy(settings: Settings, *, auth: Sequence[str] = ()) -> 
         auth: the sign-in origins (`auth_origins`); the Firebase Auth REST APIs when not given.
     """
     auth = list(auth) or auth_origins(settings)
-    # Signed upload and playback URLs point at the storage's public URL, which may not be where the page is.
-    blobs = _origin(settings.storage.public_url)
+    # Signed upload and playback URLs point at the storage's public URL, which may not be where the page is,
+    # or (s3 backend) at the bucket.
+    blobs = storage_origin(settings)
     connect = _sources("'self'", *auth, blobs)
     media = _sources("'self'", "blob:", blobs)
     # Signing in with OIDC leaves for the issuer's authorization endpoint (and comes back with a redirect).

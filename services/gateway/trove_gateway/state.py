@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from trove_common.blobstore import LocalBlobStore
+from trove_common.objectstore import ObjectStorage
 from trove_gateway.backends import Backends
 from trove_gateway.identity import Authenticator, UserDirectory
 from trove_gateway.rate_limit import RateLimiter
@@ -15,5 +16,7 @@ class GatewayState:
     auth: Authenticator
     users: UserDirectory
     backends: Backends
-    store: LocalBlobStore
+    storage: ObjectStorage
+    # The local backend's files behind /blobs/; None on s3, whose presigned URLs go to the bucket.
+    blobs: LocalBlobStore | None
     limiter: RateLimiter

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import time
@@ -14,7 +13,7 @@ from typing import Protocol
 
 import asyncpg
 
-from trove_common.blobstore import LocalBlobStore, object_of, parse_upload_key, upload_key
+from trove_common.blobstore import object_of, parse_upload_key, upload_key
 from trove_common.db import user_transaction
 from trove_common.errors import (
     ConflictError,
@@ -26,6 +25,7 @@ from trove_common.errors import (
 )
 from trove_common.ids import parse_id
 from trove_common.jobs import AnalyzeMediaArgs
+from trove_common.objectstore import ObjectStorage
 from trove_ingest import filetypes, repo
 from trove_ingest.models import STATUSES, Budget, Media, MediaPage, Pending, UploadTicket
 
@@ -86,7 +86,7 @@ class Ingest:
         self,
         *,
         pool: asyncpg.Pool,
-        store: LocalBlobStore,
+        store: ObjectStorage,
         enqueue: Enqueue,
         accounts: Accounts,
         max_upload_bytes: int,
@@ -115,7 +115,9 @@ class Ingest:
             )
         upload_id = str(uuid.uuid4())
         key = upload_key(user_id=user_id, upload_id=upload_id)
-        signed = self._store.sign(key=key, method="PUT", ttl_s=self._url_ttl_s, max_bytes=size_bytes)
+        signed = await self._store.sign_put(
+            key=key, content_type=content_type, size_bytes=size_bytes, ttl_s=self._url_ttl_s
+        )
         expires_at = datetime.fromtimestamp(signed.expires_at, UTC)
         async with user_transaction(self._pool, user_id) as conn:
             # Checking and reserving are one step per user: concurrent creates take turns, and each one sees
@@ -137,7 +139,7 @@ class Ingest:
             upload_id=upload_id,
             url=signed.url,
             method="PUT",
-            headers={"Content-Type": content_type},
+            headers=signed.headers,
             expires_at=expires_at,
         )
 
@@ -161,7 +163,9 @@ class Ingest:
                         f"the upload expired at {upload.expires_at.isoformat()}; start a new upload",
                         details={"reason": "upload_expired", "expired_at": upload.expires_at.isoformat()},
                     )
-                content_type, kind = self._check_object(upload.storage_key, upload.content_type, upload.size_bytes)
+                content_type, kind = await self._check_object(
+                    upload.storage_key, upload.content_type, upload.size_bytes
+                )
                 # Again, as the limits or the usage may have changed since the upload was created.
                 pending = await repo.pending_uploads(conn, excluding=upload.upload_id)
                 await self._accounts.check_quota(user_id=user_id, size_bytes=upload.size_bytes, pending=pending)
@@ -207,24 +211,24 @@ class Ingest:
             async with user_transaction(self._pool, user_id) as conn:
                 keys = await repo.delete_abandoned(conn, expired_before=expired_before)
             for key in keys:
-                self._store.delete(key)
+                await self._store.delete(key)
             swept += len(keys)
             logger.info("abandoned uploads swept", extra={"event": "uploads_swept", "user_id": user_id, "n": len(keys)})
-        for user_id in await asyncio.to_thread(self._store.user_folders):
+        for user_id in await self._store.user_ids():
             await self._sweep_orphans(user_id, older_than=time.time() - grace_s)
         return swept
 
     async def _sweep_orphans(self, user_id: str, *, older_than: float) -> None:
-        files = await asyncio.to_thread(self._store.stale_user_files, user_id, modified_before=older_than)
-        ids = {i for i in (object_of(f.name) for f in files) if _is_uuid(i)}
+        names = await self._store.stale_user_objects(user_id, modified_before=older_than)
+        ids = {i for i in (object_of(name) for name in names) if _is_uuid(i)}
         if not ids:
             return
         async with user_transaction(self._pool, user_id) as conn:
             known = await repo.known_uploads(conn, upload_ids=sorted(ids))
-        for path in files:
-            upload_id = object_of(path.name)
+        for name in names:
+            upload_id = object_of(name)
             if upload_id in ids and upload_id not in known:
-                path.unlink(missing_ok=True)
+                await self._store.remove_user_object(user_id, name)
                 logger.info("orphan blob removed", extra={"event": "orphan_swept", "user_id": user_id})
 
     async def requeue_stale(self, *, older_than_s: float) -> int:
@@ -267,14 +271,14 @@ class Ingest:
             logger.info("analysis resumed", extra={"event": "budget_resumed", "user_id": user_id, "media": len(media)})
         return resumed
 
-    def _check_object(self, key: str, declared_type: str, declared_size: int) -> tuple[str, str]:
-        size = self._store.size(key)
+    async def _check_object(self, key: str, declared_type: str, declared_size: int) -> tuple[str, str]:
+        size = await self._store.size(key)
         if size is None:
             raise ConflictError("the file has not been uploaded yet: PUT the bytes to the upload URL first")
         if size != declared_size:
             raise UnprocessableError(f"the upload has {size} bytes but {declared_size} were declared")
         declared_kind = filetypes.kind_of(declared_type)
-        sniffed = filetypes.sniff(self._store.read_head(key, filetypes.SNIFF_BYTES))
+        sniffed = filetypes.sniff(await self._store.read_head(key, filetypes.SNIFF_BYTES))
         if sniffed is None or declared_kind is None:
             raise UnprocessableError(f"the file's content is not a supported {declared_type} file")
         sniffed_type, sniffed_kind = sniffed
@@ -329,7 +333,7 @@ class Ingest:
                 raise NotFoundError("media not found")
             # Before commit: if billing cannot be told, the delete rolls back and can be repeated (counted once).
             await self._accounts.record_deletion(user_id=user_id, media_id=media_id)
-        self._store.delete(media.storage_key)
+        await self._store.delete(media.storage_key)
         return media
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from arq import ArqRedis
 
-from trove_common.blobstore import LocalBlobStore
 from trove_common.grpc_client import ServiceCredential, make_channel
 from trove_common.grpc_server import serve
 from trove_common.jobs import (
@@ -19,6 +18,7 @@ from trove_common.jobs import (
     connect_redis,
     enqueue_analysis,
 )
+from trove_common.objectstore import ObjectStorage, StorageConfigError, open_object_store
 from trove_common.service import open_database, start_process
 from trove_ingest.accounts import BillingAccounts
 from trove_ingest.ingest import Enqueue, Ingest
@@ -78,13 +78,14 @@ async def sweep_forever(ingest: Ingest, *, every_s: float, grace_s: float) -> No
 
 
 async def run(settings: Settings) -> None:
+    # Before anything else: an object store that cannot be used stops the start, naming the setting.
+    async with open_object_store(settings.storage, env_prefix="TROVE_INGEST_") as store:
+        await serve_with(settings, store)
+
+
+async def serve_with(settings: Settings, store: ObjectStorage) -> None:
     pool = await open_database(settings.postgres, schema="ingest", migrations_dir=MIGRATIONS)
     redis = await connect_redis(settings.redis.dsn)
-    store = LocalBlobStore(
-        root=settings.storage.root,
-        signing_key=settings.storage.signing_key.get_secret_value(),
-        public_url=settings.storage.public_url,
-    )
     billing_channel = make_channel(
         settings.billing_addr, credential=ServiceCredential.of("ingest", settings.service_auth)
     )
@@ -128,7 +129,11 @@ async def run(settings: Settings) -> None:
 def main() -> None:
     settings = Settings()
     start_process(service="ingest", otel=settings.otel, log_level=settings.log_level, metrics=settings.metrics)
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except StorageConfigError as exc:
+        logger.critical("the object store cannot be used: %s", exc)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from trove_common.blobstore import thumbnail_key
 
 async def keep_thumbnail(run: StageRun, thumbnail: bytes) -> None:
     store = run.providers.store
-    store.put(thumbnail_key(run.job.storage_key), thumbnail)
+    await store.put(thumbnail_key(run.job.storage_key), thumbnail)
     await run.accounts.record_derived_bytes(
-        media_id=run.job.media_id, size_bytes=store.derived_bytes(run.job.storage_key)
+        media_id=run.job.media_id, size_bytes=await store.derived_bytes(run.job.storage_key)
     )
