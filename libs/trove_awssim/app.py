@@ -88,10 +88,11 @@ def create_app(
         state.throttle = Throttle(calls=int(body.get("calls", 0)), target=str(body.get("target", "")))
         return JSONResponse({"calls": state.throttle.calls})
 
-    async def set_access_key(request: Request) -> Response:
-        # A key revoked or rotated under a running service: calls signed with the old one are refused from now on.
-        state.access_key_id = str((await request.json())["access_key_id"])
-        return JSONResponse({})
+    async def access_key(request: Request) -> Response:
+        # POST: a key revoked or rotated under a running service; calls signed with the old one are refused.
+        if request.method == "POST":
+            state.access_key_id = str((await request.json())["access_key_id"])
+        return JSONResponse({"access_key_id": state.access_key_id})
 
     async def calls(request: Request) -> Response:
         return JSONResponse({"calls": state.calls})
@@ -122,7 +123,7 @@ def create_app(
             Route("/", call, methods=["POST"]),
             Route("/_sim/throttle", set_throttle, methods=["POST"]),
             Route("/_sim/calls", calls, methods=["GET"]),
-            Route("/_sim/access-key", set_access_key, methods=["POST"]),
+            Route("/_sim/access-key", access_key, methods=["GET", "POST"]),
             Route("/_sim/reset", reset, methods=["POST"]),
             Route("/_sim/transcripts/{name}", transcript, methods=["GET"]),
             Route("/_sim/health", health, methods=["GET"]),

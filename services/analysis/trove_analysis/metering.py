@@ -3,27 +3,34 @@
 The provider protocols answer facts, not bills, and a provider serves many files at once; so the runner opens a
 meter around one stage run (a context variable, which the tasks the provider starts inherit) and records the
 calls reported into it in the ledger, each at billing's price for its service. A run that reports no call is a
-local model's: its machine time is recorded instead.
+local model's: its machine time is recorded instead. Calls made by a try that failed are recorded too: the
+provider bills them.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One billable call: `units` of billing's `service` (e.g. aws-rekognition-image: 1 image); `call` says which."""
+    """One billable call: `units` of billing's `service` (e.g. aws-rekognition-image: 1 image); `call` says which.
+
+    `call_id` is unique to the call, so the ledger records it once however often it is reported, and a call made
+    again (a retried stage) is a new call, as the provider bills it.
+    """
 
     service: str
     units: float
     call: str
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 _meter: ContextVar[list[Call] | None] = ContextVar("trove_meter", default=None)
