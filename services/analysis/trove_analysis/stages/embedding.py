@@ -56,6 +56,8 @@ class EmbeddingStage(Stage[EmbeddingResult]):
                     page=t.page,
                     keywords=t.keywords,
                     image_vector=_image_vector(t, image_model),
+                    caption=t.caption,
+                    frame=t.frame,
                 )
                 for t, v in zip(run.texts, vectors, strict=True)
             ]
