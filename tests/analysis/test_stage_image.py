@@ -63,4 +63,6 @@ def test_a_caption_reads_as_a_line_not_a_label_list() -> None:
     long = "Daily soups: tomato, lentil and minestrone; sandwiches on rye or sourdough until three"
     text = caption(labels=(Label("menu", 0.1),), pixels=page, ocr=Ocr(text=long))
     assert text == "A document; text: “Daily soups: tomato, lentil and minestrone; sandwiches on…”"
-    assert caption(labels=(Label("street sign", 0.4),), ocr=Ocr(text="EXIT")) == "A street sign"  # too few words to quote
+    assert (
+        caption(labels=(Label("street sign", 0.4),), ocr=Ocr(text="EXIT")) == "A street sign"
+    )  # too few words to quote
