@@ -46,6 +46,7 @@ def test_a_photo_contributes_its_description_its_text_and_its_faces() -> None:
     assert IMAGE.facts(result) == {"has_faces": True}
     view = IMAGE.view(result)["picture"]
     assert view["faces"] == {"count": 1, "boxes": [[1, 2, 3, 4]]} and view["text"] == "please do not feed the cat"
+    assert view["caption"] == picture.caption
     assert view["colours"] == ["grey"] and view["labels"][1] == {"name": "dog", "score": 0.01, "broader": []}
 
 
