@@ -67,3 +67,15 @@ def test_a_caption_reads_as_a_line_not_a_label_list() -> None:
     assert (
         caption(labels=(Label("street sign", 0.4),), ocr=Ocr(text="EXIT")) == "A street sign"
     )  # too few words to quote
+
+
+async def test_a_face_in_a_photo_goes_to_people_with_its_crop(providers: Providers, blob_root: Path) -> None:
+    shutil.copy(DEV_MEDIA / "grace_hopper.jpg", blob_root / "user-grace.jpg")
+    run = stage_run(kind="image", path=DEV_MEDIA / "grace_hopper.jpg", providers=providers, key="user/grace")
+    result = await IMAGE.run(run)
+    assert IMAGE.decode(IMAGE.encode(result)) == result
+    (face,) = IMAGE.faces(result)
+    x0, y0, x1, y1 = face.box
+    assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 < 0.6  # fractions; the face is in the upper part
+    assert len(face.embedding) == 128 and face.score > 0.5 and (face.start_s, face.end_s) == (0, 0)
+    assert face.crop[:3] == b"\xff\xd8\xff"

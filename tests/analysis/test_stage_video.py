@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 from pathlib import Path
 
@@ -119,3 +120,16 @@ async def test_a_sentence_said_in_a_scene_shows_that_scenes_frame(providers: Pro
     frames = {(s.kind, s.text): s.frame for s in index.calls[0]["segments"]}
     assert frames[("speech", "the sofa")] == 2
     assert [f for (kind, _), f in frames.items() if kind == "scene"] == [1, 2]
+
+
+def test_a_scenes_faces_go_to_people_with_the_scenes_span() -> None:
+    face = Face(box=(10, 5, 30, 25), score=0.9, embedding=(0.1,) * 128, crop=base64.b64encode(b"a jpeg").decode())
+    result = VideoResult(
+        scenes=(
+            Scene(index=0, start_s=0.0, end_s=2.0, width=100, height=50),
+            Scene(index=1, start_s=2.0, end_s=5.5, width=100, height=50, faces=(face, Face(box=(1, 2, 3, 4)))),
+        )
+    )
+    (found,) = VIDEO.faces(result)  # the face without a descriptor is left out
+    assert found.box == (0.1, 0.1, 0.3, 0.5) and (found.start_s, found.end_s) == (2.0, 5.5)
+    assert found.crop == b"a jpeg" and found.embedding == (0.1,) * 128
