@@ -12,7 +12,7 @@ SOURCE_DIRS := libs services tests scripts bench
 # Every service package is importable from the venv (one dev environment for the monorepo).
 PATHS := libs services/gateway services/ingest services/analysis services/search services/billing
 
-.PHONY: help install system node venv protos models run run-aws-sim stop status test check bench bench-faults eval clean
+.PHONY: help install system node venv protos models run run-aws-sim stop status test check bench bench-scale bench-faults eval clean
 
 help:
 	@echo "make run     install what is missing, start Trove in the background (http://127.0.0.1:8080)"
@@ -22,6 +22,7 @@ help:
 	@echo "make test    install what is missing, run the tests against their own infrastructure"
 	@echo "make check   ruff (format + lint) and mypy"
 	@echo "make bench   performance figures as JSON"
+	@echo "make bench-scale   only search at 100,000 segments as JSON (SCALE_ARGS=\"--segments 20000\")"
 	@echo "make bench-faults  only the load with faults (worker, search, Redis, PostgreSQL killed once) as JSON"
 	@echo "make eval    search quality on the sample corpus as JSON (EVAL_ARGS=\"--url URL --also DIR\")"
 
@@ -82,6 +83,10 @@ check: install
 
 bench: install
 	@$(PY) bench/run.py
+
+# Only the search-at-scale figures (part of `make bench`); SCALE_ARGS="--segments 20000" for a quick look.
+bench-scale: install
+	@$(PY) bench/scale.py $(SCALE_ARGS)
 
 # N users searching and uploading while a worker, search, Redis and PostgreSQL are each killed once.
 bench-faults: install

@@ -137,18 +137,6 @@ async def measure(infra: Infra) -> dict[str, object]:
     }
 
 
-async def _at_scale(infra: Infra) -> dict[str, object]:
-    token, _ = await sign_up(infra.auth_emulator_host)
-    api = Api(base_url=infra.config.gateway_url, token=token)
-    assert (await api.request("GET", "/api/v1/media")).status_code == 200  # creates the user in billing
-    conn = await asyncpg.connect(infra.admin_dsn)
-    try:
-        user_id = str(await conn.fetchval("SELECT user_id FROM billing.users ORDER BY created_at DESC LIMIT 1"))
-    finally:
-        await conn.close()
-    return await scale.measure(infra, api, user_id)
-
-
 async def _throughput(infra: Infra) -> dict[str, object]:
     token, _ = await sign_up(infra.auth_emulator_host)
     api = Api(base_url=infra.config.gateway_url, token=token)
@@ -170,7 +158,7 @@ def main() -> None:
         wait_gateway_ready(infra.config)
         figures.update(asyncio.run(measure(infra)))
         figures["analysis_worker_peak_rss_mb"] = _peak_rss_mb(infra.config.pid_path("analysis-worker"))
-        figures["search_at_scale"] = asyncio.run(_at_scale(infra))
+        figures["search_at_scale"] = asyncio.run(scale.at_scale(infra))
         figures["pipeline_throughput"] = asyncio.run(_throughput(infra))
     figures["stages"] = asyncio.run(stages.measure())
     figures["load_with_faults"] = faults.run()

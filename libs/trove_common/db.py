@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -19,8 +19,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await register_vector(conn)
 
 
-async def create_pool(settings: PostgresSettings, *, vectors: bool = False) -> asyncpg.Pool:
-    """A pool for one service role; `vectors` registers the pgvector codec on every connection."""
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No reset query on release: asyncpg still rolls back an open transaction first (Connection._reset)."""
+
+
+async def create_pool(settings: PostgresSettings, *, vectors: bool = False, session_reset: bool = True) -> asyncpg.Pool:
+    """A pool for one service role; `vectors` registers the pgvector codec on every connection.
+
+    Args:
+        session_reset: reset session state (settings, advisory locks, cursors, LISTEN) whenever a connection goes
+            back to the pool: one more round trip per use. False only for a service whose session state is all
+            transaction-local (`set_config(..., true)`) and which releases any session lock it takes itself.
+    """
     pool = await asyncpg.create_pool(
         dsn=settings.dsn.get_secret_value(),
         min_size=settings.pool_min,
@@ -28,20 +38,29 @@ async def create_pool(settings: PostgresSettings, *, vectors: bool = False) -> a
         command_timeout=settings.command_timeout_s,
         timeout=settings.connect_timeout_s,
         init=_init_connection if vectors else None,
+        reset=None if session_reset else _keep_session,
     )
     assert pool is not None
     return pool
 
 
 @asynccontextmanager
-async def user_transaction(pool: asyncpg.Pool, user_id: str) -> AsyncIterator[asyncpg.Connection]:
+async def user_transaction(
+    pool: asyncpg.Pool, user_id: str, *, settings: Mapping[str, str] | None = None
+) -> AsyncIterator[asyncpg.Connection]:
     """A transaction in which row-level security policies see `app.user_id` = `user_id`.
 
     `set_config(..., true)` is `SET LOCAL`: the setting dies with the transaction, so a pooled connection
     never carries one user's id into another user's query.
+
+    Args:
+        settings: more transaction-local settings (name -> value), set in the same round trip.
     """
     if not user_id:
         raise InvalidArgumentError("no calling user in this request")
+    names = list(settings or {})
+    calls = "".join(f", set_config(${2 * i + 2}, ${2 * i + 3}, true)" for i in range(len(names)))
+    values = [v for name in names for v in (name, (settings or {})[name])]
     async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn, conn.transaction():
-        await conn.execute("SELECT set_config('app.user_id', $1, true)", user_id)
+        await conn.execute(f"SELECT set_config('app.user_id', $1, true){calls}", user_id, *values)
         yield conn

@@ -29,14 +29,23 @@ def start_process(*, service: str, otel: OtelSettings, log_level: str, metrics: 
 
 
 async def open_database(
-    settings: PostgresSettings, *, schema: str, migrations_dir: Path, vectors: bool = False
+    settings: PostgresSettings,
+    *,
+    schema: str,
+    migrations_dir: Path,
+    vectors: bool = False,
+    session_reset: bool = True,
 ) -> asyncpg.Pool:
-    """The service's pool, after its migrations are applied (under the advisory lock, so replicas take turns)."""
+    """The service's pool, after its migrations are applied (under the advisory lock, so replicas take turns).
+
+    Args:
+        session_reset: see `create_pool`.
+    """
     pool = await create_pool(settings, vectors=False)
     async with pool.acquire() as conn:
         await migrate(conn, schema=schema, directory=migrations_dir)
-    if not vectors:
+    if not vectors and session_reset:
         return pool
     # The pgvector codec can only be registered once the extension's types are visible; reopen with it.
     await pool.close()
-    return await create_pool(settings, vectors=True)
+    return await create_pool(settings, vectors=vectors, session_reset=session_reset)

@@ -50,3 +50,30 @@ async def test_full_text_counts_the_share_of_the_query_words_a_segment_holds(
     assert abs(by_media[media["one"]].text_coverage - 1 / 3) < 1e-9
     # The segment that says "military" three times still ranks below the one with every word.
     assert [c.media_id for c, _ in found] == [media["all"], media["one"]]
+
+
+async def test_transaction_settings_ride_with_the_user_id_and_end_with_the_transaction(
+    infra: Infra, services: ServiceGroup
+) -> None:
+    # One connection, returned without the session reset search's pool skips: nothing may carry over.
+    settings = PostgresSettings(dsn=SecretStr(infra.dsns["search"]), pool_min=1, pool_max=1)
+    pool = await create_pool(settings, vectors=True, session_reset=False)
+    user_id = str(uuid.uuid4())
+    try:
+        async with user_transaction(pool, user_id, settings=repo.hnsw_settings(123)) as conn:
+            inside = await conn.fetchrow(
+                """SELECT current_setting('app.user_id') AS user_id, current_setting('hnsw.ef_search') AS ef,
+                       current_setting('hnsw.iterative_scan') AS scan"""
+            )
+            first = await conn.fetchval("SELECT pg_backend_pid()")
+        async with pool.acquire() as conn:
+            after = await conn.fetchrow(
+                """SELECT current_setting('app.user_id', true) AS user_id,
+                       current_setting('hnsw.ef_search', true) AS ef, pg_backend_pid() AS pid"""
+            )
+    finally:
+        await pool.close()
+    assert dict(inside) == {"user_id": user_id, "ef": "123", "scan": "relaxed_order"}
+    assert after["pid"] == first
+    assert after["user_id"] in (None, "")
+    assert after["ef"] != "123"

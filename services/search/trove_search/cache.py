@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,18 @@ def _unavailable(what: str, exc: BaseException) -> None:
     logger.warning("search cache unavailable: answering without it", extra={"op": what, "error": repr(exc)})
 
 
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What the cache holds for one search; `version` None: the cache is unavailable (nothing is read or kept)."""
+
+    version: int | None
+    results: bytes | None
+    query_vector: npt.NDArray[np.float32] | None
+
+
+_NOTHING = Lookup(version=None, results=None, query_vector=None)
+
+
 def digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
@@ -38,6 +51,7 @@ class SearchCache:
         self._redis = redis
         self._ttl_s = ttl_s
         self._timeout_s = timeout_s
+        self._writes: set[asyncio.Task[None]] = set()
 
     async def _call(self, what: str, call: Awaitable[T]) -> T | None:
         """The call's answer, or None when Redis failed or did not answer in time (logged)."""
@@ -58,6 +72,31 @@ class SearchCache:
             return None
         return int(value or 0)
 
+    async def lookup(
+        self, *, user_id: str, version: int | None, space: str, request_key: str, vector_space: str, text: str
+    ) -> Lookup:
+        """The result list cached for the request at `version` (see `results`) and the query's vector in
+        `vector_space` (see `query_vector`), in one round trip."""
+        if version is None:
+            return _NOTHING
+        reply = await self._call(
+            "lookup",
+            self._redis.mget(
+                _page_key(space, user_id, version, request_key), QUERY_VECTOR + digest(vector_space, text)
+            ),
+        )
+        if reply is None:
+            return Lookup(version=version, results=None, query_vector=None)
+        results, vector = reply
+        _count("results", hit=results is not None)
+        if results is None:
+            _count("query_vector", hit=vector is not None)
+        return Lookup(
+            version=version,
+            results=results,
+            query_vector=None if vector is None else np.frombuffer(vector, dtype=np.float32),
+        )
+
     async def bump(self, user_id: str) -> None:
         """The user's index changed: every cached result list of theirs is stale from now on.
 
@@ -76,6 +115,21 @@ class SearchCache:
         await self._call(
             "keep_query_vector", self._redis.set(QUERY_VECTOR + digest(space, text), payload, ex=self._ttl_s)
         )
+
+    def keep_query_vector_soon(self, space: str, text: str, vector: npt.NDArray[np.float32]) -> None:
+        """`keep_query_vector` off the request path: the search does not wait for the write."""
+        self._soon(self.keep_query_vector(space, text, vector))
+
+    def keep_results_soon(
+        self, space: str, user_id: str, version: int | None, request_key: str, payload: bytes
+    ) -> None:
+        """`keep_results` off the request path."""
+        self._soon(self.keep_results(space, user_id, version, request_key, payload))
+
+    def _soon(self, write: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(write)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
     async def results(self, space: str, user_id: str, version: int | None, request_key: str) -> bytes | None:
         """A cached result list; the key carries the embedding space, so a switch of spaces misses every old one."""

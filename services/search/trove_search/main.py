@@ -21,6 +21,7 @@ from trove_ml.offloaded import OffloadedImageTextQueries
 from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from trove_protos.search.v1 import search_pb2_grpc
 from trove_search import space_repo
+from trove_search.batching import QueryBatcher
 from trove_search.cache import SearchCache
 from trove_search.history import HistoryWriter
 from trove_search.models import MediaInfo, Space
@@ -86,7 +87,11 @@ def space_settings(config: EmbedderSettings, space: Space) -> EmbedderSettings:
 
 
 async def run(settings: Settings) -> None:
-    pool = await open_database(settings.postgres, schema="search", migrations_dir=MIGRATIONS, vectors=True)
+    # Every setting search makes is transaction-local and the re-indexer releases its run lock itself, so
+    # connections go back to the pool without a reset round trip (three per search).
+    pool = await open_database(
+        settings.postgres, schema="search", migrations_dir=MIGRATIONS, vectors=True, session_reset=False
+    )
     channel = make_channel(settings.ingest_addr, credential=ServiceCredential.of("search", settings.service_auth))
     limit_torch_threads(settings.torch_threads)
     executor = ModelExecutor(threads=settings.model_threads, name="query-embedder")
@@ -123,6 +128,7 @@ async def run(settings: Settings) -> None:
         lookup=lookup,
         ef_search=settings.hnsw_ef_search,
         pictures=pictures,
+        queries=QueryBatcher(lanes=settings.model_threads),
         people=settings.people,
     )
     people = People(pool=pool, settings=settings.people, lookup=lookup, cache=cache)

@@ -99,12 +99,19 @@ class Reindexer:
     async def _lock_free(self, conn: asyncpg.Connection) -> bool:
         if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RUN_LOCK):
             return False
-        await conn.execute("SELECT pg_advisory_unlock($1)", _RUN_LOCK)
+        try:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _RUN_LOCK)
+        except BaseException:
+            conn.terminate()  # see _release
+            raise
         return True
 
     async def _release(self, conn: asyncpg.Connection) -> None:
         try:
             await conn.execute("SELECT pg_advisory_unlock_all()")
+        except BaseException:
+            conn.terminate()  # the pool does not reset sessions: a connection still holding the lock must not return
+            raise
         finally:
             await self._pool.release(conn)
 

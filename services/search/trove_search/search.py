@@ -21,7 +21,8 @@ from trove_common.errors import InvalidArgumentError, NotFoundError
 from trove_common.ids import parse_id
 from trove_common.metrics import SEARCH_RESULTS, SEARCH_SECONDS
 from trove_search import people_repo, ranking, repo, space_repo
-from trove_search.cache import SearchCache, digest
+from trove_search.batching import QueryBatcher
+from trove_search.cache import Lookup, SearchCache, digest
 from trove_search.codec import hits_from_json, hits_to_json
 from trove_search.history import HistoryWriter
 from trove_search.models import (
@@ -222,8 +223,11 @@ class Search:
         ef_search: int,
         pictures: PictureSpace | None = None,
         people: PeopleSettings | None = None,
+        queries: QueryBatcher | None = None,
     ) -> None:
+        """Args: queries: embeds the query texts of concurrent searches together (default: one lane)."""
         self._pool = pool
+        self._queries = queries or QueryBatcher(lanes=1)
         self._people = people or PeopleSettings()
         self._names: dict[str, tuple[int, dict[str, str]]] = {}  # user id -> (index version, named people)
         self._spaces = spaces
@@ -299,7 +303,8 @@ class Search:
     async def search(self, *, user_id: str, query: Query) -> Results:
         started = time.perf_counter()
         said = check_query(query)
-        version = await self._cache.version(user_id)
+        # Both round trips at once: the index version (named people, cached lists) and the space searches use.
+        version, (space, encoder) = await asyncio.gather(self._cache.version(user_id), self._spaces.active())
         people = None
         if not query.filters.people and not {"people", "all"} & set(query.literal):
             people = await self._named_people(user_id, version)
@@ -308,16 +313,23 @@ class Search:
         request_key = digest(text, json.dumps(query.filters.as_json(), sort_keys=True), query.sort)
         offset = _offset(query.cursor, request_key)
         # One space for the whole search: the query is embedded by, and compared with, the active space only.
-        space, encoder = await self._spaces.active()
         answered_by = space.space + (f"+{self._pictures.space}" if self._pictures else "")
-        cached = await self._cache.results(answered_by, user_id, version, request_key)
+        known = await self._cache.lookup(
+            user_id=user_id,
+            version=version,
+            space=answered_by,
+            request_key=request_key,
+            vector_space=space.space,
+            text=text,
+        )
+        cached = known.results
         if cached is not None:
             hits = hits_from_json(cached)
         elif not understood.text:  # every word was a filter ("videos from yesterday"): list what passes them
             hits = await self._matching_filters(user_id, query)
         else:
-            hits = await self._rank(user_id=user_id, text=text, query=query, space=space, encoder=encoder)
-            await self._cache.keep_results(answered_by, user_id, version, request_key, hits_to_json(hits))
+            hits = await self._rank(user_id=user_id, text=text, query=query, space=space, encoder=encoder, known=known)
+            self._cache.keep_results_soon(answered_by, user_id, known.version, request_key, hits_to_json(hits))
         results, more = await self._page(hits, offset=offset, limit=query.limit)
         took_ms = 1000 * (time.perf_counter() - started)
         SEARCH_SECONDS.labels(cached=str(cached is not None).lower()).observe(took_ms / 1000)
@@ -352,10 +364,22 @@ class Search:
                 del self._names[next(iter(self._names))]  # the oldest entry
         return names
 
-    async def _rank(self, *, user_id: str, text: str, query: Query, space: Space, encoder: QueryEncoder) -> list[Hit]:
+    async def _rank(
+        self,
+        *,
+        user_id: str,
+        text: str,
+        query: Query,
+        space: Space,
+        encoder: QueryEncoder,
+        known: Lookup,
+    ) -> list[Hit]:
+        """Args: known: what the cache held for this search (the query's vector in `space`, if any)."""
         # The query is embedded while the full-text ranking runs, and the vector index is searched as soon as the
         # vector is there; each on its own connection.
-        embedding = asyncio.create_task(self._query_vector(text, space=space.space, encoder=encoder))
+        embedding = asyncio.create_task(
+            self._query_vector(text, space=space.space, encoder=encoder, known=known.query_vector, asked=True)
+        )
 
         async def nearest() -> list[Candidate]:
             return await self._nearest(user_id, await embedding, space=space.space, dim=space.dim, query=query)
@@ -386,15 +410,17 @@ class Search:
     async def _nearest(
         self, user_id: str, vector: npt.NDArray[np.float32], *, space: str, dim: int, query: Query
     ) -> list[Candidate]:
-        async with user_transaction(self._pool, user_id) as conn:
+        ef_search = max(self._ef_search, CANDIDATES)
+        async with user_transaction(self._pool, user_id, settings=repo.hnsw_settings(ef_search)) as conn:
             return await repo.nearest(
                 conn,
                 space=space,
                 dim=dim,
                 vector=vector,
                 limit=CANDIDATES,
-                ef_search=max(self._ef_search, CANDIDATES),
+                ef_search=ef_search,
                 filters=query.filters,
+                tuned=True,
             )
 
     async def _pictures_like(self, user_id: str, text: str, pictures: PictureSpace, *, query: Query) -> list[Candidate]:
@@ -403,11 +429,20 @@ class Search:
         found = await self._nearest(user_id, vector, space=pictures.space, dim=pictures.encoder.dim, query=query)
         return [replace(c, similarity=0.0, image_match=pictures.match(c.similarity)) for c in found]
 
-    async def _query_vector(self, text: str, *, space: str, encoder: QueryEncoder) -> npt.NDArray[np.float32]:
-        vector = await self._cache.query_vector(space, text)
+    async def _query_vector(
+        self,
+        text: str,
+        *,
+        space: str,
+        encoder: QueryEncoder,
+        known: npt.NDArray[np.float32] | None = None,
+        asked: bool = False,
+    ) -> npt.NDArray[np.float32]:
+        """The query's vector in `space`: cached (`asked`: the cache was read already and held `known`) or embedded."""
+        vector = known if asked else await self._cache.query_vector(space, text)
         if vector is None or vector.shape != (encoder.dim,):
-            vector = (await encoder.embed([text]))[0]
-            await self._cache.keep_query_vector(space, text, vector)
+            vector = await self._queries.embed(encoder, text)
+            self._cache.keep_query_vector_soon(space, text, vector)
         return vector
 
     async def _page(self, hits: list[Hit], *, offset: int, limit: int) -> tuple[list[Result], bool]:
