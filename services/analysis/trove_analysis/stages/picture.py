@@ -79,3 +79,8 @@ def text_segment(picture: Picture) -> SegmentText | None:
     """The picture's own text (OCR) as a segment, when there is enough of it."""
     text = describe.ocr_text(picture)
     return SegmentText(kind="text", start_s=0.0, end_s=0.0, text=text) if text else None
+
+
+def conse_phrase(label: Label) -> str:
+    """The words a label is embedded from for a ConSE picture vector: its first two names ("tiger cat, tabby")."""
+    return ", ".join([name.strip() for name in label.name.split(",") if name.strip()][:2])
