@@ -47,7 +47,8 @@ def _pictures() -> list[Path]:
 
 
 def _unit(rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    return rows / np.maximum(np.linalg.norm(rows, axis=-1, keepdims=True), 1e-12)
+    unit: npt.NDArray[np.float32] = rows / np.maximum(np.linalg.norm(rows, axis=-1, keepdims=True), 1e-12)
+    return unit
 
 
 def _ranks(sims: npt.NDArray[np.float32], names: Sequence[str], queries: Sequence[dict[str, Any]]) -> dict[str, float]:

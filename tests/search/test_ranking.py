@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from trove_search import ranking
 from trove_search.models import Candidate
 

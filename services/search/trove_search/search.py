@@ -392,7 +392,7 @@ class Search:
                 exclude_media=media_id,
             )
         # Neighbours are what "more like this" asks for: no query to calibrate a top cut-off against.
-        hits = ranking.group(((c, 0.0) for c in found), query="", min_top=0.0)
+        hits = ranking.group(((c, 0.0) for c in found), query="", min_top=0.0, score_of=ranking.neighbour_score)
         results, _ = await self._page(hits, offset=0, limit=limit)
         return Results(results=results, took_ms=1000 * (time.perf_counter() - started), space=space.space)
 
