@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import threading
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -97,3 +98,24 @@ def _box(rect: Any, scale: float, scaled: tuple[int, int], original: tuple[int, 
     x0, y0 = max(0, rect.left()), max(0, rect.top())
     x1, y1 = min(scaled[0], rect.right() + 1), min(scaled[1], rect.bottom() + 1)
     return (int(x0 / scale), int(y0 / scale), min(original[0], round(x1 / scale)), min(original[1], round(y1 / scale)))
+
+
+def face_crop_jpeg(
+    image: Image.Image, box: tuple[int, int, int, int], *, side_px: int = 128, margin: float = 0.3
+) -> bytes:
+    """A small square JPEG of the face in `box` (pixels of `image`), with `margin` (a share of the box's size) of
+    hair and chin around it, for showing the person."""
+    x0, y0, x1, y1 = box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half = max(x1 - x0, y1 - y0) * (1 + margin) / 2
+    square = (
+        max(0, round(cx - half)),
+        max(0, round(cy - half)),
+        min(image.width, round(cx + half)),
+        min(image.height, round(cy + half)),
+    )
+    crop = image.convert("RGB").crop(square)
+    crop.thumbnail((side_px, side_px), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    crop.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trove_analysis import stages
 from trove_analysis.deps import Providers
-from trove_analysis.models import IndexedSegment, MediaFacts
+from trove_analysis.models import IndexedFace, IndexedSegment, MediaFacts
 from trove_analysis.provider_choice import BuildContext, build_providers
 from trove_analysis.settings import Settings
 from trove_analysis.stages import StageRun
@@ -56,8 +56,18 @@ class Index:
         segments: list[IndexedSegment],
         facts: MediaFacts,
         image_model: tuple[str, int] | None,
+        faces: Sequence[IndexedFace] = (),
     ) -> None:
-        self.calls.append({"media_id": media_id, "model": model, "dim": dim, "segments": segments, "facts": facts})
+        self.calls.append(
+            {
+                "media_id": media_id,
+                "model": model,
+                "dim": dim,
+                "segments": segments,
+                "facts": facts,
+                "faces": list(faces),
+            }
+        )
 
 
 class Blobs:
@@ -116,4 +126,5 @@ def stage_run(
         providers=providers,
         accounts=tier or Tier(),
         index=index or Index(),
+        faces=tuple(stages.faces(found)),
     )

@@ -50,6 +50,19 @@ async def test_a_file_without_segments_still_gets_its_facts_indexed(providers: P
     assert call["segments"] == [] and call["facts"].kind == "image"
 
 
+async def test_the_files_faces_are_indexed_with_its_segments(providers: Providers) -> None:
+    face = {"box": [10, 5, 30, 25], "score": 0.9, "embedding": [0.1] * 128, "crop": ""}
+    picture = {"width": 100, "height": 50, "labels": [], "faces": [face]}
+    index = Index()
+    run = stage_run(
+        kind="image", path=DEV_MEDIA / "coffee.png", providers=providers, results={"image": picture}, index=index
+    )
+    await EMBEDDING.run(run)
+    (call,) = index.calls
+    (indexed,) = call["faces"]
+    assert indexed.box == (0.1, 0.1, 0.3, 0.5) and indexed.crop == b"" and call["facts"].has_faces
+
+
 async def test_an_openai_compatible_embedder_reports_its_tokens_once_per_run(providers: Providers) -> None:
     """Trove's own embeddings server on loopback stands in for OpenAI; the tokens it counts go to the ledger."""
     model = TextEmbedder()

@@ -45,3 +45,15 @@ def test_a_photo_contributes_its_description_its_text_and_its_faces() -> None:
     view = IMAGE.view(result)["picture"]
     assert view["faces"] == {"count": 1, "boxes": [[1, 2, 3, 4]]} and view["text"] == "please do not feed the cat"
     assert view["colours"] == ["grey"] and view["labels"][1] == {"name": "dog", "score": 0.01, "broader": []}
+
+
+async def test_a_face_in_a_photo_goes_to_people_with_its_crop(providers: Providers, blob_root: Path) -> None:
+    shutil.copy(DEV_MEDIA / "grace_hopper.jpg", blob_root / "user-grace.jpg")
+    run = stage_run(kind="image", path=DEV_MEDIA / "grace_hopper.jpg", providers=providers, key="user/grace")
+    result = await IMAGE.run(run)
+    assert IMAGE.decode(IMAGE.encode(result)) == result
+    (face,) = IMAGE.faces(result)
+    x0, y0, x1, y1 = face.box
+    assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 < 0.6  # fractions; the face is in the upper part
+    assert len(face.embedding) == 128 and face.score > 0.5 and (face.start_s, face.end_s) == (0, 0)
+    assert face.crop[:3] == b"\xff\xd8\xff"

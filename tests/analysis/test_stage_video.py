@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from trove_analysis import stages
 from trove_analysis.stages.picture import Face, Label, Ocr
 from trove_analysis.stages.video import VIDEO, Scene, VideoResult
@@ -52,3 +54,16 @@ def test_the_first_scene_stands_for_the_video() -> None:
     assert headline(found) == VIDEO.decode(STORED).scenes[0]
     assert details(found)["scenes"][0]["labels"] == [{"name": "seashore", "score": 0.8, "broader": []}]
     assert headline(stages.done([])) is None
+
+
+def test_a_scenes_faces_go_to_people_with_the_scenes_span() -> None:
+    face = Face(box=(10, 5, 30, 25), score=0.9, embedding=(0.1,) * 128, crop=base64.b64encode(b"a jpeg").decode())
+    result = VideoResult(
+        scenes=(
+            Scene(index=0, start_s=0.0, end_s=2.0, width=100, height=50),
+            Scene(index=1, start_s=2.0, end_s=5.5, width=100, height=50, faces=(face, Face(box=(1, 2, 3, 4)))),
+        )
+    )
+    (found,) = VIDEO.faces(result)  # the face without a descriptor is left out
+    assert found.box == (0.1, 0.1, 0.3, 0.5) and (found.start_s, found.end_s) == (2.0, 5.5)
+    assert found.crop == b"a jpeg" and found.embedding == (0.1,) * 128

@@ -395,7 +395,7 @@ async def test_keyboard_only_at_phone_width(new_page: NewPage, shot: Shot) -> No
     await no_sideways_scrolling()
     await shot(page, "02-library")
 
-    for view, heading in (("usage", "Usage"), ("upload", "Upload"), ("search", "Search")):
+    for view, heading in (("usage", "Usage"), ("upload", "Upload"), ("people", "People"), ("search", "Search")):
         await page.get_by_role("link", name=heading, exact=True).focus()
         await page.keyboard.press("Enter")
         await expect(page.get_by_role("heading", name=heading, exact=True)).to_be_focused()

@@ -20,7 +20,7 @@ TABLES = {
     "billing": ("billing.users", "billing.cost_tracking", "billing.usage", "billing.budgets", "billing.budget_alerts"),
 }
 # User-owned tables checked by their own test below (a normal upload writes no row into them).
-TESTED_APART = {"analysis.dead_letters"}
+TESTED_APART = {"analysis.dead_letters", "search.faces", "search.people"}
 # Tables with a user_id column and, deliberately, no row-level security: why, in their migration.
 WITHOUT_RLS = {"search.index_users"}  # user ids only, so a re-index can visit every user's segments
 
@@ -133,3 +133,44 @@ async def test_dead_letters_are_the_owners_or_the_admin_routes(infra: Infra) -> 
     assert await _count(dsn, table, stranger) == 0
     assert await _count(dsn, table, None) == 0
     assert await _count(dsn, table, None, all_users=True) >= 1
+
+
+async def test_faces_and_people_are_the_owners(infra: Infra) -> None:
+    """search.faces and search.people (written only for pictures with faces): the owner sees theirs, a stranger
+    and nobody see none, and the service role cannot write a row for another user."""
+    owner, stranger = str(uuid.uuid4()), str(uuid.uuid4())
+    media_id, person_id = uuid.uuid4(), uuid.uuid4()
+    admin = await asyncpg.connect(infra.admin_dsn)
+    try:
+        await admin.execute(
+            "INSERT INTO search.media (media_id, user_id, kind) VALUES ($1, $2, 'image')", media_id, uuid.UUID(owner)
+        )
+        await admin.execute(
+            "INSERT INTO search.people (person_id, user_id) VALUES ($1, $2)", person_id, uuid.UUID(owner)
+        )
+        await admin.execute(
+            """INSERT INTO search.faces (user_id, media_id, person_id, box, score, embedding)
+               VALUES ($1, $2, $3, '{0,0,1,1}', 1, array_fill(0.1, ARRAY[128])::vector)""",
+            uuid.UUID(owner),
+            media_id,
+            person_id,
+        )
+    finally:
+        await admin.close()
+    dsn = infra.dsns["search"]
+    for table in ("search.faces", "search.people"):
+        assert await _count(dsn, table, owner) == 1, table
+        assert await _count(dsn, table, stranger) == 0, table
+        assert await _count(dsn, table, None) == 0, table
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.user_id', $1, true)", stranger)
+            try:
+                await conn.execute("INSERT INTO search.people (user_id) VALUES ($1)", uuid.UUID(owner))
+            except asyncpg.InsufficientPrivilegeError:
+                pass
+            else:
+                raise AssertionError("a stranger wrote a person for the owner")
+    finally:
+        await conn.close()

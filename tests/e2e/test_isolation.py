@@ -30,6 +30,8 @@ class Victim:
     media_id: str
     filename: str
     blob_key: str  # the storage key, as it appears in A's signed URLs
+    person_id: str  # a person in A's pictures
+    face_id: str  # and one of their faces
 
 
 # (method, path template) -> (the status B gets, the path params filled with A's ids). Blob URLs are
@@ -47,10 +49,21 @@ CASES: dict[tuple[str, str], tuple[int, Callable[[Victim], dict[str, str]]]] = {
     ("PUT", "/api/v1/admin/users/{user_id}/budget"): (403, lambda v: {"user_id": v.user_id}),
     # A's file has no dead letter; the route refuses B before reading any id.
     ("POST", "/api/v1/jobs/{job_id}/requeue"): (403, lambda v: {"job_id": v.media_id}),
+    ("GET", "/api/v1/people/{person_id}"): (404, lambda v: {"person_id": v.person_id}),
+    ("PATCH", "/api/v1/people/{person_id}"): (404, lambda v: {"person_id": v.person_id}),
+    ("POST", "/api/v1/people/{person_id}/merge"): (404, lambda v: {"person_id": v.person_id}),
+    ("POST", "/api/v1/faces/{face_id}/move"): (404, lambda v: {"face_id": v.face_id}),
+    ("GET", "/api/v1/faces/{face_id}/crop"): (404, lambda v: {"face_id": v.face_id}),
     ("GET", "/blobs/{key:path}"): (403, lambda v: {"key": v.blob_key}),
     ("PUT", "/blobs/{key:path}"): (403, lambda v: {"key": v.blob_key}),
 }
-BODIES = {"tier": {"tier": "premium"}, "budget": {"amount": 0}}
+BODIES = {
+    "tier": {"tier": "premium"},
+    "budget": {"amount": 0},
+    "{person_id}": {"name": "Bob's now"},
+    "merge": {"other_person_id": "00000000-0000-4000-8000-000000000000"},
+    "move": {},
+}
 
 
 def _routes_with_ids() -> set[tuple[str, str]]:
@@ -81,6 +94,12 @@ async def _victim(api: Api) -> Victim:
     assert (await api.wait_done(media_id))["status"] == "completed"
     me = (await api.request("GET", "/api/v1/me")).json()
     signed = (await api.request("GET", f"/api/v1/media/{media_id}/content-url")).json()["url"]
+    # The same portrait twice: two faces, one person.
+    portrait = (DEV_MEDIA / "grace_hopper.jpg").read_bytes()
+    for name in ("grace.jpg", "grace-again.jpg"):
+        assert (await api.wait_done(await api.upload(portrait, name, "image/jpeg")))["status"] == "completed"
+    (person,) = (await api.request("GET", "/api/v1/people")).json()["items"]
+    detail = (await api.request("GET", f"/api/v1/people/{person['person_id']}")).json()
     return Victim(
         user_id=me["user_id"],
         email=me["email"],
@@ -88,6 +107,8 @@ async def _victim(api: Api) -> Victim:
         media_id=media_id,
         filename="china-private.jpg",
         blob_key=urlsplit(signed).path.removeprefix("/blobs/"),
+        person_id=person["person_id"],
+        face_id=detail["media"][0]["faces"][0]["face_id"],
     )
 
 
@@ -98,7 +119,15 @@ def test_every_route_with_a_path_parameter_has_a_case() -> None:
 async def test_user_b_with_user_a_ids_gets_nothing(new_api: NewApi) -> None:
     alice, bob = await new_api(), await new_api()
     victim = await _victim(alice)
-    secrets = (victim.media_id, victim.upload_id, victim.filename, victim.email, victim.user_id)
+    secrets = (
+        victim.media_id,
+        victim.upload_id,
+        victim.filename,
+        victim.email,
+        victim.user_id,
+        victim.person_id,
+        victim.face_id,
+    )
     # Bob's own valid signature, replayed on Alice's key, must not open it either.
     bob_signed = await bob.create_upload("mine.jpg", "image/jpeg", 100)
     bob_query = urlsplit(bob_signed.json()["upload_url"]).query
@@ -117,4 +146,6 @@ async def test_user_b_with_user_a_ids_gets_nothing(new_api: NewApi) -> None:
     content = await alice.request("GET", f"/api/v1/media/{victim.media_id}/content")
     assert content.content == (DEV_MEDIA / "china.jpg").read_bytes()
     assert (await alice.request("GET", "/api/v1/me")).json()["tier"] == "free"
-    assert (await alice.request("GET", "/api/v1/billing/usage")).json()["uploads"] == 1
+    assert (await alice.request("GET", "/api/v1/billing/usage")).json()["uploads"] == 3
+    person = (await alice.request("GET", f"/api/v1/people/{victim.person_id}")).json()
+    assert person["name"] == "" and person["face_count"] == 2

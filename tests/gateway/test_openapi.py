@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from starlette.routing import Route
 
-from trove_gateway import admin_api, api, billing_api, blobs, health, jobs_api, openapi, pages, search_api
+from trove_gateway import admin_api, api, billing_api, blobs, health, jobs_api, openapi, pages, people_api, search_api
 from trove_gateway.openapi import ApiRoute, build_document, undocumented
 
 ALL_ROUTES = [
@@ -13,6 +13,7 @@ ALL_ROUTES = [
     *api.ROUTES,
     *jobs_api.ROUTES,
     *search_api.ROUTES,
+    *people_api.ROUTES,
     *billing_api.ROUTES,
     *admin_api.ROUTES,
     *blobs.ROUTES,

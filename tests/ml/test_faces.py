@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from PIL import Image
 from support import DEV_MEDIA
 
-from trove_ml.faces import EMBEDDING_DIM, SAME_PERSON_DISTANCE, FaceFinder
+from trove_ml.faces import EMBEDDING_DIM, SAME_PERSON_DISTANCE, FaceFinder, face_crop_jpeg
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +69,13 @@ def test_large_picture_is_capped_and_boxes_stay_in_its_coordinates(finder: FaceF
 
     for a, b in zip(face_small.box, face_large.box, strict=True):
         assert abs(a * 5 - b) < 0.1 * large.width
+
+
+def test_a_face_crop_is_a_small_jpeg_of_the_face(finder: FaceFinder) -> None:
+    grace = Image.open(DEV_MEDIA / "grace_hopper.jpg")
+    (face,) = finder.find(grace)
+    crop = Image.open(io.BytesIO(face_crop_jpeg(grace, face.box)))
+    assert crop.format == "JPEG" and max(crop.size) <= 128
+    assert abs(crop.width - crop.height) <= 2  # square, unless the picture's edge cuts it
+    (again,) = finder.find(crop.resize((crop.width * 3, crop.height * 3)))  # still her face
+    assert float(np.linalg.norm(again.embedding - face.embedding)) < SAME_PERSON_DISTANCE

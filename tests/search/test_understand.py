@@ -187,6 +187,13 @@ def test_people_come_from_a_vocabulary() -> None:
     assert _read("grandma rose at the beach", people=people, parts=["kinds", "dates"]).people == ()
 
 
+def test_names_with_hyphens_apostrophes_and_many_words_are_read_as_typed() -> None:
+    people = {"Anne-Marie O'Brien": "p-1", "  Ana  ": "p-2", "???": "p-3"}
+    found = _read("photos of anne-marie o'brien and ANA by the lake", people=people)
+    assert found.people == ("p-1", "p-2") and found.kinds == ("image",)
+    assert found.text == "by the lake"
+
+
 def test_understood_query_lets_explicit_filters_win() -> None:
     query = Query(text="videos about rain yesterday", limit=10, tz="Europe/Paris")
     merged, found = understood_query(query, now=NOW)

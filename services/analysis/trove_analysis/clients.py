@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
-from trove_analysis.models import IndexedSegment, MediaFacts
+from google.protobuf.message import Message
+
+from trove_analysis.models import IndexedFace, IndexedSegment, MediaFacts
 from trove_common.blobstore import LocalBlobStore
 from trove_common.errors import NotFoundError
 from trove_protos.billing.v1 import billing_pb2, billing_pb2_grpc
@@ -35,8 +38,10 @@ class SearchSegmentIndex:
         segments: list[IndexedSegment],
         facts: MediaFacts,
         image_model: tuple[str, int] | None,
+        faces: Sequence[IndexedFace] = (),
     ) -> None:
-        """All the media's segments, in chunks of at most ~INDEX_CHUNK_BYTES (gRPC refuses messages over 4 MB)."""
+        """All the media's segments and faces, in chunks of at most ~INDEX_CHUNK_BYTES each (gRPC refuses messages
+        over 4 MB): the first call replaces what the media had, later ones append."""
         images = image_model if any(s.image_vector is not None for s in segments) else None
         wire = [
             search_pb2.Segment(
@@ -51,7 +56,23 @@ class SearchSegmentIndex:
             )
             for s in segments
         ]
-        for first, chunk in _chunks(wire, max_bytes=INDEX_CHUNK_BYTES):
+        wire_faces = [
+            search_pb2.Face(
+                box=list(f.box),
+                score=f.score,
+                embedding=list(f.embedding),
+                start_s=f.start_s,
+                end_s=f.end_s,
+                crop=f.crop,
+            )
+            for f in faces
+        ]
+        segment_chunks = list(_chunks(wire, max_bytes=INDEX_CHUNK_BYTES))
+        face_chunks = [chunk for _, chunk in _chunks(wire_faces, max_bytes=INDEX_CHUNK_BYTES)]
+        # The faces ride with the segments' calls, then any left over in calls of their own, appending.
+        calls = max(len(segment_chunks), len(face_chunks))
+        for i in range(calls):
+            first, chunk = segment_chunks[i] if i < len(segment_chunks) else (max(len(wire), 1), [])
             request = search_pb2.IndexSegmentsRequest(
                 media_id=media_id,
                 model=model,
@@ -68,6 +89,7 @@ class SearchSegmentIndex:
                 ),
                 segments=chunk,
                 first=first,
+                faces=face_chunks[i] if i < len(face_chunks) else [],
             )
             await self._stub.IndexSegments(request, timeout=60)
 
@@ -75,17 +97,19 @@ class SearchSegmentIndex:
 # Well under gRPC's default 4 MB message limit, whatever one segment adds beyond it.
 INDEX_CHUNK_BYTES = 1 << 20
 
+M = TypeVar("M", bound=Message)
 
-def _chunks(segments: list[search_pb2.Segment], *, max_bytes: int) -> Iterator[tuple[int, list[search_pb2.Segment]]]:
-    """(index of the chunk's first segment, the chunk); always at least one chunk, empty when there are no segments."""
+
+def _chunks(items: list[M], *, max_bytes: int) -> Iterator[tuple[int, list[M]]]:
+    """(index of the chunk's first item, the chunk); always at least one chunk, empty when there are no items."""
     start, size = 0, 0
-    for i, seg in enumerate(segments):
-        cost = seg.ByteSize() + 8
+    for i, item in enumerate(items):
+        cost = item.ByteSize() + 8
         if i > start and size + cost > max_bytes:
-            yield start, segments[start:i]
+            yield start, items[start:i]
             start, size = i, 0
         size += cost
-    yield start, segments[start:]
+    yield start, items[start:]
 
 
 class BillingAccounts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import threading
 from pathlib import Path
@@ -13,7 +14,7 @@ from trove_analysis._json import plain
 from trove_common.offload import ModelExecutor
 from trove_ml import ImageClassifier
 from trove_ml.errors import MediaError
-from trove_ml.faces import FaceFinder
+from trove_ml.faces import FaceFinder, face_crop_jpeg
 from trove_ml.image_text import ImageTextModel
 from trove_ml.ocr import TextReader
 from trove_ml.pdf import read_pdf, render_page
@@ -123,7 +124,15 @@ class LocalVisionAnalyzer:
                 "labels": labels,
                 "pixels": {**plain(pixels), "words": pixels.words()},
                 "ocr": {"text": ocr.text, "lines": [{"text": line.text, "box": line.box} for line in ocr.lines]},
-                "faces": [{"box": face.box, "score": face.score, "embedding": face.embedding} for face in faces],
+                "faces": [
+                    {
+                        "box": face.box,
+                        "score": face.score,
+                        "embedding": face.embedding,
+                        "crop": base64.b64encode(face_crop_jpeg(image, face.box)).decode(),
+                    }
+                    for face in faces
+                ],
             }
         )
         if self._image_text is not None:

@@ -24,6 +24,19 @@ class IndexedSegment:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexedFace:
+    """A face for people: its box as fractions (0-1) of its picture, the scene's span (0, 0 for a photo), the face
+    descriptor and a small JPEG of it."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    embedding: tuple[float, ...]
+    start_s: float = 0.0
+    end_s: float = 0.0
+    crop: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
 class SegmentText:
     """A segment before embedding."""
 

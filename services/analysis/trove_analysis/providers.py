@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from trove_analysis.models import IndexedSegment, MediaFacts
+from trove_analysis.models import IndexedFace, IndexedSegment, MediaFacts
 from trove_ml.openai_embedder import Usage
 
 Facts = dict[str, Any]
@@ -102,8 +102,9 @@ class SegmentIndex(Protocol):
         segments: list[IndexedSegment],
         facts: MediaFacts,
         image_model: tuple[str, int] | None,
+        faces: Sequence[IndexedFace] = (),
     ) -> None:
-        """Replace the media's segments; `image_model` names the space of their `image_vector`s, if any."""
+        """Replace the media's segments and faces; `image_model` names the space of their `image_vector`s, if any."""
         ...
 
 

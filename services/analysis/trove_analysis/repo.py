@@ -61,17 +61,3 @@ async def stages(conn: asyncpg.Connection, *, media_id: str) -> list[StageResult
 
 async def delete_media(conn: asyncpg.Connection, *, media_id: str) -> None:
     await conn.execute("DELETE FROM analysis.stage_results WHERE media_id = $1::uuid", media_id)
-
-
-async def succeeded_result(
-    conn: asyncpg.Connection, *, media_id: str, stage: str, provider: str
-) -> dict[str, Any] | None:
-    """The stored result of a stage that succeeded before with this provider, if any."""
-    raw = await conn.fetchval(
-        """SELECT result FROM analysis.stage_results
-           WHERE media_id = $1::uuid AND stage = $2 AND provider = $3 AND status = 'succeeded'""",
-        media_id,
-        stage,
-        provider,
-    )
-    return json.loads(raw) if raw is not None else None

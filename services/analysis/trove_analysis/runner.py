@@ -180,6 +180,7 @@ class StageRunner:
             providers=providers,
             accounts=self._deps.accounts,
             index=self._deps.index,
+            faces=tuple(stages.faces(found)),
         )
         stored = state.stored(stage.name, provider) if stage.reuse else None
         if stored is not None:

@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from trove_common.objectstore import LocalObjectStorage, open_object_store
-from trove_gateway import admin_api, api, billing_api, blobs, health, jobs_api, openapi, pages, search_api
+from trove_gateway import admin_api, api, billing_api, blobs, health, jobs_api, openapi, pages, people_api, search_api
 from trove_gateway.backends import Backends
 from trove_gateway.errors import EXCEPTION_HANDLERS
 from trove_gateway.identity import Authenticator, UserDirectory, check_startup
@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> Starlette:
             *api.ROUTES,
             *jobs_api.ROUTES,
             *search_api.ROUTES,
+            *people_api.ROUTES,
             *billing_api.ROUTES,
             *admin_api.ROUTES,
             *blobs.ROUTES,

@@ -125,6 +125,11 @@ class SearchQuery(BaseModel):
         pattern=r"^([A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*)?$",
         description="the user's IANA time zone, like Europe/Paris, that dates in q are read in (default UTC)",
     )
+    person: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="only media showing one of these people (person ids; a video: the moments they are in)",
+    )
     literal: list[Literal["kinds", "dates", "people", "all"]] = Field(
         default_factory=list,
         description="parts of q taken literally instead of as filters (kinds, dates, people, or all); "
@@ -137,6 +142,38 @@ class SearchQuery(BaseModel):
         if value and value not in _zone_names():
             raise ValueError("must be an IANA time zone name, like Europe/Paris")
         return value
+
+
+_UUID = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+
+
+class PeopleQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    hidden: bool = Field(default=False, description="include the people the user hid")
+
+
+class PersonBody(BaseModel):
+    """What to change about a person; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str | None = Field(default=None, max_length=100, description="their name (empty: unnamed)")
+    hidden: bool | None = Field(default=None, description="hide them from the people list")
+
+
+class MergeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    other_person_id: str = Field(pattern=_UUID, description="the person whose faces join this one; gone afterwards")
+
+
+class MoveFaceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    person_id: str | None = Field(
+        default=None, pattern=_UUID, description="the person the face belongs to; null or absent: a new person"
+    )
 
 
 class BlobQuery(BaseModel):

@@ -162,7 +162,7 @@ class Understood(_Out):
     kinds: list[str] = Field(description="kinds of media named in q (image, video, audio, document)")
     date_from: str | None = Field(alias="from", description="start of the date range named in q (RFC 3339)")
     date_to: str | None = Field(alias="to", description="end of the date range named in q, inclusive (RFC 3339)")
-    people: list[str] = Field(description="ids of the people named in q (none until people are recognised)")
+    people: list[str] = Field(description="ids of the people named in q (see /api/v1/people)")
     text: str = Field(description="the words ranked by, once the filters were taken out")
 
 
@@ -174,6 +174,44 @@ class SearchResults(_Out):
     understood: Understood | None = Field(
         default=None, description="what q was read as (searches only); date filters apply to taken, else uploaded"
     )
+
+
+# People ----------------------------------------------------------------------------------------------------------
+
+
+class Person(_Out):
+    person_id: str
+    name: str = Field(description="empty until the user names them")
+    hidden: bool
+    face_count: int
+    cover_url: str | None = Field(description="a crop of their best face (JPEG), null when none has a picture")
+
+
+class People(_Out):
+    items: list[Person]
+
+
+class Moment(_Out):
+    start_s: float
+    end_s: float
+
+
+class FaceRef(_Out):
+    face_id: str
+    crop_url: str = Field(description="a crop of the face (JPEG)")
+
+
+class PersonMediaItem(_Out):
+    media_id: str
+    filename: str
+    kind: str
+    thumbnail_url: str
+    moments: list[Moment] = Field(description="the video scenes they are in; empty for a picture")
+    faces: list[FaceRef] = Field(description="their faces in this file (to move one to another person)")
+
+
+class PersonDetail(Person):
+    media: list[PersonMediaItem]
 
 
 class HistoryEntry(_Out):

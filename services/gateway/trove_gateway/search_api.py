@@ -75,6 +75,7 @@ def _search_request(query: SearchQuery) -> search_pb2.SearchRequest:
         sort=query.sort,
         tz=query.tz,
         literal=list(query.literal),
+        people=list(query.person),
     )
 
 

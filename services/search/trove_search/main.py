@@ -24,6 +24,7 @@ from trove_search import space_repo
 from trove_search.cache import SearchCache
 from trove_search.history import HistoryWriter
 from trove_search.models import MediaInfo, Space
+from trove_search.people import People
 from trove_search.reindexer import Reindexer
 from trove_search.search import LookupMedia, Search
 from trove_search.server import SearchServicer
@@ -112,16 +113,20 @@ async def run(settings: Settings) -> None:
     pictures = await _picture_space(settings, executor, pool)
     reindexer = Reindexer(pool=pool, spaces=spaces, batch=settings.reindex_batch, pause_s=settings.reindex_pause_s)
     await reindexer.start(resume_only=True)
+    cache = SearchCache(redis, ttl_s=settings.cache_ttl_s, timeout_s=settings.cache_timeout_s)
+    lookup = ingest_lookup(ingest_pb2_grpc.IngestServiceStub(channel))
     search = Search(
         pool=pool,
-        cache=SearchCache(redis, ttl_s=settings.cache_ttl_s, timeout_s=settings.cache_timeout_s),
+        cache=cache,
         history=history,
         spaces=spaces,
-        lookup=ingest_lookup(ingest_pb2_grpc.IngestServiceStub(channel)),
+        lookup=lookup,
         ef_search=settings.hnsw_ef_search,
         pictures=pictures,
+        people=settings.people,
     )
-    servicer = SearchServicer(search, reindexer)
+    people = People(pool=pool, settings=settings.people, lookup=lookup, cache=cache)
+    servicer = SearchServicer(search, reindexer, people)
 
     async def close() -> None:
         await reindexer.stop()

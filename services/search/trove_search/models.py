@@ -42,6 +42,7 @@ class Filters:
     date_to: datetime | None = None
     has_faces: bool | None = None
     language: str = ""
+    people: tuple[str, ...] = ()  # person ids: media showing one of them (a video: only the moments they are in)
 
     def as_json(self) -> dict[str, object]:
         """The filters a user set, for search history."""
@@ -58,6 +59,8 @@ class Filters:
             out["has_faces"] = self.has_faces
         if self.language:
             out["language"] = self.language
+        if self.people:
+            out["people"] = list(self.people)
         return out
 
 
@@ -143,4 +146,47 @@ class Space:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     last_error: str = ""
-    source: str | None = None  # JSON: how to rebuild a non-local embedder (migration 005); None for local models
+    source: str | None = (
+        None  # JSON: how to rebuild a non-local embedder (migration 005_space_source); None for local models
+    )
+
+
+FACE_DIM = 128  # dlib's face descriptor
+
+
+@dataclass(frozen=True, slots=True)
+class Face:
+    """A face found in a picture or a video scene, as analysis sends it."""
+
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the picture or frame
+    score: float
+    embedding: npt.NDArray[np.float32]
+    start_s: float = 0.0
+    end_s: float = 0.0
+    crop: bytes = b""  # a small JPEG of the face
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    person_id: str
+    name: str
+    hidden: bool
+    face_count: int
+    cover_face_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonMedia:
+    """One media file a person is in: the video moments they appear in, and their faces there."""
+
+    media_id: str
+    kind: str
+    moments: list[tuple[float, float]]
+    face_ids: list[str]
+    filename: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterReport:
+    assigned: int = 0  # faces that joined a person
+    created: int = 0  # new people

@@ -55,6 +55,13 @@ def _filters(filters: Filters, first: int) -> tuple[str, list[Any]]:
         clauses.append(f"m.has_faces = {param(filters.has_faces)}")
     if filters.language:
         clauses.append(f"m.language = {param(filters.language)}")
+    if filters.people:
+        # The media shows one of them; in a video, only the moments overlapping a scene they are in.
+        clauses.append(
+            f"""EXISTS (SELECT 1 FROM search.faces f WHERE f.media_id = t.media_id
+                AND f.person_id = ANY({param(list(filters.people))}::uuid[])
+                AND (f.end_s <= f.start_s OR t.end_s <= t.start_s OR (f.start_s < t.end_s AND t.start_s < f.end_s)))"""
+        )
     return (" AND " + " AND ".join(clauses)) if clauses else "", args
 
 

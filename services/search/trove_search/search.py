@@ -20,7 +20,7 @@ from trove_common.db import user_transaction
 from trove_common.errors import InvalidArgumentError, NotFoundError
 from trove_common.ids import parse_id
 from trove_common.metrics import SEARCH_RESULTS, SEARCH_SECONDS
-from trove_search import ranking, repo, space_repo
+from trove_search import people_repo, ranking, repo, space_repo
 from trove_search.cache import SearchCache, digest
 from trove_search.codec import hits_from_json, hits_to_json
 from trove_search.history import HistoryWriter
@@ -29,6 +29,7 @@ from trove_search.models import (
     NO_FILTERS,
     SEGMENT_KINDS,
     Candidate,
+    Face,
     Filters,
     HistoryEntry,
     Hit,
@@ -38,6 +39,8 @@ from trove_search.models import (
     Space,
     space_name,
 )
+from trove_search.people import check_faces, cluster
+from trove_search.settings import PeopleSettings
 from trove_search.spaces import PictureSpace, QueryEncoder, Spaces
 from trove_search.understand import PARTS, Understood, time_zone, understand
 
@@ -48,6 +51,7 @@ MAX_LIMIT = 100
 MAX_SEGMENTS = 10_000
 CANDIDATES = 100  # segments fetched from each retriever before fusion
 MAX_RESULTS = 200  # media kept per query; pages are cut from this list
+MAX_KEPT_NAMES = 4096  # users whose named people are kept in memory
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 # Metadata of the caller's media among the given ids; media the caller no longer has are absent.
@@ -81,7 +85,7 @@ class Query:
     literal: tuple[str, ...] = ()  # parts of query understanding not to apply ("kinds", "dates", "people", "all")
 
 
-def understood_query(query: Query, *, now: datetime) -> tuple[Query, Understood]:
+def understood_query(query: Query, *, now: datetime, people: dict[str, str] | None = None) -> tuple[Query, Understood]:
     """The query with the filters its words name, and what was understood. Explicit filters win: a part the
     request already filters on is not read from the words, which then stay in the text. When every word became a
     filter, the text stays the whole query and understood.text is empty: search lists what passes the filters."""
@@ -95,11 +99,15 @@ def understood_query(query: Query, *, now: datetime) -> tuple[Query, Understood]
         skip.add("kinds")
     if filters.date_from or filters.date_to:
         skip.add("dates")
-    found = understand(query.text, now=now, tz=zone, parts=[p for p in PARTS if p not in skip])
+    if filters.people:
+        skip.add("people")
+    found = understand(query.text, now=now, tz=zone, parts=[p for p in PARTS if p not in skip], people=people)
     if found.kinds:
         filters = replace(filters, kinds=found.kinds)
     if found.date_from or found.date_to:
         filters = replace(filters, date_field="any", date_from=found.date_from, date_to=found.date_to)
+    if found.people:
+        filters = replace(filters, people=found.people)
     return replace(query, text=found.text or query.text.strip(), filters=filters), found
 
 
@@ -128,7 +136,14 @@ def _when(value: str, name: str, *, end_of_day: bool) -> datetime | None:
 
 
 def parse_filters(
-    *, kinds: Sequence[str], date_field: str, date_from: str, date_to: str, has_faces: str, language: str
+    *,
+    kinds: Sequence[str],
+    date_field: str,
+    date_from: str,
+    date_to: str,
+    has_faces: str,
+    language: str,
+    people: Sequence[str] = (),
 ) -> Filters:
     """Filters from request strings; a bad value is an InvalidArgumentError naming the parameter."""
     for kind in kinds:
@@ -151,6 +166,7 @@ def parse_filters(
         date_to=end,
         has_faces=None if not has_faces else has_faces == "true",
         language=language.lower(),
+        people=tuple(sorted({parse_id(p, what="people") for p in people})),
     )
 
 
@@ -205,8 +221,11 @@ class Search:
         history: HistoryWriter,
         ef_search: int,
         pictures: PictureSpace | None = None,
+        people: PeopleSettings | None = None,
     ) -> None:
         self._pool = pool
+        self._people = people or PeopleSettings()
+        self._names: dict[str, tuple[int, dict[str, str]]] = {}  # user id -> (index version, named people)
         self._spaces = spaces
         self._pictures = pictures
         self._lookup = lookup
@@ -226,6 +245,7 @@ class Search:
         image_model: str = "",
         image_dim: int = 0,
         first: int = 0,
+        faces: Sequence[Face] = (),
     ) -> int:
         """Index the media's segments (`first` = 0: all of them, or the first chunk) or append a later chunk."""
         media_id = parse_id(media_id, what="media_id")
@@ -238,6 +258,7 @@ class Search:
         if not image_model and any(seg.image_vector is not None for seg in segments):
             raise InvalidArgumentError("image_model must name the model of the segments' image vectors")
         _check_segments(segments, dim, image_dim)
+        check_faces(faces)
         sent = space_name(model, dim)
         vectors = {sent: np.stack([seg.vector for seg in segments]) if segments else np.empty((0, dim), np.float32)}
         texts = [seg.text for seg in segments]
@@ -259,7 +280,13 @@ class Search:
                         image_space=space_name(image_model, image_dim) if image_model else "",
                         append=first > 0,
                     )
+                    new_faces = await people_repo.replace_faces(
+                        conn, user_id=user_id, media_id=media_id, faces=list(faces), append=first > 0
+                    )
                     break
+        if new_faces:  # the new faces join their people, or make new ones with faces waiting
+            async with user_transaction(self._pool, user_id) as conn:
+                await cluster(conn, user_id=user_id, settings=self._people, face_ids=new_faces)
         await self._cache.bump(user_id)
         return len(segments)
 
@@ -272,14 +299,17 @@ class Search:
     async def search(self, *, user_id: str, query: Query) -> Results:
         started = time.perf_counter()
         said = check_query(query)
-        query, understood = understood_query(query, now=datetime.now(UTC))
+        version = await self._cache.version(user_id)
+        people = None
+        if not query.filters.people and not {"people", "all"} & set(query.literal):
+            people = await self._named_people(user_id, version)
+        query, understood = understood_query(query, now=datetime.now(UTC), people=people)
         text = query.text
         request_key = digest(text, json.dumps(query.filters.as_json(), sort_keys=True), query.sort)
         offset = _offset(query.cursor, request_key)
         # One space for the whole search: the query is embedded by, and compared with, the active space only.
         space, encoder = await self._spaces.active()
         answered_by = space.space + (f"+{self._pictures.space}" if self._pictures else "")
-        version = await self._cache.version(user_id)
         cached = await self._cache.results(answered_by, user_id, version, request_key)
         if cached is not None:
             hits = hits_from_json(cached)
@@ -306,6 +336,21 @@ class Search:
             space=space.space,
             understood=understood,
         )
+
+    async def _named_people(self, user_id: str, version: int | None) -> dict[str, str]:
+        """The user's named people (name -> id), kept in memory per index version: every change to people bumps
+        the version, so a search reads them from the database only after a change."""
+        kept = self._names.get(user_id)
+        if version is not None and kept is not None and kept[0] == version:
+            return kept[1]
+        async with user_transaction(self._pool, user_id) as conn:
+            names = await people_repo.named_people(conn)
+        if version is not None:
+            self._names.pop(user_id, None)
+            self._names[user_id] = (version, names)
+            while len(self._names) > MAX_KEPT_NAMES:
+                del self._names[next(iter(self._names))]  # the oldest entry
+        return names
 
     async def _rank(self, *, user_id: str, text: str, query: Query, space: Space, encoder: QueryEncoder) -> list[Hit]:
         # The query is embedded while the full-text ranking runs, and the vector index is searched as soon as the
@@ -400,6 +445,7 @@ class Search:
         media_id = parse_id(media_id, what="media_id")
         async with user_transaction(self._pool, user_id) as conn:
             deleted = await repo.delete_media(conn, media_id=media_id)
+            await people_repo.delete_empty_people(conn)  # its faces went with it
         await self._cache.bump(user_id)
         return deleted
 

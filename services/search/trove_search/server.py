@@ -9,8 +9,10 @@ import grpc
 import numpy as np
 
 from trove_common.context import require_admin, user_id_var
+from trove_common.errors import InvalidArgumentError
 from trove_protos.search.v1 import search_pb2, search_pb2_grpc
-from trove_search.models import MediaFacts, Moment, Segment, Space
+from trove_search.models import Face, MediaFacts, Moment, Person, Segment, Space
+from trove_search.people import People
 from trove_search.reindexer import Reindexer, ReindexStatus
 from trove_search.search import Query, Results, Search, parse_filters
 from trove_search.understand import Understood
@@ -97,10 +99,35 @@ def _reindex_pb(status: ReindexStatus, *, started: bool) -> search_pb2.ReindexSt
     )
 
 
+def _person_pb(person: Person) -> search_pb2.Person:
+    return search_pb2.Person(
+        person_id=person.person_id,
+        name=person.name,
+        hidden=person.hidden,
+        face_count=person.face_count,
+        cover_face_id=person.cover_face_id,
+    )
+
+
+def _face(face: search_pb2.Face) -> Face:
+    box = tuple(face.box)
+    if len(box) != 4:
+        raise InvalidArgumentError("a face's box must have 4 values: x0, y0, x1, y1")
+    return Face(
+        box=(box[0], box[1], box[2], box[3]),
+        score=face.score,
+        embedding=np.asarray(face.embedding, dtype=np.float32),
+        start_s=face.start_s,
+        end_s=face.end_s,
+        crop=face.crop,
+    )
+
+
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):
-    def __init__(self, search: Search, reindexer: Reindexer) -> None:
+    def __init__(self, search: Search, reindexer: Reindexer, people: People) -> None:
         self._search = search
         self._reindexer = reindexer
+        self._people = people
 
     async def IndexSegments(
         self, request: search_pb2.IndexSegmentsRequest, context: grpc.aio.ServicerContext
@@ -137,6 +164,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             image_model=request.image_model,
             image_dim=request.image_dim,
             first=request.first,
+            faces=[_face(face) for face in request.faces],
         )
         return search_pb2.IndexSegmentsResponse(indexed=indexed)
 
@@ -150,6 +178,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             date_to=request.date_to,
             has_faces=request.has_faces,
             language=request.language,
+            people=list(request.people),
         )
         query = Query(
             text=request.query,
@@ -208,3 +237,65 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     ) -> search_pb2.ReindexStatus:
         require_admin(action="read the re-index status")
         return _reindex_pb(await self._reindexer.status(), started=False)
+
+    async def ListPeople(
+        self, request: search_pb2.ListPeopleRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.ListPeopleResponse:
+        found = await self._people.all(user_id=user_id_var.get(), include_hidden=request.include_hidden)
+        return search_pb2.ListPeopleResponse(people=[_person_pb(p) for p in found])
+
+    async def GetPerson(
+        self, request: search_pb2.GetPersonRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.PersonDetail:
+        person, media = await self._people.get(user_id=user_id_var.get(), person_id=request.person_id)
+        return search_pb2.PersonDetail(
+            person=_person_pb(person),
+            media=[
+                search_pb2.PersonMedia(
+                    media_id=m.media_id,
+                    filename=m.filename,
+                    kind=m.kind,
+                    moments=[search_pb2.PersonMoment(start_s=s, end_s=e) for s, e in m.moments],
+                    face_ids=m.face_ids,
+                )
+                for m in media
+            ],
+        )
+
+    async def UpdatePerson(
+        self, request: search_pb2.UpdatePersonRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.Person:
+        person = await self._people.update(
+            user_id=user_id_var.get(),
+            person_id=request.person_id,
+            name=request.name if request.HasField("name") else None,
+            hidden=request.hidden if request.HasField("hidden") else None,
+        )
+        return _person_pb(person)
+
+    async def MergePeople(
+        self, request: search_pb2.MergePeopleRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.Person:
+        person = await self._people.merge(
+            user_id=user_id_var.get(), person_id=request.person_id, other_person_id=request.other_person_id
+        )
+        return _person_pb(person)
+
+    async def MoveFace(
+        self, request: search_pb2.MoveFaceRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.Person:
+        person = await self._people.move_face(
+            user_id=user_id_var.get(), face_id=request.face_id, person_id=request.person_id
+        )
+        return _person_pb(person)
+
+    async def GetFaceCrop(
+        self, request: search_pb2.GetFaceCropRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.FaceCrop:
+        return search_pb2.FaceCrop(jpeg=await self._people.crop(user_id=user_id_var.get(), face_id=request.face_id))
+
+    async def ClusterFaces(
+        self, request: search_pb2.ClusterFacesRequest, context: grpc.aio.ServicerContext
+    ) -> search_pb2.ClusterFacesResponse:
+        report = await self._people.cluster(user_id=user_id_var.get())
+        return search_pb2.ClusterFacesResponse(assigned=report.assigned, created=report.created)

@@ -2,8 +2,8 @@
 
 Pure functions over a language's word table (trove_search.lexicons): "videos of the dog from last summer" is
 kinds (video), a date range (last summer, in the user's time zone) and the text "the dog". A query with no such
-words comes back unchanged. People are matched against a vocabulary the caller passes (names -> person ids);
-there is no people feature yet, so search passes none.
+words comes back unchanged. People are matched against a vocabulary the caller passes (names -> person ids):
+search passes the user's named people (trove_search.people), whole names of up to six words.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from trove_common.errors import InvalidArgumentError
 from trove_search.lexicons import LEXICONS, Lexicon
 
 PARTS = ("kinds", "dates", "people")
+MAX_NAME_WORDS = 6  # words (and hyphens) of a person's name read from a query
 _TOKEN = re.compile(r"\d{4}-\d{2}(?:-\d{2})?\b|\d+[^\W\d_]*|[^\W\d_]+|[&-]")
 _ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _ISO_MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -79,7 +80,9 @@ def understand(
     lexicon = LEXICONS.get(language, LEXICONS["en"])
     tokens = [_Token(m.group().lower(), m.start(), m.end()) for m in _TOKEN.finditer(query)]
     reader = _Reader(tokens=tokens, lexicon=lexicon, today=now.astimezone(tz).date())
-    reader.read(parts=frozenset(parts), people={k.lower(): v for k, v in (people or {}).items()})
+    # A name is matched as the words the query is read as ("Anne-Marie O'Brien": anne - marie o brien).
+    names = {" ".join(m.group().lower() for m in _TOKEN.finditer(k)): v for k, v in (people or {}).items()}
+    reader.read(parts=frozenset(parts), people={k: v for k, v in names.items() if k})
     if not reader.taken:
         return Understood(text=query.strip())
     start, end = _bounds(reader.span, tz)
@@ -169,7 +172,7 @@ class _Reader:
                 self.take(i, 1)
 
     def read_at(self, i: int, *, parts: frozenset[str], people: Mapping[str, str]) -> int:
-        if "people" in parts and (n := self.phrase(i, people)):
+        if "people" in parts and (n := self.phrase(i, people, longest=MAX_NAME_WORDS)):
             self.people.append(people[" ".join(t.word for t in self.tokens[i : i + n])])
         elif "kinds" in parts and (n := self.phrase(i, self.lexicon.kinds)):
             self.kinds.extend(self.lexicon.kinds[" ".join(t.word for t in self.tokens[i : i + n])])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from trove_analysis.models import MediaFacts, SegmentText
+from trove_analysis.models import IndexedFace, MediaFacts, SegmentText
 from trove_analysis.queues import Family, family_queue
 from trove_analysis.stages._codec import ResultShapeError
 from trove_analysis.stages.base import Done, Stage, StageRun
@@ -32,6 +32,7 @@ __all__ = [
     "Stage",
     "StageRun",
     "done",
+    "faces",
     "family",
     "media_facts",
     "plan",
@@ -68,6 +69,15 @@ def segments(found: Done) -> list[SegmentText]:
         if (result := found.get(stage)) is not None:
             texts += stage.segments(result)
     return texts
+
+
+def faces(found: Done) -> list[IndexedFace]:
+    """The file's faces, for people, from its stages' results."""
+    found_faces: list[IndexedFace] = []
+    for stage in REGISTRY.values():
+        if (result := found.get(stage)) is not None:
+            found_faces += stage.faces(result)
+    return found_faces
 
 
 def media_facts(found: Done, *, kind: str, uploaded_at: str) -> MediaFacts:

@@ -1,5 +1,5 @@
 """What every stage is: a name, a family (queue), a provider, `run` giving a typed result, and what that result
-contributes to search (segments, file facts) and to the media detail view."""
+contributes to search (segments, faces, file facts) and to the media detail view."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from trove_analysis.models import MediaFacts, SegmentText
+from trove_analysis.models import IndexedFace, MediaFacts, SegmentText
 from trove_analysis.providers import Accounts, SegmentIndex
 from trove_analysis.queues import Family
 from trove_analysis.stages import _codec
@@ -47,6 +47,7 @@ class StageRun:
     providers: Providers
     accounts: Accounts
     index: SegmentIndex
+    faces: tuple[IndexedFace, ...] = ()  # the faces earlier stages found, for people
 
 
 class Stage(Generic[R]):
@@ -79,6 +80,10 @@ class Stage(Generic[R]):
 
     def segments(self, result: R) -> list[SegmentText]:
         """The searchable segments this result contributes."""
+        return []
+
+    def faces(self, result: R) -> list[IndexedFace]:
+        """The faces this result contributes to people (search groups them into people)."""
         return []
 
     def facts(self, result: R) -> dict[str, Any]:

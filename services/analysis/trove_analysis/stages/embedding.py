@@ -1,4 +1,5 @@
-"""The embedding stage: every segment's vector, then the file's segments and facts replace its search index entries.
+"""The embedding stage: every segment's vector, then the file's segments, faces and facts replace its search index
+entries.
 
 It always runs again (its result only counts the segments); what it indexes is the file's whole state.
 """
@@ -66,6 +67,7 @@ class EmbeddingStage(Stage[EmbeddingResult]):
             segments=segments,
             facts=run.facts,
             image_model=image_model,
+            faces=list(run.faces),
         )
         return EmbeddingResult(segments=len(segments)) if segments else None
 

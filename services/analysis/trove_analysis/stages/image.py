@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trove_analysis import describe
-from trove_analysis.models import SegmentText
+from trove_analysis.models import IndexedFace, SegmentText
 from trove_analysis.stages import picture
 from trove_analysis.stages.base import Stage, StageRun
 from trove_analysis.stages.thumbnails import keep_thumbnail
@@ -51,6 +51,9 @@ class ImageStage(Stage[ImageResult]):
         if text := picture.text_segment(result):
             segments.append(text)
         return segments
+
+    def faces(self, result: ImageResult) -> list[IndexedFace]:
+        return picture.faces(result)
 
     def facts(self, result: ImageResult) -> dict[str, Any]:
         return {"has_faces": bool(result.faces)}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
 from trove_analysis import describe
-from trove_analysis.models import SegmentText
+from trove_analysis.models import IndexedFace, SegmentText
 from trove_analysis.stages._codec import encode
 
 
@@ -44,6 +46,7 @@ class Face:
     box: tuple[int, ...]  # x0, y0, x1, y1 in pixels
     score: float = 0.0
     embedding: tuple[float, ...] = ()
+    crop: str = ""  # a small JPEG of the face, base64 (results stored before crops were made have none)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +82,38 @@ def text_segment(picture: Picture) -> SegmentText | None:
     """The picture's own text (OCR) as a segment, when there is enough of it."""
     text = describe.ocr_text(picture)
     return SegmentText(kind="text", start_s=0.0, end_s=0.0, text=text) if text else None
+
+
+def faces(picture: Picture, *, start_s: float = 0.0, end_s: float = 0.0) -> list[IndexedFace]:
+    """The picture's faces for people, boxes as fractions of the picture; faces without a descriptor are left out."""
+    if picture.width <= 0 or picture.height <= 0:
+        return []
+    found = []
+    for face in picture.faces:
+        if len(face.box) != 4 or not face.embedding:
+            continue
+        x0, y0, x1, y1 = face.box
+        box = (x0 / picture.width, y0 / picture.height, x1 / picture.width, y1 / picture.height)
+        if not (0 <= box[0] < box[2] <= 1 and 0 <= box[1] < box[3] <= 1):
+            continue
+        found.append(
+            IndexedFace(
+                box=box,
+                score=face.score,
+                embedding=face.embedding,
+                start_s=start_s,
+                end_s=end_s,
+                crop=_crop(face.crop),
+            )
+        )
+    return found
+
+
+def _crop(encoded: str) -> bytes:
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def conse_phrase(label: Label) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trove_analysis import describe
-from trove_analysis.models import SegmentText
+from trove_analysis.models import IndexedFace, SegmentText
 from trove_analysis.stages import picture
 from trove_analysis.stages.base import Stage, StageRun
 from trove_analysis.stages.thumbnails import keep_thumbnail
@@ -65,6 +65,10 @@ class VideoStage(Stage[VideoResult]):
                 )
             )
         return segments
+
+    def faces(self, result: VideoResult) -> list[IndexedFace]:
+        """Each scene's faces, with the scene's span: where in the video the person is."""
+        return [face for s in result.scenes for face in picture.faces(s, start_s=s.start_s, end_s=s.end_s)]
 
     def facts(self, result: VideoResult) -> dict[str, Any]:
         return {"has_faces": any(scene.faces for scene in result.scenes)}

@@ -57,6 +57,7 @@ export class Api {
   constructor(auth) {
     this.auth = auth;
     this.thumbnails = new Map(); // media id -> Promise<object URL | null>
+    this.crops = new Map(); // face crop URL -> Promise<object URL | null>
   }
 
   /** fetch() with the Authorization header; returns the Response of a 2xx, throws ApiError otherwise. */
@@ -117,6 +118,42 @@ export class Api {
     return this.json(`/api/v1/search?${params}`, { signal });
   }
 
+  people({ hidden = false } = {}) {
+    return this.json(`/api/v1/people${hidden ? "?hidden=true" : ""}`);
+  }
+
+  person(id) {
+    return this.json(`/api/v1/people/${encodeURIComponent(id)}`);
+  }
+
+  updatePerson(id, changes) {
+    return this.json(`/api/v1/people/${encodeURIComponent(id)}`, { method: "PATCH", json: changes });
+  }
+
+  mergePeople(id, otherId) {
+    return this.json(`/api/v1/people/${encodeURIComponent(id)}/merge`, { method: "POST", json: { other_person_id: otherId } });
+  }
+
+  /** Moves a face to `personId`, or to a new person of its own when it is null. */
+  moveFace(faceId, personId) {
+    return this.json(`/api/v1/faces/${encodeURIComponent(faceId)}/move`, { method: "POST", json: { person_id: personId } });
+  }
+
+  /** An object URL of a face crop (a path the API gave, fetched with the Authorization header); null when none. */
+  faceCrop(path) {
+    if (!this.crops.has(path)) {
+      const promise = this.fetch(path)
+        .then(async (response) => URL.createObjectURL(await response.blob()))
+        .catch((error) => {
+          this.crops.delete(path);
+          if (error instanceof ApiError && error.status === 404) return null;
+          throw error;
+        });
+      this.crops.set(path, promise);
+    }
+    return this.crops.get(path);
+  }
+
   createUpload(file, contentType) {
     return this.json("/api/v1/uploads", {
       method: "POST",
@@ -160,5 +197,7 @@ export class Api {
 
   clear() {
     for (const id of [...this.thumbnails.keys()]) this.forgetThumbnail(id);
+    for (const promise of this.crops.values()) promise.then((url) => url && URL.revokeObjectURL(url)).catch(() => {});
+    this.crops.clear();
   }
 }

@@ -6,16 +6,20 @@ import { Auth, AuthError } from "./auth.js";
 import { Detail } from "./detail.js";
 import { formatBytes } from "./dom.js";
 import { Library, Thumbnails } from "./library.js";
+import { People, PersonPage } from "./people.js";
 import { Search } from "./search.js";
 import { Uploads } from "./upload.js";
 import { Usage } from "./usage.js";
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ["signin", "library", "upload", "search", "usage"];
+const VIEWS = ["signin", "library", "upload", "search", "people", "person", "usage"];
 
 function parseHash() {
   const [path, query = ""] = location.hash.replace(/^#\/?/, "").split("?");
-  return { view: path || "library", params: new URLSearchParams(query) };
+  const [view, id = ""] = path.split("/");
+  // #/people/<id> is one person's page.
+  if (view === "people" && id) return { view: "person", id: decodeURIComponent(id), params: new URLSearchParams(query) };
+  return { view: view || "library", id: "", params: new URLSearchParams(query) };
 }
 
 function showView(name) {
@@ -25,6 +29,10 @@ function showView(name) {
     else link.removeAttribute("aria-current");
   }
   document.title = name === "signin" ? "Sign in · Trove" : `${name[0].toUpperCase()}${name.slice(1)} · Trove`;
+  const section = name === "person" ? "people" : name;
+  for (const link of document.querySelectorAll("#nav a")) {
+    if (link.dataset.view === section) link.setAttribute("aria-current", "page");
+  }
 }
 
 async function loadConfig() {
@@ -135,6 +143,20 @@ async function main() {
     empty: $("library-empty"),
   });
   const uploads = new Uploads({ api, config, list: $("upload-list") });
+  const people = new People({
+    api,
+    grid: $("people-grid"),
+    status: $("people-status"),
+    empty: $("people-empty"),
+    showHidden: $("people-show-hidden"),
+  });
+  const personPage = new PersonPage({
+    api,
+    thumbnails,
+    title: $("person-title"),
+    body: $("person-body"),
+    status: $("person-status"),
+  });
   const usage = new Usage({ api, body: $("usage-body"), status: $("usage-status") });
   const search = new Search({
     api,
@@ -156,6 +178,7 @@ async function main() {
   library.addEventListener("open", (e) => detail.open(e.detail.mediaId));
   uploads.addEventListener("open", (e) => detail.open(e.detail.mediaId));
   search.addEventListener("open", (e) => detail.open(e.detail.mediaId, { startS: e.detail.startS }));
+  personPage.addEventListener("open", (e) => detail.open(e.detail.mediaId, { startS: e.detail.startS }));
   uploads.addEventListener("uploaded", () => library.invalidate());
   detail.addEventListener("deleted", (e) => {
     library.remove(e.detail.mediaId);
@@ -177,7 +200,7 @@ async function main() {
       return;
     }
     $("account-email").textContent = session.email || "";
-    let { view, params } = parseHash();
+    let { view, id, params } = parseHash();
     if (!VIEWS.includes(view) || view === "signin" || (view === "usage" && !config.billing)) view = "library";
     if (view === "library") library.show();
     else library.hide();
@@ -187,6 +210,8 @@ async function main() {
       else if (!query && search.query) search.reset();
     }
     if (view === "usage" && view !== lastView) usage.show();
+    if (view === "people") people.show();
+    if (view === "person" && (view !== lastView || id !== personPage.personId)) personPage.show(id);
     if (view !== lastView) {
       showView(view);
       $(`${view}-title`).focus({ preventScroll: true });
@@ -204,6 +229,8 @@ async function main() {
     uploads.reset();
     library.reset();
     search.reset();
+    people.reset();
+    personPage.reset();
     api.clear();
     const notice = $("signin-notice");
     notice.textContent = (event.detail && event.detail.reason) || "";

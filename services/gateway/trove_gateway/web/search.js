@@ -19,8 +19,9 @@ function userTimeZone() {
   }
 }
 
-/** One chip per understood filter: [{part, label}]. Dates show as the user's local days. */
-export function understoodChips(understood) {
+/** One chip per understood filter: [{part, label}]. Dates show as the user's local days; people by name
+ * (`names`: person id -> name). */
+export function understoodChips(understood, names = new Map()) {
   if (!understood) return [];
   const chips = (understood.kinds || []).map((kind) => ({ part: "kinds", label: KIND_LABELS[kind] || kind }));
   const day = (iso) => (iso || "").slice(0, 10);
@@ -29,7 +30,7 @@ export function understoodChips(understood) {
   if (from && to) chips.push({ part: "dates", label: from === to ? from : `${from} – ${to}` });
   else if (from) chips.push({ part: "dates", label: `since ${from}` });
   else if (to) chips.push({ part: "dates", label: `until ${to}` });
-  for (const person of understood.people || []) chips.push({ part: "people", label: person });
+  for (const person of understood.people || []) chips.push({ part: "people", label: names.get(person) || "a person" });
   return chips;
 }
 
@@ -85,6 +86,7 @@ export class Search extends EventTarget {
     Object.assign(this, { api, thumbnails, form, input, filterInputs: filters, statusEl: status, list, more });
     this.understoodEl = understood;
     this.understood = null;
+    this.names = new Map(); // person id -> name, for the chips
     this.literal = []; // parts of the query's words the user asked to take literally (removed chips)
     this.query = "";
     this.results = [];
@@ -139,6 +141,11 @@ export class Search extends EventTarget {
       const params = searchParams(query, this.filters, append ? this.nextCursor : null, this.literal);
       const answer = await this.api.search(params, { signal: controller.signal });
       this.understood = answer.understood || null;
+      if (this.understood && (this.understood.people || []).length) {
+        // The people named in the words: their names for the chips.
+        const { items } = await this.api.people({ hidden: true });
+        this.names = new Map(items.map((p) => [p.person_id, p.name]));
+      }
       this.results = append ? [...this.results, ...answer.results] : answer.results;
       this.nextCursor = answer.next_cursor || null;
       this.tookMs = answer.took_ms;
@@ -158,7 +165,7 @@ export class Search extends EventTarget {
   renderUnderstood() {
     const el = this.understoodEl;
     if (!el) return;
-    const chips = understoodChips(this.understood);
+    const chips = understoodChips(this.understood, this.names);
     const text = this.understood && this.understood.text;
     const changed = chips.length && text && text !== this.query.trim();
     fill(
