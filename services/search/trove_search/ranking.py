@@ -30,7 +30,8 @@ figures are in docs/relevance.md.
 The cut-off is on the same evidence scale. A query returns nothing unless its best match reaches MIN_TOP_SCORE;
 then every media with at least MIN_SCORE is listed, so a weak but real answer (a picture whose labels only
 approximately name what it shows) still appears below the convincing ones. Both were read off `make eval`'s
-sample, weak-answer and no-answer queries (docs/relevance.md), not set per file.
+sample, weak-answer and no-answer queries (docs/relevance.md), not set per file. A search filtered to people has
+no cut-off: the person filter already says which media are wanted, and the words only order them.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ def group(
     *,
     query: str,
     min_top: float = MIN_TOP_SCORE,
+    min_score: float = MIN_SCORE,
     score_of: Callable[[Candidate], float] = score,
 ) -> list[Hit]:
     """Results grouped by media (best moment first), cut off as described above, ordered by score.
@@ -147,7 +149,7 @@ def group(
     by_media: dict[str, list[_Scored]] = {}
     for candidate, fused in candidates:
         scored = _Scored(candidate, score_of(candidate), fused)
-        if scored.score >= MIN_SCORE:
+        if scored.score >= min_score:
             by_media.setdefault(candidate.media_id, []).append(scored)
     terms = _Highlighter(query_terms(query))
     hits: list[tuple[tuple[float, float], Hit]] = []
