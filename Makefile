@@ -59,8 +59,9 @@ run: install
 	@$(PY) -m trove_stack up
 
 # The cloud path on loopback: the stack starts the AWS simulator (moto behind a SigV4 gate, trove_stack.aws_sim)
-# and points the services at it. One variable per simulated provider; cloud providers join this list.
-AWS_SIM_ENV = TROVE_STACK_STORAGE_BACKEND=s3
+# for S3, trove_awssim for Rekognition, Transcribe and Comprehend, and Trove's OpenAI-compatible embeddings server
+# (trove_stack.cloud_sim), and runs every stage on its cloud provider against them.
+AWS_SIM_ENV = TROVE_STACK_STORAGE_BACKEND=s3 TROVE_STACK_CLOUD_PROVIDERS=1
 
 run-aws-sim: install
 	@env $(AWS_SIM_ENV) $(PY) -m trove_stack up
@@ -77,7 +78,7 @@ test: install
 check: install
 	@$(VENV)/bin/ruff format --check $(SOURCE_DIRS)
 	@$(VENV)/bin/ruff check $(SOURCE_DIRS)
-	@$(VENV)/bin/mypy libs/trove_common libs/trove_ml libs/trove_stack services
+	@$(VENV)/bin/mypy libs/trove_common libs/trove_ml libs/trove_stack libs/trove_awssim services
 
 bench: install
 	@$(PY) bench/run.py

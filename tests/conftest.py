@@ -15,10 +15,10 @@ import grpc
 import httpx
 import pytest
 from otlp_receiver import TraceReceiver, running_receiver
-from support import Api, S3Stack, sign_up, sim_s3_settings
+from support import Api, CloudStack, S3Stack, sign_up, sim_s3_settings
 
 from trove_common.grpc_client import ServiceCredential, make_channel
-from trove_stack import aws_sim
+from trove_stack import aws_sim, cloud_sim
 from trove_stack.config import StackConfig, free_ports, redis_dsn
 from trove_stack.infra import Infra, ServiceGroup, running_infra, running_services
 
@@ -182,3 +182,39 @@ def s3_stack(infra: Infra, aws_sim_config: StackConfig) -> Iterator[S3Stack]:
     with running_services(stack_infra, overrides=overrides):
         _wait_ready(cfg.gateway_url)
         yield S3Stack(config=cfg, infra=stack_infra, overrides=overrides, s3=s3)
+
+
+@pytest.fixture(scope="session")
+def cloud_stack(
+    infra: Infra, aws_sim_config: StackConfig, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CloudStack]:
+    """Trove with every stage on its cloud provider (`make run-aws-sim`'s set-up): media in the AWS simulator's S3,
+    Rekognition, Transcribe and Comprehend from trove_awssim, embeddings from Trove's OpenAI-compatible server;
+    its own services, data dir and Redis database 3."""
+    ports = iter(free_ports(2 + len(_SERVICE_BLOCKS)))
+    cfg = dataclasses.replace(
+        aws_sim_config,
+        data_dir=tmp_path_factory.mktemp("cloud-stack"),
+        cloud_providers=True,
+        awssim_port=next(ports),
+        embed_port=next(ports),
+        **{f"{block}_port": next(ports) for block in _SERVICE_BLOCKS},
+    ).with_new_metrics_ports()
+    for folder in (cfg.log_dir, cfg.run_dir, cfg.blobs_dir, cfg.aws_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    children = [cloud_sim.awssim_child(cfg, infra.secrets), cloud_sim.embed_child(cfg)]
+    try:
+        for child in children:
+            child.start()
+        for child in children:
+            child.wait_ready()
+        cloud_sim.setup_hook(cfg, infra.secrets)
+        own_redis = redis_dsn(cfg, infra.secrets).removesuffix("/0") + "/3"
+        overrides = SESSION_OVERRIDES | {f"TROVE_{block.upper()}_REDIS__DSN": own_redis for block in _QUEUE_BLOCKS}
+        stack_infra = dataclasses.replace(infra, config=cfg)
+        with running_services(stack_infra, overrides=overrides):
+            _wait_ready(cfg.gateway_url)
+            yield CloudStack(config=cfg, infra=stack_infra)
+    finally:
+        for child in reversed(children):
+            child.stop()

@@ -213,3 +213,24 @@ def sim_s3_settings(cfg: StackConfig, infra: Infra, **changes: object) -> S3Sett
         "secret_access_key": infra.secrets.aws_secret_access_key,
     }
     return S3Settings.model_validate(values | changes)
+
+
+@dataclass(frozen=True, slots=True)
+class CloudStack:
+    """Trove's services with every stage on its (simulated) cloud provider; see the `cloud_stack` fixture."""
+
+    config: StackConfig
+    infra: Infra
+
+    @property
+    def gateway_url(self) -> str:
+        return self.config.gateway_url
+
+    @property
+    def sim_url(self) -> str:
+        """trove_awssim: its /_sim/ routes throttle calls, revoke the key and list the calls it answered."""
+        return self.config.awssim_url
+
+    async def api(self) -> Api:
+        token, uid = await sign_up(self.infra.auth_emulator_host)
+        return Api(base_url=self.gateway_url, token=token, firebase_uid=uid)

@@ -56,6 +56,13 @@ def thumbnail_key(storage_key: str) -> str:
     return f"{storage_key}.thumb.jpg"
 
 
+def frame_key(storage_key: str, frame: int) -> str:
+    """Where a video's scene keyframe picture number `frame` (1-based) is stored, beside the original."""
+    if frame < 1:
+        raise InvalidArgumentError("frame numbers start at 1")
+    return f"{storage_key}.frame{frame}.jpg"
+
+
 @dataclass(frozen=True, slots=True)
 class SignedUrl:
     url: str

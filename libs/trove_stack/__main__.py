@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from trove_stack import auth, aws_sim, postgres, redis
+from trove_stack import auth, aws_sim, cloud_sim, postgres, redis
 from trove_stack.config import REPO_ROOT, StackConfig, read_dotenv
 from trove_stack.infra import InfraStack
 from trove_stack.process import (
@@ -27,7 +27,7 @@ from trove_stack.services import SERVICES, ServiceSpec, gateway_ready, service_s
 from trove_stack.supervisor import NAME as SUPERVISOR
 from trove_stack.supervisor import Supervisor, read_status, stop_leftovers
 
-INFRA_NAMES = (postgres.NAME, redis.NAME, aws_sim.NAME, auth.NAME)
+INFRA_NAMES = (postgres.NAME, redis.NAME, aws_sim.NAME, cloud_sim.AWSSIM, cloud_sim.EMBED, auth.NAME)
 SUPERVISOR_STOP_TIMEOUT_S = 180.0
 
 

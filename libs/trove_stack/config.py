@@ -90,6 +90,9 @@ class StackConfig:
     search_metrics_port: int = 9184
     worker_metrics_port: int = 9185
     aws_port: int = 4566
+    awssim_port: int = 4599
+    embed_port: int = 8091
+    cloud_providers: bool = False
     storage_backend: Literal["local", "s3"] = "local"
     s3_bucket: str = "trove-media"
     aof: bool = True
@@ -109,7 +112,7 @@ class StackConfig:
         if data_dir is None:
             data_dir = Path(tempfile.mkdtemp(prefix="trove-stack-"))
             data_dir.chmod(0o755)
-        ports = iter(free_ports(12 + len(METRICS_PORTS)))
+        ports = iter(free_ports(14 + len(METRICS_PORTS)))
         return cls(
             data_dir=data_dir,
             postgres_port=next(ports),
@@ -129,6 +132,8 @@ class StackConfig:
             search_metrics_port=next(ports),
             worker_metrics_port=next(ports),
             aws_port=next(ports),
+            awssim_port=next(ports),
+            embed_port=next(ports),
             aof=False,
             durable=False,
         )
@@ -142,6 +147,9 @@ class StackConfig:
             if backend not in ("local", "s3"):
                 raise ValueError(f"TROVE_STACK_STORAGE_BACKEND must be local or s3, not {backend!r}")
             changes["storage_backend"] = backend
+        if environ.get("TROVE_STACK_CLOUD_PROVIDERS", "") not in ("", "0"):
+            # Every stage on its cloud provider (simulated), which reads media from S3: implies the s3 backend.
+            changes |= {"cloud_providers": True, "storage_backend": "s3"}
         for f in fields(cls):
             if f.name.endswith("_port") and (value := environ.get(f"TROVE_STACK_{f.name.upper()}")):
                 changes[f.name] = int(value)
@@ -192,6 +200,16 @@ class StackConfig:
     @property
     def aws_dir(self) -> Path:
         return self.data_dir / "aws"
+
+    @property
+    def awssim_url(self) -> str:
+        """The simulated Rekognition, Transcribe and Comprehend (trove_awssim)."""
+        return f"http://{self.host}:{self.awssim_port}"
+
+    @property
+    def embed_url(self) -> str:
+        """The OpenAI-compatible embeddings server's base URL (…/v1)."""
+        return f"http://{self.host}:{self.embed_port}/v1"
 
     @property
     def aws_url(self) -> str:
@@ -310,6 +328,7 @@ def service_env(cfg: StackConfig, secrets: Secrets) -> dict[str, dict[str, str]]
             }
     if cfg.storage_backend == "s3":
         env["analysis"]["TROVE_ANALYSIS_OBJECT_CACHE_DIR"] = str(cfg.data_dir / "object-cache")
+    _add_cloud_providers(env, cfg, secrets)
     for svc, block in env.items():
         block[f"TROVE_{svc.upper()}_OTEL__EXPORTER"] = "none"
         # The analysis worker shares this block; its process is given worker_metrics_port instead (see services).
@@ -319,6 +338,15 @@ def service_env(cfg: StackConfig, secrets: Secrets) -> dict[str, dict[str, str]]
         env[svc]["HF_HUB_OFFLINE"] = "1"
         env[svc]["TRANSFORMERS_OFFLINE"] = "1"
     return env
+
+
+def _add_cloud_providers(env: dict[str, dict[str, str]], cfg: StackConfig, secrets: Secrets) -> None:
+    """On `cloud_providers`: analysis' stages and both embedders on the simulated clouds (trove_stack.cloud_sim)."""
+    if cfg.cloud_providers:
+        from trove_stack.cloud_sim import provider_env
+
+        for svc, block in provider_env(cfg, secrets).items():
+            env[svc] |= block
 
 
 def process_env(

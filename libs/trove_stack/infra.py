@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from trove_stack import auth, aws_sim, postgres, redis
+from trove_stack import auth, aws_sim, cloud_sim, postgres, redis
 from trove_stack.config import DB_SERVICES, StackConfig, redis_dsn, service_dsn, service_env
 from trove_stack.process import Managed
 from trove_stack.secrets import Secrets, load_or_create
@@ -46,6 +46,8 @@ def infra_processes(cfg: StackConfig, secrets: Secrets) -> list[Managed]:
     ]
     if cfg.storage_backend == "s3":
         processes.insert(2, aws_sim.child(cfg, secrets))
+    if cfg.cloud_providers:
+        processes[3:3] = [cloud_sim.awssim_child(cfg, secrets), cloud_sim.embed_child(cfg)]
     return processes
 
 
@@ -56,6 +58,8 @@ def infra_hooks(
     hooks: dict[str, Callable[[], object]] = {postgres.NAME: provision}
     if cfg.storage_backend == "s3":
         hooks[aws_sim.NAME] = lambda: aws_sim.setup_hook(cfg, secrets)
+    if cfg.cloud_providers:
+        hooks[cloud_sim.AWSSIM] = lambda: cloud_sim.setup_hook(cfg, secrets)
     return hooks
 
 

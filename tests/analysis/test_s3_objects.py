@@ -12,6 +12,7 @@ import pytest
 from support import sim_s3_settings
 
 from trove_analysis.s3_objects import S3ObjectStore
+from trove_common.blobstore import frame_key, thumbnail_key
 from trove_common.objectstore import ObjectStorage, StorageConfigError
 from trove_common.s3store import S3ObjectStorage
 from trove_stack.config import StackConfig
@@ -48,6 +49,19 @@ async def test_thumbnails_go_to_the_bucket_beside_the_original(bucket: ObjectSto
     await bucket.put("users/thumbs/one", b"original")
     await store.put("users/thumbs/one.thumb.jpg", b"\xff\xd8tiny")
     assert await store.derived_bytes("users/thumbs/one") == 6
+
+
+async def test_scene_frames_are_counted_and_deleted_with_the_video(bucket: ObjectStorage, tmp_path: Path) -> None:
+    store = S3ObjectStore(storage=bucket, cache_dir=tmp_path, max_bytes=10**6, max_age_s=60)
+    await bucket.put("users/frames/one", b"original")
+    await store.put(thumbnail_key("users/frames/one"), b"\xff\xd8tiny")
+    for number in (1, 2):
+        await store.put(frame_key("users/frames/one", number), b"\xff\xd8" + b"f" * 10)
+    assert await store.derived_bytes("users/frames/one") == 6 + 2 * 12
+    assert await bucket.read(frame_key("users/frames/one", 2)) == b"\xff\xd8" + b"f" * 10
+    await bucket.delete("users/frames/one")
+    assert await bucket.read(frame_key("users/frames/one", 1)) is None
+    assert await bucket.derived_bytes("users/frames/one") == 0
 
 
 async def test_a_refused_credential_names_the_setting(

@@ -8,6 +8,7 @@ from pathlib import Path
 from analysis.stage_kit import Tier, stage_run
 from support import DEV_MEDIA
 
+from trove_analysis import describe
 from trove_analysis.deps import Providers
 from trove_analysis.stages.image import IMAGE, ImageResult
 from trove_analysis.stages.picture import Face, Label, Ocr, Pixels
@@ -40,11 +41,32 @@ def test_a_photo_contributes_its_description_its_text_and_its_faces() -> None:
     picture, text = IMAGE.segments(result)
     assert picture.text == "a photo of tabby; tabby cat, cat, feline, animal; a person's face; grey, photo"
     assert picture.keywords == "tabby tabby cat cat feline animal"
+    assert picture.caption == "A tabby cat; a person; text: “please do not feed the cat”"
     assert (text.kind, text.text) == ("text", "please do not feed the cat")
     assert IMAGE.facts(result) == {"has_faces": True}
     view = IMAGE.view(result)["picture"]
     assert view["faces"] == {"count": 1, "boxes": [[1, 2, 3, 4]]} and view["text"] == "please do not feed the cat"
+    assert view["caption"] == picture.caption
     assert view["colours"] == ["grey"] and view["labels"][1] == {"name": "dog", "score": 0.01, "broader": []}
+
+
+def test_a_caption_reads_as_a_line_not_a_label_list() -> None:
+    def caption(**kwargs: object) -> str:
+        return describe.caption(ImageResult(**kwargs))  # type: ignore[arg-type]
+
+    assert caption() == "A picture"
+    assert caption(labels=(Label("Egyptian cat", 0.6), Label("tabby, tabby cat", 0.3))) == "An Egyptian cat"
+    assert caption(labels=(Label("espresso", 0.9),), faces=(Face(box=(0, 0, 1, 1)),) * 3) == "An espresso; 3 people"
+    bw = Pixels(black_and_white=True, style="photo")
+    assert caption(labels=(Label("military uniform", 0.5),), pixels=bw) == "A military uniform in black and white"
+    # A page of text is "A document" unless a label is sure of itself; its words are quoted, shortened.
+    page = Pixels(style="document")
+    long = "Daily soups: tomato, lentil and minestrone; sandwiches on rye or sourdough until three"
+    text = caption(labels=(Label("menu", 0.1),), pixels=page, ocr=Ocr(text=long))
+    assert text == "A document; text: “Daily soups: tomato, lentil and minestrone; sandwiches on…”"
+    assert (
+        caption(labels=(Label("street sign", 0.4),), ocr=Ocr(text="EXIT")) == "A street sign"
+    )  # too few words to quote
 
 
 async def test_a_face_in_a_photo_goes_to_people_with_its_crop(providers: Providers, blob_root: Path) -> None:

@@ -159,6 +159,10 @@ async def test_sign_up_upload_find_play_and_delete(new_page: NewPage, shot: Shot
     assert await shown_results(page) == ranked
     first = page.locator("#search-results .result").first
     await expect(first.locator("mark").first).to_have_text(re.compile("cat", re.IGNORECASE))
+    # The photo reads as a line ("A tabby cat"), not the list of labels it was indexed with.
+    photo = page.locator('.result[data-filename="chelsea.png"] .snippet')
+    await expect(photo).to_have_text(re.compile(r"^An? \w"))
+    await expect(photo).not_to_contain_text("a photo of")
     await shot(page, "07-search-a-cat")
     await page.get_by_label("Kind").select_option("image")
     await expect(page.locator("#search-results .result")).to_have_count(1)
@@ -172,6 +176,13 @@ async def test_sign_up_upload_find_play_and_delete(new_page: NewPage, shot: Shot
     assert video["segment"]["start_s"] > 0, video
     result = page.locator('.result[data-filename="holiday.mp4"]')
     await expect(result.locator(".moment").first).to_have_text(re.compile(r"^0:0\d–0:\d\d$"))
+    # The video shows the frame of the moment that matched, not its poster.
+    assert video["segment"]["frame_url"], video
+    frame = result.locator(".result-open .thumb")
+    await expect(frame).to_have_attribute("data-frame-url", video["segment"]["frame_url"])
+    await expect(frame.locator("img.thumb-img")).to_have_attribute("src", re.compile(r"^blob:"))
+    shown = await frame.locator("img.thumb-img").evaluate("(img) => img.decode().then(() => img.naturalWidth)")
+    assert 0 < shown <= 320, shown  # a scene keyframe (320 px at most), not the 512 px poster
     await shot(page, "09-search-sofa")
     if os.environ.get("TROVE_DOCS_SCREENSHOTS") == "1":
         await page.screenshot(path=str(DOCS_SCREENSHOT))

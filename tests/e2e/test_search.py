@@ -218,3 +218,30 @@ async def test_videos_about_something_returns_only_videos(new_api: NewApi) -> No
     assert today["understood"]["from"] and today["understood"]["text"] == "everything"
     recent = (await api.search("videos from today", tz="UTC")).json()
     assert [r["filename"] for r in recent["results"]] == ["holiday.mp4"]
+
+
+async def test_a_video_hit_shows_its_moments_frame_and_a_photo_hit_reads_as_a_line(new_api: NewApi) -> None:
+    api = await new_api()
+    ids = {}
+    for name, ctype in (("chelsea.png", "image/png"), ("holiday.mp4", "video/mp4")):
+        ids[name] = await api.upload((DEV_MEDIA / name).read_bytes(), name, ctype)
+        assert (await api.wait_done(ids[name], timeout_s=300))["status"] == "completed"
+    results = {r["filename"]: r for r in (await api.search("the cat was waiting for us on the sofa")).json()["results"]}
+    video = results["holiday.mp4"]["segment"]
+    assert video["frame_url"] and video["frame_url"].startswith(f"/api/v1/media/{ids['holiday.mp4']}/frames/")
+    frame = await api.request("GET", video["frame_url"])
+    assert (
+        frame.status_code == 200 and frame.headers["content-type"] == "image/jpeg" and frame.content[:2] == b"\xff\xd8"
+    )
+    assert (await api.request("GET", f"/api/v1/media/{ids['holiday.mp4']}/frames/999")).status_code == 404
+    assert (await api.request("GET", f"/api/v1/media/{ids['holiday.mp4']}/frames/x")).status_code == 404
+    stranger = await new_api()
+    assert (await stranger.request("GET", video["frame_url"])).status_code == 404  # another user's video
+
+    photo = next(r for r in (await api.search("a cat")).json()["results"] if r["filename"] == "chelsea.png")
+    snippet = photo["segment"]["snippet"]
+    # "A tabby cat", say, where the indexed text lists every label and broader term ("a photo of tabby; ...").
+    assert snippet[:2] in ("A ", "An") and "a photo of" not in snippet and len(snippet) < len(photo["segment"]["text"])
+    assert photo["segment"]["frame_url"] is None
+    felines = next(r for r in (await api.search("felines")).json()["results"] if r["filename"] == "chelsea.png")
+    assert felines["segment"]["reason"] == "matched: feline", felines["segment"]

@@ -1,13 +1,62 @@
-"""The calibration of each retriever's score against its null distribution (trove_search.ranking)."""
+"""What a result shows people (a picture's caption as its snippet, why it matched) and how scores are calibrated."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from trove_search import ranking
-from trove_search.models import Candidate
+from trove_search.codec import hits_from_json, hits_to_json
+from trove_search.models import Candidate, Moment
+
+TABBY = Candidate(
+    segment_id=1,
+    media_id="m1",
+    kind="image",
+    start_s=0.0,
+    end_s=0.0,
+    text="a photo of tabby; tabby cat, cat, feline, animal; grey, photo",
+    page=0,
+    taken_at=None,
+    uploaded_at=None,
+    duration_s=None,
+    caption="A tabby cat; text: “please do not feed <the> cat”",
+    keywords="tabby tabby cat cat feline animal",
+)
+
+
+def _best(candidate: Candidate, query: str) -> Moment:
+    (hit,) = ranking.group([(candidate, 0.0)], query=query, min_top=0.0)
+    return hit.best
+
+
+def test_a_picture_shows_its_caption_with_the_query_words_marked() -> None:
+    best = _best(replace(TABBY, text_rank=0.1, text_coverage=1.0), "cat")
+    assert best.snippet == "A tabby <mark>cat</mark>; text: “please do not feed &lt;the&gt; <mark>cat</mark>”"
+    assert best.reason == "" and best.text == TABBY.text
+
+
+def test_words_matched_outside_the_caption_are_named() -> None:
+    best = _best(replace(TABBY, text_rank=0.1, text_coverage=1.0), "felines")
+    assert "<mark>" not in best.snippet and best.reason == "matched: feline"
+
+
+def test_a_match_by_meaning_names_the_concept_and_a_match_by_looks_says_so() -> None:
+    meaning = _best(replace(TABBY, similarity=0.5), "a kitten")
+    assert meaning.reason == "matched: tabby cat"
+    looks = _best(replace(TABBY, similarity=0.2, image_match=0.8), "a kitten")
+    assert looks.reason == "matched: the picture looks like “a kitten”"
+    said = replace(TABBY, kind="speech", caption="", text="hello", similarity=0.5)
+    assert _best(said, "greetings").reason == "matched: what was said"
+
+
+def test_a_scene_keeps_its_frame_through_the_cache() -> None:
+    scene = replace(TABBY, kind="scene", frame=3, similarity=0.5)
+    hits = ranking.group([(scene, 0.0)], query="a kitten", min_top=0.0)
+    (back,) = hits_from_json(hits_to_json(hits))
+    assert (back.best.frame, back.best.reason) == (3, "matched: tabby cat") and back == hits[0]
 
 
 def _candidate(*, kind: str, similarity: float = 0.0, text_rank: float = 0.0, coverage: float = 0.0) -> Candidate:

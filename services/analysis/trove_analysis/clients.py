@@ -53,6 +53,8 @@ class SearchSegmentIndex:
                 page=s.page,
                 keywords=s.keywords,
                 image_vector=[] if s.image_vector is None else s.image_vector.tolist(),
+                caption=s.caption,
+                frame=s.frame,
             )
             for s in segments
         ]

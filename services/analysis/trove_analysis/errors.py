@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from trove_ml.errors import MediaError
+
 
 class StageRetryError(Exception):
     """A stage failed transiently and has tries left: run it again after a backoff (the worker schedules it)."""
@@ -10,3 +12,8 @@ class StageRetryError(Exception):
         super().__init__(f"stage {stage} failed (try {tries}): {error}")
         self.stage = stage
         self.tries = tries
+
+
+class ProviderSetupError(MediaError):
+    """A provider refused for a reason of configuration (bad credentials, a missing bucket): the stage fails at
+    once, like bad media, since no retry helps until the setting that the message names is fixed."""

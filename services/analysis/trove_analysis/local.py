@@ -27,6 +27,7 @@ from trove_ml.wordnet import WordNet
 
 TOP_LABELS = 5
 THUMBNAIL_PX = 512
+FRAME_PX = 320  # a scene keyframe shown beside a result
 
 
 def decode_image(path: Path) -> Image.Image:
@@ -39,11 +40,11 @@ def decode_image(path: Path) -> Image.Image:
         raise MediaError(f"the image is corrupt or truncated: {exc}") from exc
 
 
-def thumbnail_jpeg(image: Image.Image) -> bytes:
+def thumbnail_jpeg(image: Image.Image, *, side_px: int = THUMBNAIL_PX, quality: int = 85) -> bytes:
     thumb = image.convert("RGB")
-    thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    thumb.thumbnail((side_px, side_px))
     out = io.BytesIO()
-    thumb.save(out, "JPEG", quality=85)
+    thumb.save(out, "JPEG", quality=quality)
     return out.getvalue()
 
 
@@ -87,12 +88,15 @@ class LocalVisionAnalyzer:
         return await self._executor.run(run)
 
     async def analyze_video(self, path: Path, *, max_duration_s: float | None = None) -> tuple[dict[str, Any], bytes]:
-        """Each scene's span and what its keyframe shows, and a poster thumbnail."""
+        """Each scene's span, what its keyframe shows and the keyframe as a small JPEG, and a poster thumbnail."""
 
         def run() -> tuple[dict[str, Any], bytes]:
             cut = scenes(path, max_duration_s=max_duration_s, max_pixels=self._max_video_pixels)
             found = [{"index": s.index, "start_s": s.start_s, "end_s": s.end_s, **self._look(s.keyframe)} for s in cut]
-            return plain({"scenes": found}), thumbnail_jpeg(poster(path))
+            facts: dict[str, Any] = plain({"scenes": found})
+            for scene, cut_scene in zip(facts["scenes"], cut, strict=True):
+                scene["frame_jpeg"] = thumbnail_jpeg(cut_scene.keyframe, side_px=FRAME_PX, quality=75)
+            return facts, thumbnail_jpeg(poster(path))
 
         return await self._executor.run(run)
 

@@ -21,6 +21,8 @@ class IndexedSegment:
     page: int = 0
     keywords: str = ""
     image_vector: npt.NDArray[np.float32] | None = None  # a picture's vector in the image-text space
+    caption: str = ""  # a short description people read in results (`text` is written for search)
+    frame: int = 0  # a scene's stored keyframe picture (1-based), 0 when none
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,8 @@ class SegmentText:
     page: int = 0
     keywords: str = ""  # extra full-text terms, not embedded or shown
     image_vector: list[float] | None = None  # what the picture looks like to the image-text model, if any
+    caption: str = ""  # a short description people read in results; empty when `text` reads well
+    frame: int = 0  # a scene's stored keyframe picture (1-based), 0 when none
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,11 +77,37 @@ def _embedder(build: BuildContext) -> Embedder:
     return make_embedder(build.settings.embedder, executor=build.executor, setting="TROVE_ANALYSIS_EMBEDDER__")
 
 
+def _aws_vision(build: BuildContext) -> VisionAnalyzer:
+    from trove_analysis.aws._client import AwsClients
+    from trove_analysis.aws.rekognition import RekognitionVisionAnalyzer
+
+    return RekognitionVisionAnalyzer(
+        clients=AwsClients(build.settings.aws),
+        executor=build.executor,
+        documents=_local_vision(build),  # PDFs stay local: see trove_analysis.aws.rekognition
+        max_video_pixels=build.settings.max_video_pixels,
+    )
+
+
+def _aws_transcriber(build: BuildContext) -> Transcriber:
+    from trove_analysis.aws._client import AwsClients
+    from trove_analysis.aws.transcribe import TranscribeTranscriber
+
+    return TranscribeTranscriber(clients=AwsClients(build.settings.aws))
+
+
+def _aws_text(build: BuildContext) -> TextAnalyzer:
+    from trove_analysis.aws._client import AwsClients
+    from trove_analysis.aws.comprehend import ComprehendTextAnalyzer
+
+    return ComprehendTextAnalyzer(clients=AwsClients(build.settings.aws))
+
+
 # One table per protocol: provider name -> builder.
 PROBERS: dict[str, Callable[[BuildContext], Prober]] = {"local": _local_prober}
-VISION: dict[str, Callable[[BuildContext], VisionAnalyzer]] = {"local": _local_vision}
-TRANSCRIBERS: dict[str, Callable[[BuildContext], Transcriber]] = {"local": _local_transcriber}
-TEXT_ANALYZERS: dict[str, Callable[[BuildContext], TextAnalyzer]] = {"local": _local_text}
+VISION: dict[str, Callable[[BuildContext], VisionAnalyzer]] = {"local": _local_vision, "aws": _aws_vision}
+TRANSCRIBERS: dict[str, Callable[[BuildContext], Transcriber]] = {"local": _local_transcriber, "aws": _aws_transcriber}
+TEXT_ANALYZERS: dict[str, Callable[[BuildContext], TextAnalyzer]] = {"local": _local_text, "aws": _aws_text}
 EMBEDDERS: dict[str, Callable[[BuildContext], Embedder]] = {"local": _embedder, "openai": _embedder}
 
 # The providers each stage can choose from (a test keeps these keys equal to the stage registry's).

@@ -44,7 +44,10 @@ class VisionAnalyzer(Protocol):
         ...
 
     async def analyze_video(self, path: Path, *, max_duration_s: float | None = None) -> tuple[Facts, bytes]:
-        """Scenes with their spans and facts about each keyframe, and a JPEG poster; MediaError past the duration."""
+        """Scenes with their spans and facts about each keyframe, and a JPEG poster; MediaError past the duration.
+
+        A scene may carry its keyframe as a small JPEG (`frame_jpeg`: bytes); the stage stores it beside the file
+        so results can show the moment that matched, and keeps it out of the stored facts."""
         ...
 
     async def analyze_document(self, path: Path) -> tuple[Facts, bytes]:

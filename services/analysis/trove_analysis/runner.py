@@ -28,6 +28,7 @@ import asyncpg
 from trove_analysis import processing, repo, stages
 from trove_analysis.deps import Deps
 from trove_analysis.errors import StageRetryError
+from trove_analysis.metering import Call, metered
 from trove_analysis.models import StageJob
 from trove_analysis.providers import LOCAL_COMPUTE
 from trove_analysis.stages import Stage, StageRun
@@ -187,14 +188,20 @@ class StageRunner:
             result = stage.decode(stored)
         else:
             pending.provider, pending.started = provider, time.perf_counter()
+            calls: list[Call] = []
             try:
-                result = await stage.run(run)
-            except MediaError as exc:
-                pending.error = str(exc)
+                with metered() as calls:
+                    result = await stage.run(run)
+            except Exception as exc:
+                # Cloud calls made before the failure were made (and are billed by the provider): so are they here.
+                await self._bill_quietly(job, stage.name, calls)
+                if isinstance(exc, MediaError):
+                    pending.error = str(exc)
                 raise
             if result is None:
-                return None  # nothing to do: no result, no cost
-            if stage.reuse:
+                await self._bill_quietly(job, stage.name, calls)
+                return None  # nothing to do: no result; only cloud calls, if any, cost
+            if stage.reuse and not calls:  # a local model: its machine time, once per stored result
                 await self._deps.accounts.record_cost(
                     key=f"{job.media_id}:{stage.name}:{provider}",
                     media_id=job.media_id,
@@ -202,11 +209,29 @@ class StageRunner:
                     service=LOCAL_COMPUTE,
                     units=time.perf_counter() - pending.started,
                 )
+            await self._bill(job, stage.name, calls)
             pending.result = stage.encode(result)
         await stage.check(run, result)
         if (kind := stage.file_kind(result)) is not None:
             return stages.plan(kind[0], has_audio=kind[1])
         return None
+
+    async def _bill(self, job: AnalyzeMediaArgs, stage: str, calls: list[Call]) -> None:
+        """Each cloud call in the ledger at its list price, once (its key is the call's own id)."""
+        for call in calls:
+            await self._deps.accounts.record_cost(
+                key=f"{job.media_id}:{stage}:{call.call_id}",
+                media_id=job.media_id,
+                stage=stage,
+                service=call.service,
+                units=call.units,
+            )
+
+    async def _bill_quietly(self, job: AnalyzeMediaArgs, stage: str, calls: list[Call]) -> None:
+        try:
+            await self._bill(job, stage, calls)
+        except Exception as exc:  # the stage's own failure is the one to report
+            logger.warning("could not record a failed try's provider calls", extra={"error": str(exc)})
 
     async def _hand_back(self, job: AnalyzeMediaArgs, stage: str) -> None:
         try:

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
+from trove_analysis.aws.settings import AwsSettings
 from trove_analysis.provider_choice import check_choices
 from trove_analysis.queues import Family
 from trove_common.settings import (
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     image_text: ImageTextSettings = ImageTextSettings()
+    aws: AwsSettings = AwsSettings()
     log_level: LogLevel = "INFO"
     ingest_addr: GrpcAddress = "127.0.0.1:50052"
     search_addr: GrpcAddress = "127.0.0.1:50054"

@@ -88,10 +88,18 @@ class Tiers(BaseModel):
 
 def _default_prices() -> dict[str, float]:
     # Local models cost machine time; a CPU-second is priced like a small cloud VM's (about $0.04 an hour).
-    # The cloud providers' prices (per image, per minute of audio, per 1,000 characters or tokens) are set when
-    # those providers are configured, under the service name they report. An OpenAI-compatible embeddings server
-    # reports tokens; priced at OpenAI's list price for text-embedding-3-small, $0.02 per 1M tokens.
-    return {"local-compute": 0.00001, "openai-embeddings": 0.02 / 1_000_000}
+    # The cloud providers at AWS's public list prices (us-east-1, first volume tier), under the service name
+    # each reports with its calls: Rekognition per image analysed by one call, Transcribe per minute of audio
+    # (billed per second, 15 s minimum), Comprehend per unit of 100 characters (3 units minimum per document).
+    return {
+        "local-compute": 0.00001,
+        "aws-rekognition-image": 0.001,
+        "aws-transcribe": 0.024,
+        "aws-comprehend": 0.0001,
+        # An OpenAI-compatible embeddings server reports tokens: OpenAI's list price for text-embedding-3-small,
+        # $0.02 per 1M tokens.
+        "openai-embeddings": 0.02 / 1_000_000,
+    }
 
 
 class Settings(BaseSettings):

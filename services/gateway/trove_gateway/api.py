@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 
 from google.protobuf import json_format
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from trove_common.blobstore import thumbnail_key
+from trove_common.blobstore import frame_key, thumbnail_key
 from trove_common.context import user_id_var
 from trove_common.errors import NotFoundError, PermissionDeniedError
 from trove_gateway import responses as out
@@ -129,15 +130,33 @@ async def thumbnail(request: Request) -> Response:
     """The media's thumbnail (a video's poster, a document's first page) as JPEG; 404 until analysis made one."""
     state = await signed_in(request)
     media = await state.backends.ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=request.path_params["media_id"]))
+    return await _derived_jpeg(state, thumbnail_key(media.storage_key), missing="this media has no thumbnail (yet)")
+
+
+_FRAME_NUMBER = re.compile(r"[1-9][0-9]{0,5}", re.ASCII)
+
+
+async def frame(request: Request) -> Response:
+    """A video scene's keyframe picture as JPEG (a search moment's `frame_url`); 404 when there is none."""
+    state = await signed_in(request)
+    number = request.path_params["frame"]
+    media = await state.backends.ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=request.path_params["media_id"]))
+    if not _FRAME_NUMBER.fullmatch(number):
+        raise NotFoundError("no such frame")
+    return await _derived_jpeg(state, frame_key(media.storage_key, int(number)), missing="this media has no such frame")
+
+
+async def _derived_jpeg(state: GatewayState, key: str, *, missing: str) -> Response:
+    """A JPEG derived from a media file (thumbnail, scene keyframe), from local files or the bucket."""
     headers = {"Cache-Control": "private, max-age=3600"}
     if state.blobs is None:
-        data = await state.storage.read(thumbnail_key(media.storage_key))
+        data = await state.storage.read(key)
         if data is None:
-            raise NotFoundError("this media has no thumbnail (yet)")
+            raise NotFoundError(missing)
         return Response(data, media_type="image/jpeg", headers=headers)
-    path = state.blobs.path(thumbnail_key(media.storage_key))
+    path = state.blobs.path(key)
     if not await asyncio.to_thread(path.is_file):
-        raise NotFoundError("this media has no thumbnail (yet)")
+        raise NotFoundError(missing)
     return FileResponse(path, media_type="image/jpeg", headers=headers)
 
 
@@ -254,6 +273,18 @@ ROUTES = [
         operation=Operation(
             operation_id="getThumbnail",
             summary="The media's thumbnail (JPEG); 404 until analysis made one",
+            tag="media",
+            media_type="image/jpeg",
+            errors=_MEDIA_ERRORS,
+        ),
+    ),
+    ApiRoute(
+        "/api/v1/media/{media_id}/frames/{frame}",
+        frame,
+        method="GET",
+        operation=Operation(
+            operation_id="getFrame",
+            summary="A video scene's keyframe picture (JPEG), as a search moment's frame_url names it; 404 if none",
             tag="media",
             media_type="image/jpeg",
             errors=_MEDIA_ERRORS,

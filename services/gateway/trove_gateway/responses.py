@@ -136,8 +136,16 @@ class Segment(_Out):
     start_s: float
     end_s: float
     text: str
-    snippet: str
+    snippet: str = Field(
+        description="what to show: a picture's caption or the text, HTML-escaped, query words in <mark>"
+    )
     page: int
+    frame_url: str | None = Field(
+        default=None, description="a video scene's keyframe picture (JPEG) when one was stored; else null"
+    )
+    reason: str | None = Field(
+        default=None, description='why it matched when no query word shows in the snippet ("matched: tabby cat")'
+    )
 
 
 class Hit(_Out):

@@ -14,7 +14,7 @@ from trove_gateway.openapi import ApiRoute, Operation
 from trove_protos.search.v1 import search_pb2
 
 
-def _segment_out(segment: search_pb2.Segment) -> out.Segment:
+def _segment_out(segment: search_pb2.Segment, *, media_id: str) -> out.Segment:
     return out.Segment(
         kind=segment.kind,
         start_s=segment.start_s,
@@ -22,6 +22,8 @@ def _segment_out(segment: search_pb2.Segment) -> out.Segment:
         text=segment.text,
         snippet=segment.snippet,
         page=segment.page,
+        frame_url=f"/api/v1/media/{media_id}/frames/{segment.frame}" if segment.frame > 0 else None,
+        reason=segment.reason or None,
     )
 
 
@@ -37,8 +39,8 @@ def _results_out(response: search_pb2.SearchResponse) -> out.SearchResults:
             duration_s=hit.duration_s or None,
             thumbnail_url=f"/api/v1/media/{hit.media_id}/thumbnail",
             score=round(hit.score, 4),
-            segment=_segment_out(hit.segment),
-            moments=[_segment_out(m) for m in hit.moments],
+            segment=_segment_out(hit.segment, media_id=hit.media_id),
+            moments=[_segment_out(m, media_id=hit.media_id) for m in hit.moments],
         )
         for hit in response.hits
     ]

@@ -21,6 +21,8 @@ def _moment(m: Moment) -> dict[str, Any]:
         "text": m.text,
         "snippet": m.snippet,
         "page": m.page,
+        "frame": m.frame,
+        "reason": m.reason,
     }
 
 

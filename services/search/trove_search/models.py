@@ -22,6 +22,8 @@ class Segment:
     page: int = 0
     keywords: str = ""
     image_vector: npt.NDArray[np.float32] | None = None  # a picture in the image-text space
+    caption: str = ""  # what results show instead of `text`, when set
+    frame: int = 0  # a scene's stored keyframe picture (1-based), 0 when none
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,9 @@ class Candidate:
     text_rank: float = 0.0  # full-text rank, 0 when the text does not match
     text_coverage: float = 0.0  # share of the query's words the text contains, 0-1
     image_match: float = 0.0  # how well the picture fits the query per the image-text model, 0-1; 0 when none
+    caption: str = ""  # what results show instead of `text`, when set
+    frame: int = 0
+    keywords: str = ""  # the segment's extra full-text terms, to say which of them matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,8 @@ class Moment:
     text: str
     snippet: str
     page: int
+    frame: int = 0  # the scene's stored keyframe picture, 0 when none
+    reason: str = ""  # why it matched when none of the query's words did; "" otherwise
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,11 @@ then every media with at least MIN_SCORE is listed, so a weak but real answer (a
 approximately name what it shows) still appears below the convincing ones. Both were read off `make eval`'s
 sample, weak-answer and no-answer queries (docs/relevance.md), not set per file. A search filtered to people has
 no cut-off: the person filter already says which media are wanted, and the words only order them.
+
+A moment's snippet is what people read: a picture's caption (its `text` is written for search), or the text,
+with the query's words marked. When none of them shows there, `reason` says what evidence matched instead:
+the query's words found in its labels ("matched: feline"), what the description means ("matched: tabby cat"),
+or how the picture itself looks to the image-text model.
 """
 
 from __future__ import annotations
@@ -84,11 +89,16 @@ _STOPWORDS = frozenset(
 
 
 def score(candidate: Candidate) -> float:
-    null = PICTURE_NULL if candidate.kind in PICTURE_KINDS else WORDS_NULL
-    vector = null.evidence(candidate.similarity) if candidate.similarity > 0.0 else 0.0
+    vector = vector_evidence(candidate)
     text = min(1.0, candidate.text_rank / TEXT_CEIL) * candidate.text_coverage**2
     evidence = 1.0 - (1.0 - vector) * (1.0 - TEXT_WEIGHT * text) * (1.0 - candidate.image_match)
     return evidence * (1.0 - FOCUS_WEIGHT * (1.0 - _share_of_file(candidate)))
+
+
+def vector_evidence(candidate: Candidate) -> float:
+    """The evidence of a segment's cosine similarity to the query, against its kind's null distribution."""
+    null = PICTURE_NULL if candidate.kind in PICTURE_KINDS else WORDS_NULL
+    return null.evidence(candidate.similarity) if candidate.similarity > 0.0 else 0.0
 
 
 def _share_of_file(candidate: Candidate) -> float:
@@ -156,7 +166,7 @@ def group(
     for media_id, found in by_media.items():
         found.sort(key=lambda s: s.score, reverse=True)
         best = found[0]
-        moments = [_moment(s.candidate, terms) for s in found[1 : 1 + MAX_MOMENTS]]
+        moments = [_moment(s.candidate, terms, query=query) for s in found[1 : 1 + MAX_MOMENTS]]
         key = (best.score, max(s.fused for s in found))
         first = best.candidate
         hits.append(
@@ -165,7 +175,7 @@ def group(
                 Hit(
                     media_id=media_id,
                     score=round(best.score, 4),
-                    best=_moment(first, terms),
+                    best=_moment(first, terms, query=query),
                     moments=moments,
                     taken_at=first.taken_at,
                     uploaded_at=first.uploaded_at,
@@ -233,12 +243,52 @@ def snippet(text: str, highlighter: _Highlighter) -> str:
     return "".join(out)
 
 
-def _moment(candidate: Candidate, terms: _Highlighter) -> Moment:
+def _moment(candidate: Candidate, terms: _Highlighter, *, query: str = "") -> Moment:
+    shown = snippet(candidate.caption or candidate.text, terms)
     return Moment(
         kind=candidate.kind,
         start_s=candidate.start_s,
         end_s=candidate.end_s,
         text=candidate.text,
-        snippet=snippet(candidate.text, terms),
+        snippet=shown,
         page=candidate.page,
+        frame=candidate.frame,
+        reason="" if not query or "<mark>" in shown else reason(candidate, terms, query=query),
     )
+
+
+_ARTICLE = re.compile(r"^(?:an?|the)\s+", re.IGNORECASE)
+MAX_REASON_WORDS = 4
+_MEANING = {"speech": "what was said", "text": "the text in it", "page": "the page's text"}
+
+
+def concept(candidate: Candidate) -> str:
+    """What a segment is about in a few words: a picture's caption head ("tabby cat"), else what kind of text."""
+    if candidate.caption:
+        head = candidate.caption.split(";", 1)[0].removesuffix(" in black and white")
+        return _ARTICLE.sub("", head).strip()
+    if candidate.kind in _MEANING:
+        return _MEANING[candidate.kind]
+    return candidate.text.split(";", 1)[0].removeprefix("a photo of ").strip()[:60]
+
+
+def reason(candidate: Candidate, terms: _Highlighter, *, query: str) -> str:
+    """Why a moment matched when its snippet marks none of the query's words; names the evidence that did."""
+    words = _matched_words(candidate, terms)
+    if words and candidate.text_rank > 0:
+        return "matched: " + ", ".join(words[:MAX_REASON_WORDS])
+    vector = vector_evidence(candidate)
+    if candidate.image_match > 0 and candidate.image_match >= vector:
+        return f"matched: the picture looks like “{' '.join(query.split())[:60]}”"
+    if vector > 0:
+        return f"matched: {concept(candidate)}"
+    return ""
+
+
+def _matched_words(candidate: Candidate, terms: _Highlighter) -> list[str]:
+    """The distinct words of the segment's text and labels that match the query's terms, in order of appearance."""
+    found: dict[str, None] = {}
+    for source in (candidate.text, candidate.keywords):
+        for match in terms.words(source):
+            found.setdefault(match.group().lower(), None)
+    return list(found)

@@ -30,7 +30,7 @@ _TSQUERIES = """WITH q AS (SELECT ARRAY(SELECT quote_literal(lexeme) FROM unnest
     FROM q"""
 
 _CANDIDATE = """t.segment_id, t.media_id::text AS media_id, t.kind, t.start_s, t.end_s, t.text, t.page,
-    m.taken_at, m.uploaded_at, m.duration_s"""
+    t.caption, t.frame, t.keywords, m.taken_at, m.uploaded_at, m.duration_s"""
 
 
 def _filters(filters: Filters, first: int) -> tuple[str, list[Any]]:
@@ -107,8 +107,9 @@ async def replace_segments(
         await conn.execute("DELETE FROM search.media_text WHERE media_id = $1::uuid", media_id)
     for i, seg in enumerate(segments):
         segment_id = await conn.fetchval(
-            """INSERT INTO search.media_text (user_id, media_id, kind, start_s, end_s, text, page, keywords)
-               VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8) RETURNING segment_id""",
+            """INSERT INTO search.media_text
+                   (user_id, media_id, kind, start_s, end_s, text, page, keywords, caption, frame)
+               VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING segment_id""",
             user_id,
             media_id,
             seg.kind,
@@ -117,6 +118,8 @@ async def replace_segments(
             seg.text,
             seg.page,
             seg.keywords,
+            seg.caption,
+            seg.frame,
         )
         own = [(space, rows[i]) for space, rows in vectors.items()]
         if seg.image_vector is not None:

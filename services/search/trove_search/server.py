@@ -33,6 +33,8 @@ def _moment_pb(moment: Moment) -> search_pb2.Segment:
         text=moment.text,
         page=moment.page,
         snippet=moment.snippet,
+        frame=moment.frame,
+        reason=moment.reason,
     )
 
 
@@ -140,6 +142,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                 text=s.text,
                 page=s.page,
                 keywords=s.keywords,
+                caption=s.caption,
+                frame=s.frame,
                 vector=np.asarray(s.vector, dtype=np.float32),
                 image_vector=np.asarray(s.image_vector, dtype=np.float32) if s.image_vector else None,
             )

@@ -57,6 +57,8 @@ class EmbeddingStage(Stage[EmbeddingResult]):
                     page=t.page,
                     keywords=t.keywords,
                     image_vector=_image_vector(t, image_model),
+                    caption=t.caption,
+                    frame=t.frame or _frame_at(run.texts, t),
                 )
                 for t, v in zip(run.texts, vectors, strict=True)
             ]
@@ -70,6 +72,17 @@ class EmbeddingStage(Stage[EmbeddingResult]):
             faces=list(run.faces),
         )
         return EmbeddingResult(segments=len(segments)) if segments else None
+
+
+def _frame_at(texts: list[SegmentText], segment: SegmentText) -> int:
+    """The keyframe picture of the scene a timed segment (a sentence of a video) happens in, 0 when none."""
+    if segment.end_s <= 0:
+        return 0
+    middle = (segment.start_s + segment.end_s) / 2
+    for scene in texts:
+        if scene.frame and scene.start_s <= middle < scene.end_s:
+            return scene.frame
+    return 0
 
 
 def _image_vector(text: SegmentText, image_model: tuple[str, int] | None) -> npt.NDArray[np.float32] | None:

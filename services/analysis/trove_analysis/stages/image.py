@@ -46,6 +46,7 @@ class ImageStage(Stage[ImageResult]):
                 text=describe.picture_text(result),
                 keywords=describe.picture_keywords(result),
                 image_vector=picture.image_vector(result),
+                caption=describe.caption(result),
             )
         ]
         if text := picture.text_segment(result):

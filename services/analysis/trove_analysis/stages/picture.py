@@ -65,6 +65,7 @@ def view(picture: Picture) -> dict[str, Any]:
     return {
         "labels": [{"name": x.name, "score": x.score, "broader": list(x.broader)} for x in picture.labels],
         "description": describe.picture_text(picture),
+        "caption": describe.caption(picture),
         "colours": list(picture.pixels.colours),
         "style": picture.pixels.style,
         "black_and_white": picture.pixels.black_and_white,

@@ -22,6 +22,7 @@ class Scene(picture.Picture):
     index: int
     start_s: float
     end_s: float
+    frame: int = 0  # the stored keyframe picture's number (frame_key), 0 when the provider gave none
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +45,9 @@ class VideoStage(Stage[VideoResult]):
         # Bounded by the tier's duration while decoding, whatever the header told the probe.
         limit_s = await run.accounts.max_media_duration_s()
         facts, poster = await run.providers.video.analyze_video(run.path, max_duration_s=limit_s)
+        frames = _take_frames(facts)
         result = self.decode(facts)
-        await keep_thumbnail(run, poster)
+        await keep_thumbnail(run, poster, frames=frames)
         return result
 
     def segments(self, result: VideoResult) -> list[SegmentText]:
@@ -62,6 +64,8 @@ class VideoStage(Stage[VideoResult]):
                     text=text,
                     keywords=describe.picture_keywords(scene),
                     image_vector=picture.image_vector(scene),
+                    caption=describe.caption(scene),
+                    frame=scene.frame,
                 )
             )
         return segments
@@ -76,9 +80,22 @@ class VideoStage(Stage[VideoResult]):
     def view(self, result: VideoResult) -> dict[str, Any]:
         return {
             "scenes": [
-                {"index": s.index, "start_s": s.start_s, "end_s": s.end_s, **picture.view(s)} for s in result.scenes
+                {"index": s.index, "start_s": s.start_s, "end_s": s.end_s, "frame": s.frame, **picture.view(s)}
+                for s in result.scenes
             ]
         }
+
+
+def _take_frames(facts: dict[str, Any]) -> dict[int, bytes]:
+    """Each scene's keyframe JPEG (`frame_jpeg`, bytes a provider may add), taken out of the facts before they are
+    stored; the scene keeps the picture's number instead."""
+    frames: dict[int, bytes] = {}
+    for number, scene in enumerate(facts.get("scenes") or [], start=1):
+        jpeg = scene.pop("frame_jpeg", None) if isinstance(scene, dict) else None
+        if isinstance(jpeg, bytes) and jpeg:
+            frames[number] = jpeg
+            scene["frame"] = number
+    return frames
 
 
 VIDEO = VideoStage()

@@ -57,6 +57,7 @@ export class Api {
   constructor(auth) {
     this.auth = auth;
     this.thumbnails = new Map(); // media id -> Promise<object URL | null>
+    this.frames = new Map(); // a moment's frame_url -> Promise<object URL | null>
     this.crops = new Map(); // face crop URL -> Promise<object URL | null>
   }
 
@@ -195,8 +196,26 @@ export class Api {
     if (cached) cached.then((url) => url && URL.revokeObjectURL(url)).catch(() => {});
   }
 
+  /** An object URL of a video moment's keyframe picture (a search result's `frame_url`), or null when missing. */
+  frame(url) {
+    if (!url.startsWith("/api/v1/media/")) return Promise.resolve(null); // only our own API's pictures
+    if (!this.frames.has(url)) {
+      const promise = this.fetch(url)
+        .then(async (response) => URL.createObjectURL(await response.blob()))
+        .catch((error) => {
+          if (error instanceof ApiError && error.status === 404) return null;
+          this.frames.delete(url);
+          throw error;
+        });
+      this.frames.set(url, promise);
+    }
+    return this.frames.get(url);
+  }
+
   clear() {
     for (const id of [...this.thumbnails.keys()]) this.forgetThumbnail(id);
+    for (const cached of this.frames.values()) cached.then((url) => url && URL.revokeObjectURL(url)).catch(() => {});
+    this.frames.clear();
     for (const promise of this.crops.values()) promise.then((url) => url && URL.revokeObjectURL(url)).catch(() => {});
     this.crops.clear();
   }

@@ -25,8 +25,10 @@ export class Thumbnails {
     this.observer = new IntersectionObserver((entries) => this.onVisible(entries), { rootMargin: "200px" });
   }
 
-  box({ media_id: id, kind, status }) {
-    const box = h("span", { class: "thumb", dataset: { mediaId: id, kind } }, kindIcon(kind));
+  /** A thumbnail box; with `frame_url` (a video moment's keyframe) it shows that frame, else the media's thumbnail. */
+  box({ media_id: id, kind, status, frame_url: frameUrl = null }) {
+    const dataset = { mediaId: id, kind, ...(frameUrl ? { frameUrl } : {}) };
+    const box = h("span", { class: frameUrl ? "thumb frame" : "thumb", dataset }, kindIcon(kind));
     if (status === "completed" && kind !== "audio") this.observer.observe(box);
     return box;
   }
@@ -36,10 +38,12 @@ export class Thumbnails {
       if (!entry.isIntersecting) continue;
       const box = entry.target;
       this.observer.unobserve(box);
-      this.api
-        .thumbnail(box.dataset.mediaId)
-        .then((url) => url && fill(box, h("img", { class: "thumb-img", src: url, alt: "" })))
-        .catch(() => {}); // the icon stays
+      const show = (url) => url && fill(box, h("img", { class: "thumb-img", src: url, alt: "" }));
+      const { frameUrl, mediaId } = box.dataset;
+      const thumbnail = () => this.api.thumbnail(mediaId).then(show);
+      (frameUrl ? this.api.frame(frameUrl).then((url) => (url ? show(url) : thumbnail())) : thumbnail()).catch(
+        () => {}, // the icon stays
+      );
     }
   }
 }

@@ -73,6 +73,13 @@ function markedWords(snippet) {
   return words;
 }
 
+const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'" };
+
+/** The server's snippet (HTML-escaped, query words in `<mark>`) as plain text, to highlight again as DOM nodes. */
+export function snippetText(snippet) {
+  return (snippet || "").replace(/<\/?mark>/g, "").replace(/&(?:amp|lt|gt|quot|#x27);/g, (e) => ENTITIES[e]);
+}
+
 function momentLabel(segment, kind) {
   if (segment.kind === "page" && segment.page) return `page ${segment.page}`;
   if (kind === "video" || kind === "audio") return formatSpan(segment.start_s, segment.end_s);
@@ -224,7 +231,7 @@ export class Search extends EventTarget {
       h(
         "button",
         { type: "button", class: "result-open", onclick: open(segment.start_s || 0) },
-        this.thumbnails.box({ ...result, status: "completed" }),
+        this.thumbnails.box({ ...result, status: "completed", frame_url: segment.frame_url || null }),
         h(
           "span",
           { class: "result-body" },
@@ -237,7 +244,8 @@ export class Search extends EventTarget {
             timeEl(result.created_at),
             moment ? [" · ", h("span", { class: "moment" }, moment)] : "",
           ),
-          h("span", { class: "snippet" }, highlight(excerpt(segment.text || "", terms), terms)),
+          h("span", { class: "snippet" }, highlight(snippetText(segment.snippet) || excerpt(segment.text || "", terms), terms)),
+          segment.reason ? h("span", { class: "reason" }, segment.reason) : "",
         ),
       ),
       others.length
@@ -246,7 +254,18 @@ export class Search extends EventTarget {
             { class: "moments" },
             "Also at ",
             others.map(([m, label]) =>
-              h("button", { type: "button", class: "small secondary", onclick: open(m.start_s || 0), "aria-label": `${result.filename} at ${label}` }, label),
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: m.frame_url ? "small secondary moment-frame" : "small secondary",
+                  onclick: open(m.start_s || 0),
+                  "aria-label": `${result.filename} at ${label}`,
+                  title: snippetText(m.snippet) || null,
+                },
+                m.frame_url ? this.thumbnails.box({ ...result, status: "completed", frame_url: m.frame_url }) : "",
+                label,
+              ),
             ),
           )
         : "",
