@@ -24,7 +24,7 @@ help:
 	@echo "make bench   performance figures as JSON"
 	@echo "make bench-scale   only search at 100,000 segments as JSON (SCALE_ARGS=\"--segments 20000\")"
 	@echo "make bench-faults  only the load with faults (worker, search, Redis, PostgreSQL killed once) as JSON"
-	@echo "make eval    search quality on the sample corpus as JSON (EVAL_ARGS=\"--url URL --also DIR\")"
+	@echo "make eval    search quality on the sample corpus and distractors as JSON (EVAL_ARGS=\"--url URL --also DIR\")"
 
 install: system venv node protos models
 

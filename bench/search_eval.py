@@ -1,5 +1,12 @@
 """`make eval`: search quality on the sample corpus (recall@5, MRR, segment hits, per query), printed as JSON.
 
+With the distractor photos of samples/distractors (the default `--also`) it also reports recall@5 and MRR of the
+sample queries with the distractors added, and the distractors' own query sets: weak-answer queries (about what a
+distractor really shows; recall@5, MRR) and no-answer queries (whose answer is in no file; the share that returns
+nothing). A query's "set" in `queries.jsonl` is "weak" or "none"; without one it is a sample query. The sample
+figures are the same search's hits with the distractors left out: scores are absolute, so a media's rank among the
+sample files does not depend on the other files.
+
 Drives Trove through its public REST API only: signs a fresh user up on the Firebase Auth Emulator, uploads every
 media file of a corpus (create upload -> presigned PUT -> complete), waits for analysis, runs the corpus' queries
 (`queries.jsonl`: {"query", "relevant": [file names], "segments": {file name: [start_s, end_s]}}) and scores the
@@ -31,7 +38,8 @@ sys.path[:0] = [str(REPO / "tests")]
 from support import DEV_MEDIA  # noqa: E402
 
 TOP_K = 5
-SEARCH_LIMIT = 10
+SEARCH_LIMIT = 50  # enough to still hold five sample files once the distractors are left out
+DISTRACTORS = REPO / "samples" / "distractors"
 # Not media: the corpus' own query and transcript files, and its notes.
 SKIPPED_SUFFIXES = frozenset({".jsonl", ".json", ".txt", ".md"})
 # The evaluation uploads and polls in a burst; its figures are of search quality, not of the abuse limits.
@@ -46,6 +54,7 @@ class Query:
     text: str
     relevant: frozenset[str]
     segments: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    set: str = "sample"  # "sample", "weak" (a weak but real answer) or "none" (no answer in any file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,7 @@ class Hit:
     filename: str
     start_s: float | None = None
     end_s: float | None = None
+    score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +85,9 @@ def parse_queries(text: str) -> list[Query]:
             continue
         row = json.loads(line)
         spans = {name: (float(span[0]), float(span[1])) for name, span in row.get("segments", {}).items()}
-        queries.append(Query(text=row["query"], relevant=frozenset(row["relevant"]), segments=spans))
+        queries.append(
+            Query(text=row["query"], relevant=frozenset(row["relevant"]), segments=spans, set=row.get("set", "sample"))
+        )
     return queries
 
 
@@ -140,6 +152,7 @@ def hits_of(body: Mapping[str, Any]) -> list[Hit]:
                 filename=str(result["filename"]),
                 start_s=float(start) if start is not None else None,
                 end_s=float(end) if end is not None else None,
+                score=float(result["score"]) if result.get("score") is not None else None,
             )
         )
     return hits
@@ -218,42 +231,60 @@ def _wait(client: Client, names: Mapping[str, str], *, wait_s: float) -> tuple[l
     return sorted(failed), sorted(names[m] for m in pending)
 
 
+def _queries_of(folder: Path) -> list[Query]:
+    path = folder / "queries.jsonl"
+    return parse_queries(path.read_text()) if path.is_file() else []
+
+
 def evaluate(*, url: str, auth_host: str, corpus: Path, also: Sequence[Path], wait_s: float) -> dict[str, Any]:
-    """Upload the corpus (and distractors), run its queries, and return every figure."""
-    queries = parse_queries((corpus / "queries.jsonl").read_text())
+    """Upload the corpus (and distractors), run its queries and theirs, and return every figure."""
+    queries = _queries_of(corpus) + [q for folder in also for q in _queries_of(folder)]
+    own = {p.name for p in media_files(corpus)}
     files = media_files(corpus) + [p for folder in also for p in media_files(folder)]
     client = Client(url=url, auth_host=auth_host)
+    sample_alone: list[QueryScore] = []
+    scores: dict[str, list[QueryScore]] = {"sample": [], "weak": [], "none": []}
+    empty = 0
+    per_query: list[dict[str, Any]] = []
+    latencies: list[float] = []
     try:
         started = time.monotonic()
         names = {client.upload(path): path.name for path in files}
         failed, pending = _wait(client, names, wait_s=wait_s)
         ingest_s = time.monotonic() - started
-        scores: list[QueryScore] = []
-        per_query: list[dict[str, Any]] = []
-        latencies: list[float] = []
         for query in queries:
             status, hits, elapsed_ms = client.search(query.text)
             latencies.append(elapsed_ms)
             figures = score(query, hits)
-            scores.append(figures)
+            scores.setdefault(query.set, []).append(figures)
+            if query.set == "sample":
+                sample_alone.append(score(query, [h for h in hits if h.filename in own]))
+            if query.set == "none" and not hits:
+                empty += 1
             per_query.append(
                 {
                     "query": query.text,
+                    "set": query.set,
                     "status": status,
                     f"recall@{TOP_K}": round(figures.recall_at_k, 3),
                     "reciprocal_rank": round(figures.reciprocal_rank, 3),
                     "segment_hits": f"{figures.segment_hits}/{figures.segments}",
                     "top": list(figures.top),
+                    "scores": [h.score for h in hits[:TOP_K]],
                     "relevant": sorted(query.relevant),
                 }
             )
     finally:
         client.close()
     latencies.sort()
+    none = len(scores["none"])
     return {
-        **summarise(scores),
+        **summarise(sample_alone),
+        "with_distractors": {k: v for k, v in summarise(scores["sample"]).items() if k not in ("segments",)},
+        "weak_answer": {k: v for k, v in summarise(scores["weak"]).items() if k not in ("segment_hits", "segments")},
+        "no_answer": {"queries": none, "rate": round(empty / none, 3) if none else None},
         "files": len(files),
-        "distractors": len(files) - len(media_files(corpus)),
+        "distractors": len(files) - len(own),
         "failed": failed,
         "still_pending": pending,
         "ingest_s": round(ingest_s, 1),
@@ -278,9 +309,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("corpus", nargs="?", type=Path, default=DEV_MEDIA, help="folder with queries.jsonl")
     parser.add_argument("--url", help="a running Trove's gateway (default: start a throwaway stack)")
     parser.add_argument("--auth", default="127.0.0.1:9099", help="its auth emulator, host:port (with --url)")
-    parser.add_argument("--also", type=Path, action="append", default=[], help="a folder of distractors; repeatable")
+    parser.add_argument(
+        "--also", type=Path, action="append", help="a folder of distractors; repeatable (default: samples/distractors)"
+    )
+    parser.add_argument("--no-distractors", action="store_true", help="the sample corpus alone")
     parser.add_argument("--wait", type=float, default=900.0, help="seconds to wait for analysis (900)")
     args = parser.parse_args(argv)
+    args.also = [] if args.no_distractors else (args.also if args.also is not None else [DISTRACTORS])
     for folder in [args.corpus, *args.also]:
         if not folder.is_dir():
             parser.error(f"not a folder: {folder}")

@@ -102,3 +102,20 @@ def test_content_types_are_ones_trove_accepts() -> None:
 
     for path in ev.media_files(DEV_MEDIA):
         assert kind_of(ev.content_type(path)) is not None, path.name
+
+
+def test_the_distractors_are_complete_and_answer_no_sample_query() -> None:
+    """Every distractor has its source; its queries are weak-answer or no-answer ones over its own files only."""
+    folder = REPO / "samples" / "distractors"
+    names = {p.name for p in ev.media_files(folder)}
+    queries = ev.parse_queries((folder / "queries.jsonl").read_text())
+    assert len(names) == 40 and sum(p.stat().st_size for p in folder.iterdir()) < 4_000_000
+    sources = (folder / "SOURCES.md").read_text()
+    assert all(f"`{name}`" in sources for name in names)
+    assert {q.set for q in queries} == {"weak", "none"}
+    for query in queries:
+        assert query.relevant <= names, query.text
+        assert bool(query.relevant) == (query.set == "weak"), query.text
+    for query in ev.parse_queries((DEV_MEDIA / "queries.jsonl").read_text()):
+        assert query.set == "sample" and not query.relevant & names
+    assert ev.hits_of({"results": [{"filename": "a.jpg", "score": 0.5}]}) == [ev.Hit("a.jpg", score=0.5)]

@@ -1,18 +1,37 @@
 """Turning retrieved segments into results: scores people can read, fusion, a relevance cut-off, snippets.
 
-A segment's score combines up to three pieces of evidence, each mapped to 0-1: how close its vector is to the
-query's (cosine similarity, calibrated between SIM_FLOOR, where unrelated text sits for this model, and SIM_CEIL,
-a near paraphrase), how well its words match (full-text rank, times the share of the query's words it
-contains) and, when the user supplied an image-text model, how well the picture itself fits the query
-(`Candidate.image_match`, calibrated by that model's space). They are combined as a noisy OR, so any one can
-carry a result and several together rank it higher. A mild focus factor then prefers a match that covers its
-whole file (a photo of a cat) over an equally good match in a few seconds of a long video or recording: the
-score loses up to FOCUS_WEIGHT as the segment's share of the file's duration shrinks.
+Each retriever's raw score is calibrated on its own, against its null distribution: the scores it gives a query
+and media that have nothing to do with each other. The question asked of every score is "how unlikely is this
+if the segment were unrelated to the query?". For cosine similarity the null is summarised by its mean and spread
+(Null), and a score becomes its one-sided tail probability p under a normal fit; the evidence is then how many
+orders of magnitude p lies below P_UNRELATED (ordinary for unrelated pairs: evidence 0), scaled so that
+P_CERTAIN counts as 1:
 
-The cut-off has two tiers, calibrated on the dev corpus: a query returns nothing unless its best match scores
-at least MIN_TOP_SCORE (nonsense and unrelated queries peak around 0.1-0.2, real matches at 0.75 and more), and
-then every media scoring at least MIN_SCORE is listed, so a weakly labelled but relevant picture can still
-appear below the convincing ones.
+    evidence = clamp(log(P_UNRELATED / p) / log(P_UNRELATED / P_CERTAIN), 0, 1)
+
+Pictures and the words people said or wrote sit differently in the text embedding space (a label sentence is
+short and shares "a photo of ..." with every other one), so each has its own null: PICTURE_NULL for image and
+scene segments (their label sentences), WORDS_NULL for speech, text and page segments. A full-text match is
+cheap to get from one common word, so its evidence is the rank (up to TEXT_CEIL) times the square of the share of
+the query's words the segment contains: a match on half the query's words is a quarter of the evidence, as such
+partial matches are what unrelated media produce ("receipt for the hammer" matching an invoice's "receipt").
+The image-text model's match (`Candidate.image_match`, when the user supplied such a model) is calibrated by that
+model's space. The pieces are combined as a noisy OR, so any one can carry a result and several together rank it
+higher. A mild focus factor then prefers a match that covers its whole file (a photo of a cat) over an equally
+good match in a few seconds of a long video or recording: the score loses up to FOCUS_WEIGHT as the segment's
+share of the file's duration shrinks.
+
+Provenance of the constants: `bench/picture_vectors.py` scores every query of samples/media/queries.jsonl and
+samples/distractors/queries.jsonl (sample, weak-answer and no-answer queries) against every picture of both
+folders and every transcript and OCR text that does not answer it (1,752 unrelated picture pairs, 286 unrelated
+text pairs); the nulls are those pairs' mean and standard deviation. No file name enters the calibration. The
+figures are in docs/relevance.md.
+
+The cut-off is on the same evidence scale. A query returns nothing unless its best match reaches MIN_TOP_SCORE;
+then every media with at least MIN_SCORE is listed, so a weak but real answer (a picture whose labels only
+approximately name what it shows) still appears below the convincing ones. Both were read off `make eval`'s
+sample, weak-answer and no-answer queries (docs/relevance.md), not set per file. A search filtered to people has
+no cut-off: the person filter already says which media are wanted, and the words only order them.
 
 A moment's snippet is what people read: a picture's caption (its `text` is written for search), or the text,
 with the query's words marked. When none of them shows there, `reason` says what evidence matched instead:
@@ -23,19 +42,41 @@ or how the picture itself looks to the image-text model.
 from __future__ import annotations
 
 import html
+import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from trove_search.models import Candidate, Hit, Moment
 
-SIM_FLOOR = 0.15
-SIM_CEIL = 0.65
+
+@dataclass(frozen=True, slots=True)
+class Null:
+    """Where a retriever's scores of unrelated (query, segment) pairs lie: their mean and standard deviation."""
+
+    mean: float
+    std: float
+
+    def evidence(self, value: float) -> float:
+        """0 for a score ordinary among unrelated pairs, rising to 1 for one they reach with p <= P_CERTAIN."""
+        p = 0.5 * math.erfc((value - self.mean) / (self.std * math.sqrt(2.0)))
+        if p >= P_UNRELATED:
+            return 0.0
+        return min(1.0, math.log(P_UNRELATED / max(p, 1e-300)) / math.log(P_UNRELATED / P_CERTAIN))
+
+
+P_UNRELATED = 0.05  # a tail probability this large is ordinary for unrelated pairs: no evidence
+P_CERTAIN = 1e-6  # a tail probability this small counts as full evidence
+# all-MiniLM-L6-v2 cosine of a query and an unrelated picture's label sentence, and of a query and unrelated
+# spoken or written words (bench/picture_vectors.py: 1,752 and 286 unrelated pairs; docs/relevance.md).
+PICTURE_NULL = Null(mean=0.120, std=0.080)
+WORDS_NULL = Null(mean=0.061, std=0.091)
+PICTURE_KINDS = frozenset({"image", "scene"})
 TEXT_CEIL = 0.1  # ts_rank_cd (normalisation 32) of a strong word match
 TEXT_WEIGHT = 0.6
 FOCUS_WEIGHT = 0.1
-MIN_TOP_SCORE = 0.25
-MIN_SCORE = 0.05
+MIN_TOP_SCORE = 0.4  # best match p ~ 7e-4 under the null: no-answer queries peak at 0.35 (docs/relevance.md)
+MIN_SCORE = 0.05  # p ~ 0.03 under the null: partial evidence, listed below a convincing best match
 RRF_K = 60
 MAX_MOMENTS = 3
 SNIPPET_CHARS = 240
@@ -48,10 +89,16 @@ _STOPWORDS = frozenset(
 
 
 def score(candidate: Candidate) -> float:
-    vector = min(1.0, max(0.0, (candidate.similarity - SIM_FLOOR) / (SIM_CEIL - SIM_FLOOR)))
-    text = min(1.0, candidate.text_rank / TEXT_CEIL) * candidate.text_coverage
+    vector = vector_evidence(candidate)
+    text = min(1.0, candidate.text_rank / TEXT_CEIL) * candidate.text_coverage**2
     evidence = 1.0 - (1.0 - vector) * (1.0 - TEXT_WEIGHT * text) * (1.0 - candidate.image_match)
     return evidence * (1.0 - FOCUS_WEIGHT * (1.0 - _share_of_file(candidate)))
+
+
+def vector_evidence(candidate: Candidate) -> float:
+    """The evidence of a segment's cosine similarity to the query, against its kind's null distribution."""
+    null = PICTURE_NULL if candidate.kind in PICTURE_KINDS else WORDS_NULL
+    return null.evidence(candidate.similarity) if candidate.similarity > 0.0 else 0.0
 
 
 def _share_of_file(candidate: Candidate) -> float:
@@ -91,7 +138,19 @@ class _Scored:
     fused: float
 
 
-def group(candidates: Iterable[tuple[Candidate, float]], *, query: str, min_top: float = MIN_TOP_SCORE) -> list[Hit]:
+def neighbour_score(candidate: Candidate) -> float:
+    """A neighbour's score for "more like this": its cosine similarity, as there is no query to calibrate against."""
+    return min(1.0, max(0.0, candidate.similarity))
+
+
+def group(
+    candidates: Iterable[tuple[Candidate, float]],
+    *,
+    query: str,
+    min_top: float = MIN_TOP_SCORE,
+    min_score: float = MIN_SCORE,
+    score_of: Callable[[Candidate], float] = score,
+) -> list[Hit]:
     """Results grouped by media (best moment first), cut off as described above, ordered by score.
 
     Equal scores (two pictures that both reach a calibrated ceiling) are ordered by reciprocal-rank fusion,
@@ -99,8 +158,8 @@ def group(candidates: Iterable[tuple[Candidate, float]], *, query: str, min_top:
     """
     by_media: dict[str, list[_Scored]] = {}
     for candidate, fused in candidates:
-        scored = _Scored(candidate, score(candidate), fused)
-        if scored.score >= MIN_SCORE:
+        scored = _Scored(candidate, score_of(candidate), fused)
+        if scored.score >= min_score:
             by_media.setdefault(candidate.media_id, []).append(scored)
     terms = _Highlighter(query_terms(query))
     hits: list[tuple[tuple[float, float], Hit]] = []
@@ -218,7 +277,7 @@ def reason(candidate: Candidate, terms: _Highlighter, *, query: str) -> str:
     words = _matched_words(candidate, terms)
     if words and candidate.text_rank > 0:
         return "matched: " + ", ".join(words[:MAX_REASON_WORDS])
-    vector = (candidate.similarity - SIM_FLOOR) / (SIM_CEIL - SIM_FLOOR)
+    vector = vector_evidence(candidate)
     if candidate.image_match > 0 and candidate.image_match >= vector:
         return f"matched: the picture looks like “{' '.join(query.split())[:60]}”"
     if vector > 0:

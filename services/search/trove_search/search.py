@@ -394,7 +394,10 @@ class Search:
         retrievers = [nearest(), text_matches()]
         if self._pictures is not None:
             retrievers.append(self._pictures_like(user_id, text, self._pictures, query=query))
-        hits = ranking.group(ranking.merge(*await asyncio.gather(*retrievers)), query=text)[:MAX_RESULTS]
+        # A person filter already says which media are wanted: the words only order them, nothing is cut off.
+        cut = (0.0, 0.0) if query.filters.people else (ranking.MIN_TOP_SCORE, ranking.MIN_SCORE)
+        merged = ranking.merge(*await asyncio.gather(*retrievers))
+        hits = ranking.group(merged, query=text, min_top=cut[0], min_score=cut[1])[:MAX_RESULTS]
         if query.sort == "date":
             hits.sort(key=lambda h: (h.taken_at or h.uploaded_at or _EPOCH, h.score), reverse=True)
         return hits
@@ -472,7 +475,7 @@ class Search:
                 exclude_media=media_id,
             )
         # Neighbours are what "more like this" asks for: no query to calibrate a top cut-off against.
-        hits = ranking.group(((c, 0.0) for c in found), query="", min_top=0.0)
+        hits = ranking.group(((c, 0.0) for c in found), query="", min_top=0.0, score_of=ranking.neighbour_score)
         results, _ = await self._page(hits, offset=0, limit=limit)
         return Results(results=results, took_ms=1000 * (time.perf_counter() - started), space=space.space)
 

@@ -115,3 +115,8 @@ def _crop(encoded: str) -> bytes:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         return b""
+
+
+def conse_phrase(label: Label) -> str:
+    """The words a label is embedded from for a ConSE picture vector: its first two names ("tiger cat, tabby")."""
+    return ", ".join([name.strip() for name in label.name.split(",") if name.strip()][:2])
