@@ -41,6 +41,7 @@ CASES: dict[tuple[str, str], tuple[int, Callable[[Victim], dict[str, str]]]] = {
     ("POST", "/api/v1/uploads/{upload_id}/complete"): (404, lambda v: {"upload_id": v.upload_id}),
     ("GET", "/api/v1/media/{media_id}"): (404, lambda v: {"media_id": v.media_id}),
     ("GET", "/api/v1/media/{media_id}/thumbnail"): (404, lambda v: {"media_id": v.media_id}),
+    ("GET", "/api/v1/media/{media_id}/frames/{frame}"): (404, lambda v: {"media_id": v.media_id, "frame": "0"}),
     ("GET", "/api/v1/media/{media_id}/content"): (404, lambda v: {"media_id": v.media_id}),
     ("GET", "/api/v1/media/{media_id}/content-url"): (404, lambda v: {"media_id": v.media_id}),
     ("GET", "/api/v1/media/{media_id}/similar"): (404, lambda v: {"media_id": v.media_id}),
