@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from embed_server import server_process
 from support import DEV_MEDIA, Api
@@ -57,6 +58,16 @@ def _search_with_embedder(
     specs = [spec for spec in SERVICES if spec.name in ("search", "gateway")]
     with running_services(dataclasses.replace(infra, config=cfg), specs=specs, overrides=overrides) as group:
         yield cfg.gateway_url, group
+
+
+async def _search(api: Api, q: str) -> httpx.Response:
+    """A search that waits out the session gateway's rate limit, which this module's polling searches can reach."""
+    for _ in range(30):
+        response = await api.search(q)
+        if response.status_code != 429:
+            break
+        await asyncio.sleep(float(response.headers["Retry-After"]))
+    return response
 
 
 async def _wait_reindexed(admin: Api, *, during: Callable[[], Awaitable[None]] | None = None) -> dict[str, Any]:
@@ -123,7 +134,7 @@ async def test_switching_the_embedder_reindexes_every_segment_without_mixing_spa
     for name, content_type in LIBRARY.items():
         media_id = await user.upload((DEV_MEDIA / name).read_bytes(), name, content_type)
         assert (await user.wait_done(media_id))["status"] == "completed"
-    before = await user.search("a cat")
+    before = await _search(user, "a cat")
     assert before.status_code == 200 and before.json()["space"] == BUILTIN_SPACE and before.json()["results"]
 
     tiny = write_tiny_bert(tmp_path / "tiny-bert")
@@ -140,7 +151,7 @@ async def test_switching_the_embedder_reindexes_every_segment_without_mixing_spa
         assert back.status_code in (200, 202), back.text
         assert (await _wait_reindexed(admin))["active"]["space"] == BUILTIN_SPACE
     assert await _segments_without(infra, BUILTIN_SPACE) == 0
-    assert (await user.search("a cat")).json()["space"] == BUILTIN_SPACE
+    assert (await _search(user, "a cat")).json()["space"] == BUILTIN_SPACE
 
 
 async def _switch(infra: Infra, user: Api, admin: Api, group: ServiceGroup, *, target: str) -> None:
@@ -162,12 +173,7 @@ async def _switch(infra: Infra, user: Api, admin: Api, group: ServiceGroup, *, t
 
     async def search_both() -> None:
         for api in (user, switched_user):
-            # `user` searches through the session's gateway, whose rate limit the polling can reach: wait it out.
-            for _ in range(30):
-                response = await api.search("a cat on a sofa")
-                if response.status_code != 429:
-                    break
-                await asyncio.sleep(float(response.headers["Retry-After"]))
+            response = await _search(api, "a cat on a sofa")
             assert response.status_code == 200, response.text
             answered.append((response.json()["space"], bool(response.json()["results"])))
 
@@ -183,7 +189,7 @@ async def _switch(infra: Infra, user: Api, admin: Api, group: ServiceGroup, *, t
     assert (await user.wait_done(await late))["status"] == "completed"
     assert await _segments_without(infra, target) == 0
     for api in (user, switched_user):
-        after = await api.search("rocket")
+        after = await _search(api, "rocket")
         assert after.status_code == 200 and after.json()["space"] == target, after.text
     again = await admin.request("POST", REINDEX)
     assert again.status_code == 200 and again.json()["started"] is False  # nothing left to do
@@ -292,4 +298,4 @@ async def test_switching_to_an_openai_compatible_server_bills_its_tokens_and_rei
             assert back.status_code in (200, 202), back.text
             assert (await _wait_reindexed(admin))["active"]["space"] == BUILTIN_SPACE
     assert await _segments_without(infra, BUILTIN_SPACE) == 0
-    assert (await user.search("a cat")).json()["space"] == BUILTIN_SPACE
+    assert (await _search(user, "a cat")).json()["space"] == BUILTIN_SPACE
