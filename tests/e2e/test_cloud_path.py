@@ -26,6 +26,8 @@ CONTENT_TYPES = {
 }
 PRICES = {"aws-rekognition-image": 0.001, "aws-transcribe": 0.024, "aws-comprehend": 0.0001}
 CORPUS = sorted(p for p in DEV_MEDIA.iterdir() if p.suffix in CONTENT_TYPES)
+# The module's first test sets up the whole corpus on the cloud path (waited for up to 900 s): not a 300 s test.
+pytestmark = pytest.mark.timeout(900)
 
 
 async def _ledger(api: Api) -> list[dict[str, Any]]:
