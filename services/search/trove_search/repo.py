@@ -208,22 +208,45 @@ async def matching_filters(conn: asyncpg.Connection, *, filters: Filters, limit:
 TextMatch = tuple[Candidate, npt.NDArray[np.float32] | None]
 
 
+# A word shared by thousands of segments says little about any one of them, and ranking every such segment is
+# what made full-text search grow with the library. So each reading ranks a bounded set of segments: the first
+# ALL_SCANNED that contain every word, and for ANY the first ANY_SCANNED_PER_WORD that contain each word (a rare
+# word's segments are all there; a common word contributes a sample). The filters apply while scanning, so a
+# filtered search is never starved by segments it would drop.
+ALL_SCANNED = 1000
+ANY_SCANNED_PER_WORD = 100
+
+
 async def text_matches(
     conn: asyncpg.Connection, *, query: str, space: str, dim: int, limit: int, filters: Filters = NO_FILTERS
 ) -> list[TextMatch]:
     """The `limit` segments whose text best matches the query's words, with their vectors.
 
     Segments containing all the words come first; only when they are fewer than `limit` are segments with any
-    of the words ranked too (ranking every segment that shares one common word would not scale).
+    of the words ranked too.
     """
     all_words, any_word, words = await conn.fetchrow(_TSQUERIES, query)
+    where, args = _filters(filters, first=5)
+    scanned = f"""SELECT t.segment_id FROM search.media_text t JOIN search.media m ON m.media_id = t.media_id
+        WHERE t.tsv @@ {{tsquery}} {where} LIMIT {{cap}}"""
     found = await _text_matches(
-        conn, tsquery=all_words, words=words, space=space, dim=dim, limit=limit, filters=filters
+        conn,
+        scanned=scanned.format(tsquery="$1::tsquery", cap=ALL_SCANNED),
+        tsquery=all_words,
+        words=words,
+        space=space,
+        dim=dim,
+        limit=limit,
+        args=args,
     )
     if len(found) >= limit:
         return found
     seen = {c.segment_id for c, _ in found}
-    more = await _text_matches(conn, tsquery=any_word, words=words, space=space, dim=dim, limit=limit, filters=filters)
+    per_word = f"""SELECT DISTINCT s.segment_id FROM unnest($4::tsquery[]) w
+        CROSS JOIN LATERAL ({scanned.format(tsquery="w", cap=ANY_SCANNED_PER_WORD)}) s"""
+    more = await _text_matches(
+        conn, scanned=per_word, tsquery=any_word, words=words, space=space, dim=dim, limit=limit, args=args
+    )
     return found + [m for m in more if m[0].segment_id not in seen][: limit - len(found)]
 
 
@@ -244,21 +267,29 @@ def with_similarity(matches: list[TextMatch], vector: npt.NDArray[np.float32]) -
 
 
 async def _text_matches(
-    conn: asyncpg.Connection, *, tsquery: str, words: list[str], space: str, dim: int, limit: int, filters: Filters
+    conn: asyncpg.Connection,
+    *,
+    scanned: str,
+    tsquery: str,
+    words: list[str],
+    space: str,
+    dim: int,
+    limit: int,
+    args: list[Any],
 ) -> list[TextMatch]:
-    where, args = _filters(filters, first=5)
+    """The best `limit` of the segments `scanned` selects, ranked against `tsquery` and the share of `words`."""
     rows = await conn.fetch(
         f"""SELECT best.*, e.embedding::vector({int(dim)}) AS embedding
             FROM (
                 SELECT {_CANDIDATE}, r.text_rank, c.text_coverage
-                FROM search.media_text t
+                FROM ({scanned}) s
+                JOIN search.media_text t ON t.segment_id = s.segment_id
                 JOIN search.media m ON m.media_id = t.media_id
                 CROSS JOIN LATERAL (SELECT ts_rank_cd(t.tsv, $1::tsquery, 32) AS text_rank) r
                 CROSS JOIN LATERAL (
                     SELECT count(*)::float8 / greatest(cardinality($4::tsquery[]), 1) AS text_coverage
                     FROM unnest($4::tsquery[]) w WHERE t.tsv @@ w
                 ) c
-                WHERE t.tsv @@ $1::tsquery {where}
                 ORDER BY r.text_rank * c.text_coverage DESC
                 LIMIT $3
             ) best
