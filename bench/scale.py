@@ -4,6 +4,9 @@ Figures: gateway p50/p95 at concurrency 1 and 16 (new queries, so no cache hits)
 the same data and the ratio, a repeated query's cache-hit latency, and HNSW recall@10 against exact search.
 Synthetic vectors are drawn around 500 random topics (a topic direction plus noise, normalised), so like real
 embeddings they have neighbourhoods; uniformly random 384-d vectors have none and defeat any ANN index.
+Every query also has an answer, as in a real library: one file whose segment holds the query's words, embedded
+by the real model, so each search ranks, cuts and assembles a page of results (without answers every query was
+cut to nothing and the result assembly went unmeasured).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "tests")]
@@ -85,11 +89,17 @@ def _texts(rng: random.Random, count: int) -> list[str]:
     return [" ".join(vocabulary[i] for i in picks[40 * n : 40 * n + size]) for n, size in enumerate(lengths)]
 
 
-async def load(infra: Infra, user_id: str, *, segments: int = SEGMENTS) -> None:
-    """Media records in ingest and their segments in search, written as the services' own roles would."""
+async def load(infra: Infra, user_id: str, *, segments: int = SEGMENTS, answers: Sequence[str] = ()) -> None:
+    """Media records in ingest and their segments in search, written as the services' own roles would.
+
+    Args:
+        answers: queries to answer: each gets a file of its own with one segment that holds its words.
+    """
     rng = random.Random(7)
-    vectors = _clustered(np.random.default_rng(7), segments)
-    media_ids = [uuid.uuid4() for _ in range(segments // PER_MEDIA)]
+    texts = _texts(rng, segments) + [f"{query} {' '.join(rng.sample(WORDS, 3))}" for query in answers]
+    vectors = np.vstack([_clustered(np.random.default_rng(7), segments), TextEmbedder().embed(texts[segments:])])
+    media_ids = [uuid.uuid4() for _ in range(segments // PER_MEDIA + len(answers))]
+    owner = [i // PER_MEDIA for i in range(segments)] + [segments // PER_MEDIA + n for n in range(len(answers))]
     admin = await asyncpg.connect(infra.admin_dsn)
     await register_vector(admin)
     try:
@@ -109,8 +119,7 @@ async def load(infra: Infra, user_id: str, *, segments: int = SEGMENTS) -> None:
             [(m, uuid.UUID(user_id)) for m in media_ids],
         )
         await admin.execute("DROP INDEX IF EXISTS search.media_embeddings_minilm_hnsw")
-        texts = _texts(rng, segments)
-        rows = [(uuid.UUID(user_id), media_ids[i // PER_MEDIA], "image", texts[i]) for i in range(segments)]
+        rows = [(uuid.UUID(user_id), media_ids[owner[i]], "image", text) for i, text in enumerate(texts)]
         ids = [
             r["segment_id"]
             for r in await admin.fetch(
@@ -123,9 +132,7 @@ async def load(infra: Infra, user_id: str, *, segments: int = SEGMENTS) -> None:
             "media_embeddings",
             schema_name="search",
             columns=["segment_id", "space", "user_id", "media_id", "embedding"],
-            records=[
-                (sid, SPACE, uuid.UUID(user_id), media_ids[i // PER_MEDIA], vectors[i]) for i, sid in enumerate(ids)
-            ],
+            records=[(sid, SPACE, uuid.UUID(user_id), media_ids[owner[i]], vectors[i]) for i, sid in enumerate(ids)],
         )
         await admin.execute("SET maintenance_work_mem = '512MB'")
         await admin.execute(
@@ -147,7 +154,8 @@ def _pcts(samples: list[float]) -> dict[str, float]:
     }
 
 
-async def _gateway(api: Api, queries: list[str], concurrency: int) -> list[float]:
+async def _gateway(api: Api, queries: list[str], concurrency: int, answered: list[bool] | None = None) -> list[float]:
+    """Latencies of searching each query through the gateway; `answered` gets whether each found anything."""
     samples: list[float] = []
     gate = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(
@@ -160,6 +168,8 @@ async def _gateway(api: Api, queries: list[str], concurrency: int) -> list[float
                 response = await client.get("/api/v1/search", params={"q": q, "limit": 10})
                 samples.append(1000 * (time.perf_counter() - started))
                 assert response.status_code == 200, response.text
+                if answered is not None:
+                    answered.append(bool(response.json()["results"]))
 
         await asyncio.gather(*(one(q) for q in queries))
     return samples
@@ -198,22 +208,24 @@ async def _raw_and_recall(infra: Infra, user_id: str, queries: list[str]) -> tup
 
 
 async def measure(infra: Infra, api: Api, user_id: str, *, segments: int = SEGMENTS) -> dict[str, object]:
-    started = time.perf_counter()
-    await load(infra, user_id, segments=segments)
-    load_s = time.perf_counter() - started
     rng = random.Random(3)
     # Distinct queries (no cache hits) of two to four words each.
     fresh = list(dict.fromkeys(" ".join(rng.sample(WORDS, rng.randint(2, 4))) for _ in range(QUERIES * 4)))
-    one = _pcts(await _gateway(api, fresh[:QUERIES], 1))
+    started = time.perf_counter()
+    await load(infra, user_id, segments=segments, answers=fresh[: 3 * QUERIES])
+    load_s = time.perf_counter() - started
+    answered: list[bool] = []
+    one = _pcts(await _gateway(api, fresh[:QUERIES], 1, answered))
     # Right after the gateway's pass, so both see the same machine (other work on it moves both).
     raw_samples, recall = await _raw_and_recall(infra, user_id, fresh[:QUERIES])
     raw = _pcts(raw_samples)
-    sixteen = _pcts(await _gateway(api, fresh[QUERIES : 3 * QUERIES], 16))
+    sixteen = _pcts(await _gateway(api, fresh[QUERIES : 3 * QUERIES], 16, answered))
     hit = _pcts(await _gateway(api, [fresh[0]] * QUERIES, 1))
     return {
         "segments": segments,
         "load_average_1m": round(os.getloadavg()[0], 2),
         "load_and_index_s": round(load_s, 1),
+        "queries_answered": round(statistics.mean(answered), 3),
         "gateway_concurrency_1": one,
         "gateway_concurrency_16": sixteen,
         "gateway_cache_hit": hit,

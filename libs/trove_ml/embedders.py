@@ -55,8 +55,11 @@ def make_embedder(settings: EmbedderSettings, *, executor: ModelExecutor, settin
 
 
 async def open_embedder(settings: EmbedderSettings, *, executor: ModelExecutor, setting: str) -> SentenceEmbedder:
-    """`make_embedder`, with its vector size known (`dim`): search names the embedder's space before any query."""
+    """`make_embedder`, with its vector size known (`dim`): search names the embedder's space before any query.
+    A local model is loaded here too, so the first search does not wait for it."""
     embedder = await asyncio.to_thread(make_embedder, settings, executor=executor, setting=setting)
     if isinstance(embedder, OpenAIEmbedder):
         await embedder.probe()
+    elif isinstance(embedder, OffloadedTextEmbedder):
+        await embedder.load()
     return embedder

@@ -29,6 +29,10 @@ class OffloadedTextEmbedder:
         self.dim: int = self._model.dim
         self.provider = f"local/{self.model_name}"
 
+    async def load(self) -> None:
+        """Load the model now rather than at the first `embed` (see `TextEmbedder.load`)."""
+        await self._executor.run(self._model.load)
+
     async def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         return await self._executor.run(self._model.embed, list(texts))
 

@@ -15,7 +15,7 @@ from tiny_bert import write_tiny_bert
 from trove_common.settings import EmbedderSettings
 from trove_ml import TextEmbedder
 from trove_ml.errors import ModelFolderError
-from trove_ml.text_embedder import MODEL_FILES
+from trove_ml.text_embedder import MODEL_FILES, ONNX_MAX_TOKENS
 
 # First components of sentence-transformers' own embedding of "a cat on the sofa" (recorded once, offline).
 CAT_ON_SOFA_PREFIX = [0.143147, -0.076627, -0.024053, 0.007583, -0.031775, 0.048971, 0.022128, -0.035675]
@@ -60,6 +60,19 @@ def test_is_deterministic_and_independent_of_batching(embedder: TextEmbedder) ->
     np.testing.assert_array_equal(together, again)
     np.testing.assert_allclose(together, one_by_one, atol=1e-5)
     np.testing.assert_allclose(together, reversed_order, atol=1e-5)
+
+
+def test_onnxruntime_and_torch_give_the_same_vectors(embedder: TextEmbedder) -> None:
+    # Alone, the shorter text is embedded by onnxruntime; batched with one past ONNX_MAX_TOKENS, both run in torch.
+    short = "the receipt for the hammer we bought at the hardware shop in march"
+    long = "a long page of notes about the garden " * 20
+    assert len(embedder.count_tokens([short])) == 1 and embedder.count_tokens([short])[0] <= ONNX_MAX_TOKENS
+    assert embedder.count_tokens([long])[0] > ONNX_MAX_TOKENS
+
+    alone = embedder.embed([short])[0]
+    with_torch = embedder.embed([short, long])[0]
+
+    np.testing.assert_allclose(alone, with_torch, atol=1e-5)
 
 
 def test_long_texts_are_cut_at_256_tokens(embedder: TextEmbedder) -> None:
