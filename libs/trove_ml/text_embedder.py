@@ -163,6 +163,8 @@ def _session(bert: _Bert) -> onnxruntime.InferenceSession:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()  # what limit_torch_threads allows this process
     options.inter_op_num_threads = 1
+    # Idle threads sleep instead of spinning: the CPU they would burn belongs to the database and other requests.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(exported, options, providers=["CPUExecutionProvider"])
 
 

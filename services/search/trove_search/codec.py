@@ -23,6 +23,11 @@ def _moment(m: Moment) -> dict[str, Any]:
         "page": m.page,
         "frame": m.frame,
         "reason": m.reason,
+        "caption": m.caption,
+        "keywords": m.keywords,
+        "similarity": m.similarity,
+        "text_rank": m.text_rank,
+        "image_match": m.image_match,
     }
 
 

@@ -15,6 +15,7 @@ from trove_search.models import HistoryEntry
 logger = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000
+MAX_BATCH = 100  # entries written in one pass: each user's in one transaction
 
 
 class HistoryWriter:
@@ -47,11 +48,17 @@ class HistoryWriter:
 
     async def _run(self) -> None:
         while True:
-            user_id, entry = await self._queue.get()
-            try:
-                async with user_transaction(self._pool, user_id) as conn:
-                    await repo.add_history(conn, user_id=user_id, entry=entry)
-            except Exception:
-                logger.exception("writing search history failed")
-            finally:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            by_user: dict[str, list[HistoryEntry]] = {}
+            for user_id, entry in batch:
+                by_user.setdefault(user_id, []).append(entry)
+            for user_id, entries in by_user.items():
+                try:
+                    async with user_transaction(self._pool, user_id) as conn:
+                        await repo.add_history(conn, user_id=user_id, entries=entries)
+                except Exception:
+                    logger.exception("writing search history failed", extra={"entries": len(entries)})
+            for _ in batch:
                 self._queue.task_done()

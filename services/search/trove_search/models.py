@@ -102,6 +102,12 @@ class Moment:
     page: int
     frame: int = 0  # the scene's stored keyframe picture, 0 when none
     reason: str = ""  # why it matched when none of the query's words did; "" otherwise
+    # What it matched with (see Candidate): snippet and reason are written from these only for the page shown.
+    caption: str = ""
+    keywords: str = ""
+    similarity: float = 0.0
+    text_rank: float = 0.0
+    image_match: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,8 @@ no cut-off: the person filter already says which media are wanted, and the words
 A moment's snippet is what people read: a picture's caption (its `text` is written for search), or the text,
 with the query's words marked. When none of them shows there, `reason` says what evidence matched instead:
 the query's words found in its labels ("matched: feline"), what the description means ("matched: tabby cat"),
-or how the picture itself looks to the image-text model.
+or how the picture itself looks to the image-text model. Both are written by `readable` for the page shown only:
+a query keeps up to 200 media for paging, and writing every one's snippets was a sixth of a search's CPU.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from trove_search.models import Candidate, Hit, Moment
 
@@ -88,6 +90,25 @@ _STOPWORDS = frozenset(
 )
 
 
+class Matched(Protocol):
+    """What a reason is written from: a retrieved Candidate, or a Moment that kept its evidence."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def caption(self) -> str: ...
+    @property
+    def keywords(self) -> str: ...
+    @property
+    def similarity(self) -> float: ...
+    @property
+    def text_rank(self) -> float: ...
+    @property
+    def image_match(self) -> float: ...
+
+
 def score(candidate: Candidate) -> float:
     vector = vector_evidence(candidate)
     text = min(1.0, candidate.text_rank / TEXT_CEIL) * candidate.text_coverage**2
@@ -95,7 +116,7 @@ def score(candidate: Candidate) -> float:
     return evidence * (1.0 - FOCUS_WEIGHT * (1.0 - _share_of_file(candidate)))
 
 
-def vector_evidence(candidate: Candidate) -> float:
+def vector_evidence(candidate: Matched) -> float:
     """The evidence of a segment's cosine similarity to the query, against its kind's null distribution."""
     null = PICTURE_NULL if candidate.kind in PICTURE_KINDS else WORDS_NULL
     return null.evidence(candidate.similarity) if candidate.similarity > 0.0 else 0.0
@@ -161,12 +182,11 @@ def group(
         scored = _Scored(candidate, score_of(candidate), fused)
         if scored.score >= min_score:
             by_media.setdefault(candidate.media_id, []).append(scored)
-    terms = _Highlighter(query_terms(query))
     hits: list[tuple[tuple[float, float], Hit]] = []
     for media_id, found in by_media.items():
         found.sort(key=lambda s: s.score, reverse=True)
         best = found[0]
-        moments = [_moment(s.candidate, terms, query=query) for s in found[1 : 1 + MAX_MOMENTS]]
+        moments = [_moment(s.candidate) for s in found[1 : 1 + MAX_MOMENTS]]
         key = (best.score, max(s.fused for s in found))
         first = best.candidate
         hits.append(
@@ -175,7 +195,7 @@ def group(
                 Hit(
                     media_id=media_id,
                     score=round(best.score, 4),
-                    best=_moment(first, terms, query=query),
+                    best=_moment(first),
                     moments=moments,
                     taken_at=first.taken_at,
                     uploaded_at=first.uploaded_at,
@@ -191,12 +211,11 @@ def group(
 
 def listed(candidates: Iterable[Candidate]) -> list[Hit]:
     """Media that match a query's filters when no words are left to rank by, in the given order; each scores 1."""
-    terms = _Highlighter([])
     return [
         Hit(
             media_id=c.media_id,
             score=1.0,
-            best=_moment(c, terms),
+            best=_moment(c),
             taken_at=c.taken_at,
             uploaded_at=c.uploaded_at,
             duration_s=c.duration_s,
@@ -243,18 +262,34 @@ def snippet(text: str, highlighter: _Highlighter) -> str:
     return "".join(out)
 
 
-def _moment(candidate: Candidate, terms: _Highlighter, *, query: str = "") -> Moment:
-    shown = snippet(candidate.caption or candidate.text, terms)
+def _moment(candidate: Candidate) -> Moment:
+    """The moment with the evidence `readable` writes its snippet and reason from."""
     return Moment(
         kind=candidate.kind,
         start_s=candidate.start_s,
         end_s=candidate.end_s,
         text=candidate.text,
-        snippet=shown,
+        snippet="",
         page=candidate.page,
         frame=candidate.frame,
-        reason="" if not query or "<mark>" in shown else reason(candidate, terms, query=query),
+        caption=candidate.caption,
+        keywords=candidate.keywords,
+        similarity=candidate.similarity,
+        text_rank=candidate.text_rank,
+        image_match=candidate.image_match,
     )
+
+
+def readable(hits: list[Hit], *, query: str) -> list[Hit]:
+    """The hits with every moment's snippet and reason written for `query` ("": nothing to mark or explain)."""
+    terms = _Highlighter(query_terms(query))
+
+    def shown(moment: Moment) -> Moment:
+        text = snippet(moment.caption or moment.text, terms)
+        why = "" if not query or "<mark>" in text else reason(moment, terms, query=query)
+        return replace(moment, snippet=text, reason=why)
+
+    return [replace(hit, best=shown(hit.best), moments=[shown(m) for m in hit.moments]) for hit in hits]
 
 
 _ARTICLE = re.compile(r"^(?:an?|the)\s+", re.IGNORECASE)
@@ -262,7 +297,7 @@ MAX_REASON_WORDS = 4
 _MEANING = {"speech": "what was said", "text": "the text in it", "page": "the page's text"}
 
 
-def concept(candidate: Candidate) -> str:
+def concept(candidate: Matched) -> str:
     """What a segment is about in a few words: a picture's caption head ("tabby cat"), else what kind of text."""
     if candidate.caption:
         head = candidate.caption.split(";", 1)[0].removesuffix(" in black and white")
@@ -272,7 +307,7 @@ def concept(candidate: Candidate) -> str:
     return candidate.text.split(";", 1)[0].removeprefix("a photo of ").strip()[:60]
 
 
-def reason(candidate: Candidate, terms: _Highlighter, *, query: str) -> str:
+def reason(candidate: Matched, terms: _Highlighter, *, query: str) -> str:
     """Why a moment matched when its snippet marks none of the query's words; names the evidence that did."""
     words = _matched_words(candidate, terms)
     if words and candidate.text_rank > 0:
@@ -285,7 +320,7 @@ def reason(candidate: Candidate, terms: _Highlighter, *, query: str) -> str:
     return ""
 
 
-def _matched_words(candidate: Candidate, terms: _Highlighter) -> list[str]:
+def _matched_words(candidate: Matched, terms: _Highlighter) -> list[str]:
     """The distinct words of the segment's text and labels that match the query's terms, in order of appearance."""
     found: dict[str, None] = {}
     for source in (candidate.text, candidate.keywords):

@@ -329,15 +329,11 @@ async def delete_media(conn: asyncpg.Connection, *, media_id: str) -> int:
     return int(result.split()[-1])
 
 
-async def add_history(conn: asyncpg.Connection, *, user_id: str, entry: HistoryEntry) -> None:
-    await conn.execute(
+async def add_history(conn: asyncpg.Connection, *, user_id: str, entries: list[HistoryEntry]) -> None:
+    await conn.executemany(
         """INSERT INTO search.search_history (user_id, query, filters, result_count, latency_ms)
            VALUES ($1::uuid, $2, $3::jsonb, $4, $5)""",
-        user_id,
-        entry.query,
-        json.dumps(entry.filters),
-        entry.result_count,
-        entry.latency_ms,
+        [(user_id, e.query, json.dumps(e.filters), e.result_count, e.latency_ms) for e in entries],
     )
 
 

@@ -330,7 +330,8 @@ class Search:
         else:
             hits = await self._rank(user_id=user_id, text=text, query=query, space=space, encoder=encoder, known=known)
             self._cache.keep_results_soon(answered_by, user_id, known.version, request_key, hits_to_json(hits))
-        results, more = await self._page(hits, offset=offset, limit=query.limit)
+        # A list of what passes the filters has no words to mark or explain.
+        results, more = await self._page(hits, offset=offset, limit=query.limit, query=understood.text and text)
         took_ms = 1000 * (time.perf_counter() - started)
         SEARCH_SECONDS.labels(cached=str(cached is not None).lower()).observe(took_ms / 1000)
         SEARCH_RESULTS.observe(len(hits))
@@ -448,9 +449,10 @@ class Search:
             self._cache.keep_query_vector_soon(space, text, vector)
         return vector
 
-    async def _page(self, hits: list[Hit], *, offset: int, limit: int) -> tuple[list[Result], bool]:
-        """One page of results enriched from ingest; media the user no longer has are skipped."""
-        page = hits[offset : offset + limit]
+    async def _page(self, hits: list[Hit], *, offset: int, limit: int, query: str) -> tuple[list[Result], bool]:
+        """One page of results, readable for `query` and enriched from ingest; media the user no longer has are
+        skipped."""
+        page = ranking.readable(hits[offset : offset + limit], query=query)
         media = await self._lookup([h.media_id for h in page]) if page else {}
         return [Result(hit=h, media=media[h.media_id]) for h in page if h.media_id in media], len(hits) > offset + limit
 
@@ -476,7 +478,7 @@ class Search:
             )
         # Neighbours are what "more like this" asks for: no query to calibrate a top cut-off against.
         hits = ranking.group(((c, 0.0) for c in found), query="", min_top=0.0, score_of=ranking.neighbour_score)
-        results, _ = await self._page(hits, offset=0, limit=limit)
+        results, _ = await self._page(hits, offset=0, limit=limit, query="")
         return Results(results=results, took_ms=1000 * (time.perf_counter() - started), space=space.space)
 
     async def delete_media(self, *, user_id: str, media_id: str) -> int:
