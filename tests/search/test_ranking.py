@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from trove_search import ranking
-from trove_search.codec import hits_from_json, hits_to_json
+from trove_search.codec import pack_hits, unpack_hits
 from trove_search.models import Candidate, Moment
 
 TABBY = Candidate(
@@ -55,7 +55,7 @@ def test_a_match_by_meaning_names_the_concept_and_a_match_by_looks_says_so() -> 
 def test_a_scene_keeps_its_frame_through_the_cache() -> None:
     scene = replace(TABBY, kind="scene", frame=3, similarity=0.5)
     hits = ranking.group([(scene, 0.0)], query="a kitten", min_top=0.0)
-    (back,) = ranking.readable(hits_from_json(hits_to_json(hits)), query="a kitten")
+    (back,) = ranking.readable(unpack_hits(pack_hits(hits)), query="a kitten")
     assert (back.best.frame, back.best.reason) == (3, "matched: tabby cat")
     assert back == ranking.readable(hits, query="a kitten")[0]
 

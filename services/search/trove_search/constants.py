@@ -6,5 +6,5 @@ from __future__ import annotations
 INDEX_VERSION = "trove:search:version:"
 # Query embeddings, by embedding space and query text hash.
 QUERY_VECTOR = "trove:search:qvec:"
-# Ranked result lists, by user, index version, embedding space and request hash.
-RESULT_PAGE = "trove:search:page:"
+# Ranked result lists (MessagePack), by user, index version, embedding space and request hash.
+RESULT_PAGE = "trove:search:results:"

@@ -13,22 +13,6 @@ import numpy.typing as npt
 
 from trove_search.models import NO_FILTERS, Candidate, Filters, HistoryEntry, MediaFacts, Segment
 
-# Two readings of the query's words. ALL: every word (websearch_to_tsquery, which also honours "phrases"); it
-# is selective, so ranking stays cheap on a large index. ANY: the OR of the query's stemmed words, for
-# natural-language queries ("what soups are on the lunch menu") whose every word no text contains; ranking
-# rewards segments that match more of them. Its lexemes come out of to_tsvector quoted, so no user input
-# reaches to_tsquery's operator syntax. Both are computed first and passed back as plain tsquery values: under
-# row-level security only a leakproof condition (`tsv @@ <value>`, see trove_stack.postgres) may use the GIN
-# index, and a condition that still calls to_tsquery() would scan every segment of the user. The third value
-# holds each of the query's words on its own, to count the share of them a segment contains: one word of "woman
-# in military uniform" in a list of labels ranks like all three (ts_rank_cd weighs matches, not misses).
-_TSQUERIES = """WITH q AS (SELECT ARRAY(SELECT quote_literal(lexeme) FROM unnest(to_tsvector('english', $1::text)))
-        AS lexemes)
-    SELECT websearch_to_tsquery('english', $1::text)::text,
-        to_tsquery('simple', coalesce(nullif(array_to_string(lexemes, ' | '), ''), 'x_no_words_x'))::text,
-        ARRAY(SELECT to_tsquery('simple', lexeme)::text FROM unnest(lexemes) AS lexeme)
-    FROM q"""
-
 _CANDIDATE = """t.segment_id, t.media_id::text AS media_id, t.kind, t.start_s, t.end_s, t.text, t.page,
     t.caption, t.frame, t.keywords, m.taken_at, m.uploaded_at, m.duration_s"""
 
@@ -208,46 +192,90 @@ async def matching_filters(conn: asyncpg.Connection, *, filters: Filters, limit:
 TextMatch = tuple[Candidate, npt.NDArray[np.float32] | None]
 
 
+# Two readings of the query's words. ALL: every word (websearch_to_tsquery, which also honours "phrases"); it
+# is selective, so ranking stays cheap on a large index. ANY: the OR of the query's stemmed words, for
+# natural-language queries ("what soups are on the lunch menu") whose every word no text contains; ranking
+# rewards segments that match more of them. Its lexemes come out of to_tsvector quoted, so no user input
+# reaches to_tsquery's operator syntax. The third value holds each of the query's words on its own, to count the
+# share of them a segment contains: one word of "woman in military uniform" in a list of labels ranks like all
+# three (ts_rank_cd weighs matches, not misses). They are computed once, in a materialised CTE, and compared as
+# plain values: under row-level security only a leakproof condition (`tsv @@ <value>`, see trove_stack.postgres)
+# may use the GIN index, and a condition that still called to_tsquery() would scan every segment of the user.
+#
 # A word shared by thousands of segments says little about any one of them, and ranking every such segment is
 # what made full-text search grow with the library. So each reading ranks a bounded set of segments: the first
-# ALL_SCANNED that contain every word, and for ANY the first ANY_SCANNED_PER_WORD that contain each word (a rare
-# word's segments are all there; a common word contributes a sample). The filters apply while scanning, so a
-# filtered search is never starved by segments it would drop.
+# ALL_SCANNED that contain every word, and the first ANY_SCANNED_PER_WORD that contain each word (a rare word's
+# segments are all there; a common word contributes a sample). The filters apply while scanning, so a filtered
+# search is never starved by segments it would drop. Segments with every word rank first (by the ALL reading),
+# then the others by the ANY reading, in one statement.
 ALL_SCANNED = 1000
 ANY_SCANNED_PER_WORD = 100
+
+_TEXT_MATCHES = """WITH q AS MATERIALIZED (
+        SELECT websearch_to_tsquery('english', $1::text) AS all_words,
+            to_tsquery('simple', coalesce(nullif(array_to_string(lexemes, ' | '), ''), 'x_no_words_x')) AS any_word,
+            ARRAY(SELECT to_tsquery('simple', lexeme) FROM unnest(lexemes) AS lexeme) AS words
+        FROM (SELECT ARRAY(SELECT quote_literal(lexeme) FROM unnest(to_tsvector('english', $1::text))) AS lexemes) l
+    ),
+    scanned AS (
+        SELECT segment_id, bool_or(has_all) AS has_all FROM (
+            (SELECT t.segment_id, true AS has_all
+             FROM q, search.media_text t JOIN search.media m ON m.media_id = t.media_id
+             WHERE t.tsv @@ q.all_words {where} LIMIT {all_scanned})
+            UNION ALL
+            (SELECT per_word.segment_id, false
+             FROM q CROSS JOIN unnest(q.words) w CROSS JOIN LATERAL (
+                 SELECT t.segment_id FROM search.media_text t JOIN search.media m ON m.media_id = t.media_id
+                 WHERE t.tsv @@ w {where} LIMIT {per_word}) per_word
+             WHERE cardinality(q.words) > 1)
+        ) both_readings GROUP BY segment_id
+    )
+    SELECT best.*, e.embedding::vector({dim}) AS embedding
+    FROM (
+        SELECT {candidate}, r.text_rank, c.text_coverage, s.has_all
+        FROM scanned s CROSS JOIN q
+        JOIN search.media_text t ON t.segment_id = s.segment_id
+        JOIN search.media m ON m.media_id = t.media_id
+        CROSS JOIN LATERAL (
+            SELECT ts_rank_cd(t.tsv, CASE WHEN s.has_all THEN q.all_words ELSE q.any_word END, 32) AS text_rank
+        ) r
+        CROSS JOIN LATERAL (
+            SELECT count(*)::float8 / greatest(cardinality(q.words), 1) AS text_coverage
+            FROM unnest(q.words) w WHERE t.tsv @@ w
+        ) c
+        ORDER BY s.has_all DESC, r.text_rank * c.text_coverage DESC
+        LIMIT $3
+    ) best
+    LEFT JOIN search.media_embeddings e ON e.segment_id = best.segment_id AND e.space = $2
+    ORDER BY best.has_all DESC, best.text_rank * best.text_coverage DESC"""
 
 
 async def text_matches(
     conn: asyncpg.Connection, *, query: str, space: str, dim: int, limit: int, filters: Filters = NO_FILTERS
 ) -> list[TextMatch]:
-    """The `limit` segments whose text best matches the query's words, with their vectors.
-
-    Segments containing all the words come first; only when they are fewer than `limit` are segments with any
-    of the words ranked too.
-    """
-    all_words, any_word, words = await conn.fetchrow(_TSQUERIES, query)
-    where, args = _filters(filters, first=5)
-    scanned = f"""SELECT t.segment_id FROM search.media_text t JOIN search.media m ON m.media_id = t.media_id
-        WHERE t.tsv @@ {{tsquery}} {where} LIMIT {{cap}}"""
-    found = await _text_matches(
-        conn,
-        scanned=scanned.format(tsquery="$1::tsquery", cap=ALL_SCANNED),
-        tsquery=all_words,
-        words=words,
-        space=space,
-        dim=dim,
-        limit=limit,
-        args=args,
+    """The `limit` segments whose text best matches the query's words, with their vectors: those containing all
+    the words first, then those with any of them."""
+    where, args = _filters(filters, first=4)
+    rows = await conn.fetch(
+        _TEXT_MATCHES.format(
+            where=where,
+            all_scanned=ALL_SCANNED,
+            per_word=ANY_SCANNED_PER_WORD,
+            dim=int(dim),
+            candidate=_CANDIDATE,
+        ),
+        query,
+        space,
+        limit,
+        *args,
     )
-    if len(found) >= limit:
-        return found
-    seen = {c.segment_id for c, _ in found}
-    per_word = f"""SELECT DISTINCT s.segment_id FROM unnest($4::tsquery[]) w
-        CROSS JOIN LATERAL ({scanned.format(tsquery="w", cap=ANY_SCANNED_PER_WORD)}) s"""
-    more = await _text_matches(
-        conn, scanned=per_word, tsquery=any_word, words=words, space=space, dim=dim, limit=limit, args=args
-    )
-    return found + [m for m in more if m[0].segment_id not in seen][: limit - len(found)]
+    found: list[TextMatch] = []
+    for r in rows:
+        fields = dict(r)
+        embedding = fields.pop("embedding")
+        del fields["has_all"]
+        found.append((Candidate(**fields), None if embedding is None else embedding.to_numpy().astype(np.float32)))
+    return found
 
 
 def with_similarity(matches: list[TextMatch], vector: npt.NDArray[np.float32]) -> list[Candidate]:
@@ -263,49 +291,6 @@ def with_similarity(matches: list[TextMatch], vector: npt.NDArray[np.float32]) -
     found = [c for c, _ in matches]
     for i, similarity in zip(have, similarities.tolist(), strict=True):
         found[i] = replace(found[i], similarity=similarity)
-    return found
-
-
-async def _text_matches(
-    conn: asyncpg.Connection,
-    *,
-    scanned: str,
-    tsquery: str,
-    words: list[str],
-    space: str,
-    dim: int,
-    limit: int,
-    args: list[Any],
-) -> list[TextMatch]:
-    """The best `limit` of the segments `scanned` selects, ranked against `tsquery` and the share of `words`."""
-    rows = await conn.fetch(
-        f"""SELECT best.*, e.embedding::vector({int(dim)}) AS embedding
-            FROM (
-                SELECT {_CANDIDATE}, r.text_rank, c.text_coverage
-                FROM ({scanned}) s
-                JOIN search.media_text t ON t.segment_id = s.segment_id
-                JOIN search.media m ON m.media_id = t.media_id
-                CROSS JOIN LATERAL (SELECT ts_rank_cd(t.tsv, $1::tsquery, 32) AS text_rank) r
-                CROSS JOIN LATERAL (
-                    SELECT count(*)::float8 / greatest(cardinality($4::tsquery[]), 1) AS text_coverage
-                    FROM unnest($4::tsquery[]) w WHERE t.tsv @@ w
-                ) c
-                ORDER BY r.text_rank * c.text_coverage DESC
-                LIMIT $3
-            ) best
-            LEFT JOIN search.media_embeddings e ON e.segment_id = best.segment_id AND e.space = $2
-            ORDER BY best.text_rank * best.text_coverage DESC""",
-        tsquery,
-        space,
-        limit,
-        words,
-        *args,
-    )
-    found: list[TextMatch] = []
-    for r in rows:
-        fields = dict(r)
-        embedding = fields.pop("embedding")
-        found.append((Candidate(**fields), None if embedding is None else embedding.to_numpy().astype(np.float32)))
     return found
 
 

@@ -23,7 +23,7 @@ from trove_common.metrics import SEARCH_RESULTS, SEARCH_SECONDS
 from trove_search import people_repo, ranking, repo, space_repo
 from trove_search.batching import QueryBatcher
 from trove_search.cache import Lookup, SearchCache, digest
-from trove_search.codec import hits_from_json, hits_to_json
+from trove_search.codec import pack_hits, unpack_hits
 from trove_search.history import HistoryWriter
 from trove_search.models import (
     MEDIA_KINDS,
@@ -324,12 +324,12 @@ class Search:
         )
         cached = known.results
         if cached is not None:
-            hits = hits_from_json(cached)
+            hits = unpack_hits(cached)
         elif not understood.text:  # every word was a filter ("videos from yesterday"): list what passes them
             hits = await self._matching_filters(user_id, query)
         else:
             hits = await self._rank(user_id=user_id, text=text, query=query, space=space, encoder=encoder, known=known)
-            self._cache.keep_results_soon(answered_by, user_id, known.version, request_key, hits_to_json(hits))
+            self._cache.keep_results_soon(answered_by, user_id, known.version, request_key, pack_hits(hits))
         # A list of what passes the filters has no words to mark or explain.
         results, more = await self._page(hits, offset=offset, limit=query.limit, query=understood.text and text)
         took_ms = 1000 * (time.perf_counter() - started)
