@@ -15,6 +15,9 @@ from trove_search.models import NO_FILTERS, Candidate, Filters, HistoryEntry, Me
 
 _CANDIDATE = """t.segment_id, t.media_id::text AS media_id, t.kind, t.start_s, t.end_s, t.text, t.page,
     t.caption, t.frame, t.keywords, m.taken_at, m.uploaded_at, m.duration_s"""
+# The same columns as named in a subquery's output.
+_CANDIDATE_COLUMNS = """best.segment_id, best.media_id, best.kind, best.start_s, best.end_s, best.text, best.page,
+    best.caption, best.frame, best.keywords, best.taken_at, best.uploaded_at, best.duration_s"""
 
 
 def _filters(filters: Filters, first: int) -> tuple[str, list[Any]]:
@@ -218,36 +221,32 @@ _TEXT_MATCHES = """WITH q AS MATERIALIZED (
         FROM (SELECT ARRAY(SELECT quote_literal(lexeme) FROM unnest(to_tsvector('english', $1::text))) AS lexemes) l
     ),
     scanned AS (
-        SELECT segment_id, bool_or(has_all) AS has_all FROM (
-            (SELECT t.segment_id, true AS has_all
-             FROM q, search.media_text t JOIN search.media m ON m.media_id = t.media_id
-             WHERE t.tsv @@ q.all_words {where} LIMIT {all_scanned})
-            UNION ALL
-            (SELECT per_word.segment_id, false
-             FROM q CROSS JOIN unnest(q.words) w CROSS JOIN LATERAL (
-                 SELECT t.segment_id FROM search.media_text t JOIN search.media m ON m.media_id = t.media_id
-                 WHERE t.tsv @@ w {where} LIMIT {per_word}) per_word
-             WHERE cardinality(q.words) > 1)
-        ) both_readings GROUP BY segment_id
+        (SELECT {candidate}, t.tsv, true AS has_all, ts_rank_cd(t.tsv, q.all_words, 32) AS text_rank
+         FROM q, search.media_text t JOIN search.media m ON m.media_id = t.media_id
+         WHERE t.tsv @@ q.all_words {where} LIMIT {all_scanned})
+        UNION ALL
+        (SELECT per_word.* FROM q CROSS JOIN unnest(q.words) w CROSS JOIN LATERAL (
+            SELECT {candidate}, t.tsv, false AS has_all, ts_rank_cd(t.tsv, q.any_word, 32) AS text_rank
+            FROM search.media_text t JOIN search.media m ON m.media_id = t.media_id
+            WHERE t.tsv @@ w {where} LIMIT {per_word}) per_word
+         WHERE cardinality(q.words) > 1)
+    ),
+    distinct_segments AS (  -- a segment found by both readings is ranked as one with every word
+        SELECT DISTINCT ON (segment_id) * FROM scanned ORDER BY segment_id, has_all DESC
     )
-    SELECT best.*, e.embedding::vector({dim}) AS embedding
+    SELECT {columns}, best.text_rank, best.text_coverage, best.has_all, e.embedding::vector({dim}) AS embedding
     FROM (
-        SELECT {candidate}, r.text_rank, c.text_coverage, s.has_all
-        FROM scanned s CROSS JOIN q
-        JOIN search.media_text t ON t.segment_id = s.segment_id
-        JOIN search.media m ON m.media_id = t.media_id
-        CROSS JOIN LATERAL (
-            SELECT ts_rank_cd(t.tsv, CASE WHEN s.has_all THEN q.all_words ELSE q.any_word END, 32) AS text_rank
-        ) r
+        SELECT s.*, c.text_coverage
+        FROM distinct_segments s CROSS JOIN q
         CROSS JOIN LATERAL (
             SELECT count(*)::float8 / greatest(cardinality(q.words), 1) AS text_coverage
-            FROM unnest(q.words) w WHERE t.tsv @@ w
+            FROM unnest(q.words) w WHERE s.tsv @@ w
         ) c
-        ORDER BY s.has_all DESC, r.text_rank * c.text_coverage DESC
+        ORDER BY s.has_all DESC, s.text_rank * c.text_coverage DESC, s.segment_id
         LIMIT $3
     ) best
     LEFT JOIN search.media_embeddings e ON e.segment_id = best.segment_id AND e.space = $2
-    ORDER BY best.has_all DESC, best.text_rank * best.text_coverage DESC"""
+    ORDER BY best.has_all DESC, best.text_rank * best.text_coverage DESC, best.segment_id"""
 
 
 async def text_matches(
@@ -263,6 +262,7 @@ async def text_matches(
             per_word=ANY_SCANNED_PER_WORD,
             dim=int(dim),
             candidate=_CANDIDATE,
+            columns=_CANDIDATE_COLUMNS,
         ),
         query,
         space,
