@@ -94,7 +94,10 @@ async def test_budget_alerts_once_blocks_at_100_percent_and_resumes_when_raised(
 
     await _json(admin, "PUT", f"/api/v1/admin/users/{user_id}/budget", json={"amount": 100})
     done = await api.wait_done(second, timeout_s=120)
-    assert done["status"] == "completed" and done["error"] == "", done
+    # It failed once in a full CI run (twice across sessions) and never alone: name the error and the stages.
+    if done["status"] != "completed" or done["error"]:
+        detail = await _json(api, "GET", f"/api/v1/media/{second}")
+        raise AssertionError(f"{done['status']}: {done['error']!r}; progress: {detail['analysis']['progress']}")
     alerts = (await _json(api, "GET", "/api/v1/billing/alerts"))["items"]
     assert sorted(a["threshold_pct"] for a in alerts) == [80, 100]  # once per period, not again
 

@@ -40,7 +40,9 @@ async def test_full_text_counts_the_share_of_the_query_words_a_segment_holds(
                     vectors={"test:4": segment.vector[None, :]},
                 )
         async with user_transaction(pool, user_id) as conn:
-            found = await repo.text_matches(conn, query="woman in military uniform", space="test:4", dim=4, limit=10)
+            found = await repo.text_matches(
+                conn, user_id=user_id, query="woman in military uniform", space="test:4", dim=4, limit=10
+            )
     finally:
         await pool.close()
 

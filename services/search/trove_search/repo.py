@@ -223,12 +223,12 @@ _TEXT_MATCHES = """WITH q AS MATERIALIZED (
     scanned AS (
         (SELECT {candidate}, t.tsv, true AS has_all, ts_rank_cd(t.tsv, q.all_words, 32) AS text_rank
          FROM q, search.media_text t JOIN search.media m ON m.media_id = t.media_id
-         WHERE t.tsv @@ q.all_words {where} LIMIT {all_scanned})
+         WHERE t.user_id = $4::uuid AND t.tsv @@ q.all_words {where} LIMIT {all_scanned})
         UNION ALL
         (SELECT per_word.* FROM q CROSS JOIN unnest(q.words) w CROSS JOIN LATERAL (
             SELECT {candidate}, t.tsv, false AS has_all, ts_rank_cd(t.tsv, q.any_word, 32) AS text_rank
             FROM search.media_text t JOIN search.media m ON m.media_id = t.media_id
-            WHERE t.tsv @@ w {where} LIMIT {per_word}) per_word
+            WHERE t.user_id = $4::uuid AND t.tsv @@ w {where} LIMIT {per_word}) per_word
          WHERE cardinality(q.words) > 1)
     ),
     distinct_segments AS (  -- a segment found by both readings is ranked as one with every word
@@ -250,11 +250,19 @@ _TEXT_MATCHES = """WITH q AS MATERIALIZED (
 
 
 async def text_matches(
-    conn: asyncpg.Connection, *, query: str, space: str, dim: int, limit: int, filters: Filters = NO_FILTERS
+    conn: asyncpg.Connection,
+    *,
+    user_id: str,
+    query: str,
+    space: str,
+    dim: int,
+    limit: int,
+    filters: Filters = NO_FILTERS,
 ) -> list[TextMatch]:
-    """The `limit` segments whose text best matches the query's words, with their vectors: those containing all
-    the words first, then those with any of them."""
-    where, args = _filters(filters, first=4)
+    """The `limit` segments of `user_id` (named as well as enforced by row-level security: a sharded database
+    routes by it) whose text best matches the query's words, with their vectors: those containing all the words
+    first, then those with any of them."""
+    where, args = _filters(filters, first=5)
     rows = await conn.fetch(
         _TEXT_MATCHES.format(
             where=where,
@@ -267,6 +275,7 @@ async def text_matches(
         query,
         space,
         limit,
+        user_id,
         *args,
     )
     found: list[TextMatch] = []

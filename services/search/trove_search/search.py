@@ -388,7 +388,13 @@ class Search:
         async def text_matches() -> list[Candidate]:
             async with user_transaction(self._pool, user_id) as conn:
                 matches = await repo.text_matches(
-                    conn, query=text, space=space.space, dim=space.dim, limit=CANDIDATES, filters=query.filters
+                    conn,
+                    user_id=user_id,
+                    query=text,
+                    space=space.space,
+                    dim=space.dim,
+                    limit=CANDIDATES,
+                    filters=query.filters,
                 )
             return repo.with_similarity(matches, await embedding)
 
