@@ -15,7 +15,7 @@ import grpc
 import httpx
 import pytest
 from otlp_receiver import TraceReceiver, running_receiver
-from support import Api, CloudStack, S3Stack, sign_up, sim_s3_settings
+from support import SHARED_DATABASE_OVERRIDES, Api, CloudStack, S3Stack, sign_up, sim_s3_settings
 
 from trove_common.grpc_client import ServiceCredential, make_channel
 from trove_stack import aws_sim, cloud_sim
@@ -176,7 +176,11 @@ def s3_stack(infra: Infra, aws_sim_config: StackConfig) -> Iterator[S3Stack]:
     """Trove on the s3 storage backend (see S3Stack); one per session, shared by every test that needs it."""
     cfg = aws_sim_config
     own_redis = redis_dsn(cfg, infra.secrets).removesuffix("/0") + "/2"
-    overrides = SESSION_OVERRIDES | {f"TROVE_{block.upper()}_REDIS__DSN": own_redis for block in _QUEUE_BLOCKS}
+    overrides = (
+        SESSION_OVERRIDES
+        | SHARED_DATABASE_OVERRIDES
+        | {f"TROVE_{block.upper()}_REDIS__DSN": own_redis for block in _QUEUE_BLOCKS}
+    )
     s3 = sim_s3_settings(cfg, infra)
     stack_infra = dataclasses.replace(infra, config=cfg)
     with running_services(stack_infra, overrides=overrides):
@@ -210,7 +214,11 @@ def cloud_stack(
             child.wait_ready()
         cloud_sim.setup_hook(cfg, infra.secrets)
         own_redis = redis_dsn(cfg, infra.secrets).removesuffix("/0") + "/3"
-        overrides = SESSION_OVERRIDES | {f"TROVE_{block.upper()}_REDIS__DSN": own_redis for block in _QUEUE_BLOCKS}
+        overrides = (
+            SESSION_OVERRIDES
+            | SHARED_DATABASE_OVERRIDES
+            | {f"TROVE_{block.upper()}_REDIS__DSN": own_redis for block in _QUEUE_BLOCKS}
+        )
         stack_infra = dataclasses.replace(infra, config=cfg)
         with running_services(stack_infra, overrides=overrides):
             _wait_ready(cfg.gateway_url)

@@ -234,3 +234,13 @@ class CloudStack:
     async def api(self) -> Api:
         token, uid = await sign_up(self.infra.auth_emulator_host)
         return Api(base_url=self.gateway_url, token=token, firebase_uid=uid)
+
+
+# A further stack on the session's database (own queues, own storage) must not run ingest's cross-user loops: its
+# ingest would resume or re-queue other stacks' media onto its own queue, where its worker cannot find their
+# files (the budget e2e failed so, intermittently: the s3 stack resumed its blocked file first).
+SHARED_DATABASE_OVERRIDES = {
+    "TROVE_INGEST_BUDGET_RECHECK_S": "86400",
+    "TROVE_INGEST_REQUEUE_STALE_S": "86400",
+    "TROVE_INGEST_SWEEP_EVERY_S": "86400",
+}

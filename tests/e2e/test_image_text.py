@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from support import DEV_MEDIA, Api, sign_up
+from support import DEV_MEDIA, SHARED_DATABASE_OVERRIDES, Api, sign_up
 from tiny_clip import PAIRS, colour_image, write_immich_clip, write_tiny_clip
 
 from trove_ml.image_text import ImageTextModel
@@ -44,6 +44,7 @@ def clip_gateway(
         folder.mkdir(parents=True, exist_ok=True)
     own_redis = redis_dsn(cfg, infra.secrets).removesuffix("/0") + "/1"
     overrides = {
+        **SHARED_DATABASE_OVERRIDES,
         "TROVE_IMAGE_TEXT_MODEL_DIR": str(model_dir),
         "TROVE_SEARCH_IMAGE_TEXT__FLOOR": str(floor),
         "TROVE_SEARCH_IMAGE_TEXT__CEIL": str(ceil),
