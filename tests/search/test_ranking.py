@@ -28,7 +28,7 @@ TABBY = Candidate(
 
 
 def _best(candidate: Candidate, query: str) -> Moment:
-    (hit,) = ranking.readable(ranking.group([(candidate, 0.0)], query=query, min_top=0.0), query=query)
+    (hit,) = ranking.readable(ranking.group([(candidate, 0.0)], min_top=0.0), query=query)
     return hit.best
 
 
@@ -54,7 +54,7 @@ def test_a_match_by_meaning_names_the_concept_and_a_match_by_looks_says_so() -> 
 
 def test_a_scene_keeps_its_frame_through_the_cache() -> None:
     scene = replace(TABBY, kind="scene", frame=3, similarity=0.5)
-    hits = ranking.group([(scene, 0.0)], query="a kitten", min_top=0.0)
+    hits = ranking.group([(scene, 0.0)], min_top=0.0)
     (back,) = ranking.readable(unpack_hits(pack_hits(hits)), query="a kitten")
     assert (back.best.frame, back.best.reason) == (3, "matched: tabby cat")
     assert back == ranking.readable(hits, query="a kitten")[0]

@@ -167,7 +167,6 @@ def neighbour_score(candidate: Candidate) -> float:
 def group(
     candidates: Iterable[tuple[Candidate, float]],
     *,
-    query: str,
     min_top: float = MIN_TOP_SCORE,
     min_score: float = MIN_SCORE,
     score_of: Callable[[Candidate], float] = score,

@@ -404,7 +404,7 @@ class Search:
         # A person filter already says which media are wanted: the words only order them, nothing is cut off.
         cut = (0.0, 0.0) if query.filters.people else (ranking.MIN_TOP_SCORE, ranking.MIN_SCORE)
         merged = ranking.merge(*await asyncio.gather(*retrievers))
-        hits = ranking.group(merged, query=text, min_top=cut[0], min_score=cut[1])[:MAX_RESULTS]
+        hits = ranking.group(merged, min_top=cut[0], min_score=cut[1])[:MAX_RESULTS]
         if query.sort == "date":
             hits.sort(key=lambda h: (h.taken_at or h.uploaded_at or _EPOCH, h.score), reverse=True)
         return hits
@@ -483,7 +483,7 @@ class Search:
                 exclude_media=media_id,
             )
         # Neighbours are what "more like this" asks for: no query to calibrate a top cut-off against.
-        hits = ranking.group(((c, 0.0) for c in found), query="", min_top=0.0, score_of=ranking.neighbour_score)
+        hits = ranking.group(((c, 0.0) for c in found), min_top=0.0, score_of=ranking.neighbour_score)
         results, _ = await self._page(hits, offset=0, limit=limit, query="")
         return Results(results=results, took_ms=1000 * (time.perf_counter() - started), space=space.space)
 
