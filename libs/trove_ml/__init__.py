@@ -3,6 +3,13 @@ an image-text (CLIP/SigLIP) model from a folder the user supplies."""
 
 from __future__ import annotations
 
+import os
+
+# onnxruntime's official Linux builds keep a device id and a telemetry store under ~/.cache/Microsoft and would
+# upload them; a self-hosted, offline product opts out. Read once, when onnxruntime initialises, so it is set before
+# any module of this package imports onnxruntime.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 import pillow_heif
 import torch
 

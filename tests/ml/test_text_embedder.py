@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -157,3 +160,25 @@ def test_settings_refuse_a_folder_without_the_model_files(tmp_path: Path) -> Non
         EmbedderSettings(model_dir=tmp_path)
     assert EmbedderSettings(model_dir=write_tiny_bert(tmp_path / "ok")).model_dir == (tmp_path / "ok").resolve()
     assert EmbedderSettings().model_dir is None
+
+
+def test_onnxruntime_keeps_no_device_id_or_telemetry_store(tmp_path: Path) -> None:
+    # onnxruntime reads its opt-out once, when it initialises: only a fresh process shows what Trove's services do.
+    folder = write_tiny_bert(tmp_path / "tiny-bert")
+    home = tmp_path / "home"
+    script = (
+        "import sys\nfrom pathlib import Path\n"
+        "from trove_ml import TextEmbedder\n"
+        "embedder = TextEmbedder(model_dir=Path(sys.argv[1]))\n"
+        "embedder.load()\n"
+        "print(embedder.embed(['a cat on the sofa']).shape)\n"
+    )
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
+    env.pop("ORT_DISABLE_TELEMETRY", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(folder)], env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(1, 32)"
+    assert not home.exists() or not any(p.is_file() for p in home.rglob("*")), sorted(home.rglob("*"))
