@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
+import pytest
 from pydantic import SecretStr
 
 from trove_common.db import create_pool, user_transaction
+from trove_common.errors import InvalidArgumentError
 from trove_common.settings import PostgresSettings
 from trove_search import repo
 from trove_search.models import MediaFacts, Segment
@@ -79,3 +81,36 @@ async def test_transaction_settings_ride_with_the_user_id_and_end_with_the_trans
     assert after["pid"] == first
     assert after["user_id"] in (None, "")
     assert after["ef"] != "123"
+
+
+async def test_a_failed_user_transaction_is_rolled_back_and_odd_values_never_reach_the_sql(
+    infra: Infra, services: ServiceGroup
+) -> None:
+    settings = PostgresSettings(dsn=SecretStr(infra.dsns["search"]), pool_min=1, pool_max=1)
+    pool = await create_pool(settings, vectors=True, session_reset=False)
+    user_id = str(uuid.uuid4())
+    try:
+        with pytest.raises(RuntimeError, match="the body failed"):
+            async with user_transaction(pool, user_id) as conn:
+                await conn.execute(
+                    "INSERT INTO search.search_history (user_id, query, result_count, latency_ms) "
+                    "VALUES ($1::uuid, 'kept?', 0, 1.0)",
+                    user_id,
+                )
+                raise RuntimeError("the body failed")
+        async with user_transaction(pool, user_id) as conn:
+            kept = await conn.fetchval("SELECT count(*) FROM search.search_history")
+            in_transaction = conn.is_in_transaction()
+        with pytest.raises(InvalidArgumentError, match="user_id must be a UUID"):
+            async with user_transaction(pool, "x'); DROP TABLE search.media; --"):
+                pass
+        with pytest.raises(ValueError, match="not a plain setting"):
+            async with user_transaction(pool, user_id, settings={"hnsw.ef_search": "1'; --"}):
+                pass
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT to_regclass('search.media') IS NOT NULL")
+    finally:
+        await pool.close()
+    assert kept == 0
+    assert in_transaction

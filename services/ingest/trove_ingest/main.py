@@ -84,7 +84,9 @@ async def run(settings: Settings) -> None:
 
 
 async def serve_with(settings: Settings, store: ObjectStorage) -> None:
-    pool = await open_database(settings.postgres, schema="ingest", migrations_dir=MIGRATIONS)
+    # Ingest's settings and locks are all transaction-local (user_transaction, pg_advisory_xact_lock), so
+    # connections go back to the pool without a reset round trip (one per call; a search's page makes one call).
+    pool = await open_database(settings.postgres, schema="ingest", migrations_dir=MIGRATIONS, session_reset=False)
     redis = await connect_redis(settings.redis.dsn)
     billing_channel = make_channel(
         settings.billing_addr, credential=ServiceCredential.of("ingest", settings.service_auth)
