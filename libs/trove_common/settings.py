@@ -46,7 +46,7 @@ class RedisSettings(BaseModel):
 
 
 class OtelSettings(BaseModel):
-    """Traces are always produced (ids land in logs); the exporter decides whether they leave the process."""
+    """Trace ids are always made (they land in logs and follow calls); spans are recorded only with an exporter."""
 
     exporter: Literal["none", "console", "otlp"] = "none"
     endpoint: str = "http://127.0.0.1:4318/v1/traces"

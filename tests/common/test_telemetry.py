@@ -3,6 +3,7 @@ does (graceful stop, then interpreter exit, where the tracer provider flushes)."
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -60,3 +61,40 @@ def test_a_process_stopped_with_sigterm_sends_its_batched_spans(tmp_path: Path) 
         (span,) = receiver.spans()
     assert (span.service, span.name, span.parent_span_id) == ("trove-probe", "before-sigterm", "")
     assert span.attributes == {"trove.request_id": "r-1"}
+
+
+# A process without an exporter: its spans are not recorded, but still carry the ids logs and calls pass on.
+UNEXPORTED = """
+import json
+from opentelemetry import trace
+from opentelemetry.propagate import inject
+from trove_common.settings import OtelSettings
+from trove_common.telemetry import setup_telemetry
+
+setup_telemetry(service="probe", settings=OtelSettings(), grpc_server=False)
+tracer = trace.get_tracer("probe")
+with tracer.start_as_current_span("outer") as outer, tracer.start_as_current_span("inner") as inner:
+    carrier = {}
+    inject(carrier)
+    print(json.dumps({
+        "recording": [outer.is_recording(), inner.is_recording()],
+        "valid": [outer.get_span_context().is_valid, inner.get_span_context().is_valid],
+        "same_trace": outer.get_span_context().trace_id == inner.get_span_context().trace_id,
+        "traceparent": carrier.get("traceparent", ""),
+        "trace_id": format(inner.get_span_context().trace_id, "032x"),
+    }))
+"""
+
+
+def test_without_an_exporter_spans_are_not_recorded_but_keep_their_ids(tmp_path: Path) -> None:
+    script = tmp_path / "unexported.py"
+    script.write_text(UNEXPORTED)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TROVE_", "OTEL_"))}
+    env["PYTHONPATH"] = os.pathsep.join(str(REPO_ROOT / p) for p in SERVICE_PATHS)
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["recording"] == [False, False]
+    assert seen["valid"] == [True, True] and seen["same_trace"]
+    assert seen["traceparent"].split("-")[1] == seen["trace_id"]  # the id follows the call
