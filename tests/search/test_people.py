@@ -235,9 +235,12 @@ async def test_the_pass_for_leftovers_runs_as_a_command(grpc_channel: Connect, i
     library = await Library(grpc_channel).start()
     await library.index(await library.media("alone.jpg"), FACES["collins_portrait"])
     assert await library.people() == []
+    await library.found("portrait")
+    assert (await library.found("portrait")).cached
     env = {
         **os.environ,
         "TROVE_SEARCH_POSTGRES__DSN": infra.dsns["search"],
+        "TROVE_SEARCH_REDIS__DSN": infra.redis_dsn,
         "TROVE_SEARCH_SERVICE_AUTH__TOKEN": secrets.token_hex(32),
         "TROVE_SEARCH_PEOPLE__MIN_FACES": "1",
     }
@@ -255,3 +258,4 @@ async def test_the_pass_for_leftovers_runs_as_a_command(grpc_channel: Connect, i
     assert process.returncode == 0, output.decode()
     assert "1 new person" in output.decode()
     assert [p.face_count for p in await library.people()] == [1]
+    assert not (await library.found("portrait")).cached  # the face moved: the cached list went with it

@@ -237,9 +237,12 @@ class People:
             return await people_repo.named_people(conn)
 
 
-async def cluster_everyone(pool: asyncpg.Pool, *, settings: PeopleSettings, users: Sequence[str] = ()) -> int:
+async def cluster_everyone(
+    pool: asyncpg.Pool, *, settings: PeopleSettings, cache: SearchCache, users: Sequence[str] = ()
+) -> int:
     """The pass for leftovers: every user with an index (or the given ones), each in their own user transaction.
-    Returns the number of new people."""
+    A user whose faces moved gets their cached result lists dropped, as after any change to people. Returns the
+    number of new people."""
     if not users:
         async with pool.acquire() as conn:
             users = await space_repo.index_users(conn)
@@ -247,20 +250,27 @@ async def cluster_everyone(pool: asyncpg.Pool, *, settings: PeopleSettings, user
     for user_id in users:
         async with user_transaction(pool, user_id) as conn:
             report = await cluster(conn, user_id=user_id, settings=settings)
+        if report.assigned:
+            await cache.bump(user_id)
         logger.info("people pass", extra={"faces_assigned": report.assigned, "people_created": report.created})
         created += report.created
     return created
 
 
 async def _main(users: list[str]) -> None:
+    from redis.asyncio import Redis
+
     from trove_common.db import create_pool
     from trove_search.settings import Settings
 
     settings = Settings()
     pool = await create_pool(settings.postgres, vectors=True)
+    redis = Redis.from_url(settings.redis.dsn.get_secret_value())
     try:
-        created = await cluster_everyone(pool, settings=settings.people, users=users)
+        cache = SearchCache(redis, ttl_s=settings.cache_ttl_s, timeout_s=settings.cache_timeout_s)
+        created = await cluster_everyone(pool, settings=settings.people, cache=cache, users=users)
     finally:
+        await redis.aclose()
         await pool.close()
     print(f"{created} new {'person' if created == 1 else 'people'}")
 
