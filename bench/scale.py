@@ -116,8 +116,9 @@ async def load(infra: Infra, user_id: str, *, segments: int = SEGMENTS, answers:
             uploads,
         )
         await admin.executemany(
-            "INSERT INTO search.media (media_id, user_id, kind) VALUES ($1, $2, 'image')",
-            [(m, uuid.UUID(user_id)) for m in media_ids],
+            """INSERT INTO search.media (media_id, user_id, kind, filename, content_type)
+               VALUES ($1, $2, 'image', $3, 'image/jpeg')""",
+            [(m, owner_id, filename) for m, owner_id, filename, _ in uploads],
         )
         await admin.execute("DROP INDEX IF EXISTS search.media_embeddings_minilm_hnsw")
         rows = [(uuid.UUID(user_id), media_ids[owner[i]], "image", text) for i, text in enumerate(texts)]

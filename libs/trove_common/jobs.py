@@ -84,6 +84,7 @@ class AnalyzeMediaArgs:
     content_type: str
     kind: str
     uploaded_at: str = ""  # RFC 3339
+    filename: str = ""  # what search results show; "" in jobs queued before it was carried
     priority: str = "standard"  # "premium" jobs overtake "standard" ones (the tier's queue priority)
     request_id: str = ""
     traceparent: str = ""

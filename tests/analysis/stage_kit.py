@@ -117,12 +117,13 @@ def stage_run(
 ) -> StageRun:
     """A run of a stage of a file whose earlier stages stored `results` (stage -> JSON)."""
     found = stages.done(results.items())
+    the_job = job(kind, key)
     return StageRun(
-        job=job(kind, key),
+        job=the_job,
         path=path,
         done=found,
         texts=stages.segments(found),
-        facts=stages.media_facts(found, kind=kind, uploaded_at=""),
+        facts=stages.media_facts(found, the_job),
         providers=providers,
         accounts=tier or Tier(),
         index=index or Index(),

@@ -20,7 +20,7 @@ TABLES = {
     "billing": ("billing.users", "billing.cost_tracking", "billing.usage", "billing.budgets", "billing.budget_alerts"),
 }
 # User-owned tables checked by their own test below (a normal upload writes no row into them).
-TESTED_APART = {"analysis.dead_letters", "search.faces", "search.people"}
+TESTED_APART = {"analysis.dead_letters", "search.deleted_media", "search.faces", "search.people"}
 # Tables with a user_id column and, deliberately, no row-level security: why, in their migration.
 WITHOUT_RLS = {"search.index_users"}  # user ids only, so a re-index can visit every user's segments
 
@@ -80,6 +80,11 @@ async def test_other_users_and_nobody_see_zero_rows(
             assert await _count(infra.dsns[service], table, owner) >= 1, table
             assert await _count(infra.dsns[service], table, stranger) == 0, table
             assert await _count(infra.dsns[service], table, None) == 0, table
+    # Deleted, the file stays in search's list of deleted files (search.deleted_media): the owner's alone too.
+    assert (await api.request("DELETE", f"/api/v1/media/{media_id}")).status_code == 204
+    assert await _count(infra.dsns["search"], "search.deleted_media", owner) == 1
+    assert await _count(infra.dsns["search"], "search.deleted_media", stranger) == 0
+    assert await _count(infra.dsns["search"], "search.deleted_media", None) == 0
 
 
 async def test_a_service_role_cannot_read_another_services_schema(infra: Infra) -> None:

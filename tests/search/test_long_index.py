@@ -37,7 +37,14 @@ async def test_a_3000_segment_file_is_indexed_in_chunks_and_a_rerun_replaces_it(
         for i in range(SEGMENTS)
     ]
     facts = MediaFacts(
-        kind="audio", taken_at="", uploaded_at="", duration_s=2.0 * SEGMENTS, has_faces=False, language="en"
+        kind="audio",
+        taken_at="",
+        uploaded_at="",
+        duration_s=2.0 * SEGMENTS,
+        has_faces=False,
+        language="en",
+        filename="meeting.wav",
+        content_type="audio/wav",
     )
     index = SearchSegmentIndex(search_pb2_grpc.SearchServiceStub(grpc_channel("search", caller="analysis")))
     token = user_id_var.set(user)
@@ -78,7 +85,16 @@ async def test_many_faces_go_in_chunks_of_their_own_and_a_rerun_keeps_them(grpc_
         )
         for i in range(600)
     ]
-    facts = MediaFacts(kind="video", taken_at="", uploaded_at="", duration_s=60, has_faces=True, language="")
+    facts = MediaFacts(
+        kind="video",
+        taken_at="",
+        uploaded_at="",
+        duration_s=60,
+        has_faces=True,
+        language="",
+        filename="crowd.mp4",
+        content_type="video/mp4",
+    )
     index = SearchSegmentIndex(search_pb2_grpc.SearchServiceStub(grpc_channel("search", caller="analysis")))
     token = user_id_var.set(user)
     try:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from support import DEV_MEDIA, as_user, billing_user
 
-from trove_common.errors import InvalidArgumentError
+from trove_common.errors import InvalidArgumentError, NotFoundError
 from trove_ml import TextEmbedder
 from trove_protos.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from trove_protos.search.v1 import search_pb2, search_pb2_grpc
@@ -65,6 +65,35 @@ async def test_index_search_delete(grpc_channel: Connect) -> None:
     assert (await search.DeleteMedia(search_pb2.DeleteMediaRequest(media_id=media_id), metadata=stranger)).deleted == 0
     assert (await search.DeleteMedia(search_pb2.DeleteMediaRequest(media_id=media_id), metadata=user)).deleted == 2
     assert not (await search.Search(search_pb2.SearchRequest(query="rain", limit=5), metadata=user)).hits
+    # An analysis that finishes after the delete cannot bring the file back (the stranger's try changed nothing).
+    with pytest.raises(NotFoundError, match="media was deleted"):
+        await search.IndexSegments(request, metadata=user)
+    assert not (await search.Search(search_pb2.SearchRequest(query="rain", limit=5), metadata=user)).hits
+    assert (await search.DeleteMedia(search_pb2.DeleteMediaRequest(media_id=media_id), metadata=user)).deleted == 0
+
+
+async def test_results_show_the_file_as_indexed_and_older_files_as_ingest_has_them(grpc_channel: Connect) -> None:
+    ingest = ingest_pb2_grpc.IngestServiceStub(grpc_channel("ingest"))
+    search = search_pb2_grpc.SearchServiceStub(grpc_channel("search"))
+    user = as_user(await billing_user(grpc_channel("billing")))
+    kept, older = await _audio_media(ingest, user), await _audio_media(ingest, user)  # both "memo.wav" in ingest
+    facts = search_pb2.MediaFacts(
+        kind="audio", uploaded_at="2026-03-01T10:00:00+00:00", filename="forecast.wav", content_type="audio/wav"
+    )
+    ingested = (await ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=older), metadata=user)).content_type
+    for media_id, text, sent in ((kept, "heavy rain this afternoon", facts), (older, "rain by the evening", None)):
+        request = search_pb2.IndexSegmentsRequest(
+            media_id=media_id, model=EMBEDDER.model_name, dim=EMBEDDER.dim, segments=_segments((text, 0.0, 2.0))
+        )
+        if sent is not None:
+            request.facts.CopyFrom(sent)
+        await search.IndexSegments(request, metadata=user)
+
+    for _ in range(2):  # the older file's name comes from ingest once, then from search
+        found = await search.Search(search_pb2.SearchRequest(query="rain", limit=5), metadata=user)
+        shown = {h.media_id: (h.filename, h.media_kind, h.content_type) for h in found.hits}
+        assert shown == {kept: ("forecast.wav", "audio", "audio/wav"), older: ("memo.wav", "audio", ingested)}
+        assert {h.media_id: h.created_at for h in found.hits}[kept] == "2026-03-01T10:00:00+00:00"
 
 
 async def test_bad_requests_are_invalid_argument(grpc_channel: Connect) -> None:

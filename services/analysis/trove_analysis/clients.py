@@ -88,6 +88,8 @@ class SearchSegmentIndex:
                     duration_s=facts.duration_s,
                     has_faces=facts.has_faces,
                     language=facts.language,
+                    filename=facts.filename,
+                    content_type=facts.content_type,
                 ),
                 segments=chunk,
                 first=first,

@@ -55,7 +55,7 @@ class SegmentText:
 
 @dataclass(frozen=True, slots=True)
 class MediaFacts:
-    """What searches filter and sort on."""
+    """What searches filter and sort on, and what results show of the file."""
 
     kind: str
     taken_at: str
@@ -63,6 +63,8 @@ class MediaFacts:
     duration_s: float
     has_faces: bool
     language: str
+    filename: str
+    content_type: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -177,7 +177,7 @@ class StageRunner:
             path=await providers.store.local_path(job.storage_key),
             done=found,
             texts=stages.segments(found),
-            facts=stages.media_facts(found, kind=job.kind, uploaded_at=job.uploaded_at),
+            facts=stages.media_facts(found, job),
             providers=providers,
             accounts=self._deps.accounts,
             index=self._deps.index,

@@ -191,12 +191,13 @@ async def content_url(request: Request) -> Response:
 async def delete_media(request: Request) -> Response:
     state = await signed_in(request)
     media_id = request.path_params["media_id"]
+    await state.backends.ingest.GetMedia(ingest_pb2.GetMediaRequest(media_id=media_id))  # the caller's, or 404
+    # Search first: it decides what results show, and it remembers the file as deleted, so an analysis still
+    # running cannot index it again. Should a later call fail, the file is listed but never found; deleting it
+    # again finishes the job (search's delete is idempotent).
+    await state.backends.search.DeleteMedia(search_pb2.DeleteMediaRequest(media_id=media_id))
     await state.backends.ingest.DeleteMedia(ingest_pb2.DeleteMediaRequest(media_id=media_id))
-    # The media record is gone, so search already hides its segments; these remove the leftovers.
-    await asyncio.gather(
-        state.backends.search.DeleteMedia(search_pb2.DeleteMediaRequest(media_id=media_id)),
-        state.backends.analysis.DeleteAnalysis(analysis_pb2.DeleteAnalysisRequest(media_id=media_id)),
-    )
+    await state.backends.analysis.DeleteAnalysis(analysis_pb2.DeleteAnalysisRequest(media_id=media_id))
     return Response(status_code=204)
 
 

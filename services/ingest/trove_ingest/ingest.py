@@ -344,6 +344,7 @@ def _job(media: Media, *, user_id: str, priority: str) -> AnalyzeMediaArgs:
         storage_key=media.storage_key,
         content_type=media.content_type,
         uploaded_at=media.created_at.isoformat(),
+        filename=media.filename,
         kind=media.kind,
         priority=priority,
     )

@@ -44,6 +44,9 @@ def pack_hits(hits: list[Hit]) -> bytes:
                 "taken_at": h.taken_at.isoformat() if h.taken_at else None,
                 "uploaded_at": h.uploaded_at.isoformat() if h.uploaded_at else None,
                 "duration_s": h.duration_s,
+                "media_kind": h.media_kind,
+                "filename": h.filename,
+                "content_type": h.content_type,
             }
             for h in hits
         ]
@@ -61,6 +64,10 @@ def unpack_hits(raw: bytes) -> list[Hit]:
             taken_at=_when(d["taken_at"]),
             uploaded_at=_when(d["uploaded_at"]),
             duration_s=d["duration_s"],
+            # Lists cached by a search before file names were kept lack them: the page then asks ingest.
+            media_kind=d.get("media_kind", ""),
+            filename=d.get("filename", ""),
+            content_type=d.get("content_type", ""),
         )
 
     return [hit(d) for d in msgpack.unpackb(raw)]

@@ -28,9 +28,10 @@ from trove_search.history import HistoryWriter
 from trove_search.models import MediaInfo, Space
 from trove_search.people import People
 from trove_search.reindexer import Reindexer
-from trove_search.search import LookupMedia, Search
+from trove_search.search import Search
 from trove_search.server import SearchServicer
 from trove_search.settings import Settings
+from trove_search.shown import LookupMedia, ShownMedia
 from trove_search.spaces import EncoderOrigin, PictureSpace, QueryEncoder, Spaces
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -38,7 +39,7 @@ EMBEDDER_SETTING = "TROVE_SEARCH_EMBEDDER__"
 
 
 def ingest_lookup(stub: ingest_pb2_grpc.IngestServiceStub) -> LookupMedia:
-    """Media metadata from ingest, one batch call per search; the user id rides in the call's metadata."""
+    """Media metadata from ingest, one batch call; the user id rides in the call's metadata."""
 
     async def lookup(media_ids: list[str]) -> dict[str, MediaInfo]:
         response = await stub.BatchGetMedia(ingest_pb2.BatchGetMediaRequest(media_ids=media_ids))
@@ -120,19 +121,20 @@ async def run(settings: Settings) -> None:
     reindexer = Reindexer(pool=pool, spaces=spaces, batch=settings.reindex_batch, pause_s=settings.reindex_pause_s)
     await reindexer.start(resume_only=True)
     cache = SearchCache(redis, ttl_s=settings.cache_ttl_s, timeout_s=settings.cache_timeout_s)
-    lookup = ingest_lookup(ingest_pb2_grpc.IngestServiceStub(channel))
+    # Only for files indexed before search kept their names (see trove_search.shown).
+    shown = ShownMedia(pool=pool, lookup=ingest_lookup(ingest_pb2_grpc.IngestServiceStub(channel)))
     search = Search(
         pool=pool,
         cache=cache,
         history=history,
         spaces=spaces,
-        lookup=lookup,
+        shown=shown,
         ef_search=settings.hnsw_ef_search,
         pictures=pictures,
         queries=QueryBatcher(lanes=settings.model_threads),
         people=settings.people,
     )
-    people = People(pool=pool, settings=settings.people, lookup=lookup, cache=cache)
+    people = People(pool=pool, settings=settings.people, shown=shown, cache=cache)
     servicer = SearchServicer(search, reindexer, people)
 
     async def close() -> None:

@@ -34,6 +34,8 @@ class MediaFacts:
     duration_s: float | None
     has_faces: bool
     language: str
+    filename: str = ""  # what results show of the file; "" from a caller that did not say
+    content_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,9 @@ class Candidate:
     caption: str = ""  # what results show instead of `text`, when set
     frame: int = 0
     keywords: str = ""  # the segment's extra full-text terms, to say which of them matched
+    media_kind: str = ""  # the file's kind (image, video, audio, document); `kind` is the segment's
+    filename: str = ""  # "" for a file indexed before file names were kept
+    content_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,9 @@ class Hit:
     taken_at: datetime | None = None
     uploaded_at: datetime | None = None
     duration_s: float | None = None
+    media_kind: str = ""  # what results show of the file, kept by search (see Candidate)
+    filename: str = ""
+    content_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)

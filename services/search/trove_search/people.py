@@ -22,7 +22,7 @@ import logging
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 import asyncpg
 import numpy as np
@@ -33,11 +33,9 @@ from trove_common.errors import InvalidArgumentError, NotFoundError
 from trove_common.ids import parse_id
 from trove_search import people_repo, space_repo
 from trove_search.cache import SearchCache
-from trove_search.models import FACE_DIM, ClusterReport, Face, Person, PersonMedia
+from trove_search.models import FACE_DIM, ClusterReport, Face, MediaInfo, Person, PersonMedia
 from trove_search.settings import PeopleSettings
-
-if TYPE_CHECKING:
-    from trove_search.search import LookupMedia
+from trove_search.shown import ShownMedia
 
 logger = logging.getLogger(__name__)
 
@@ -134,12 +132,10 @@ async def cluster(
 class People:
     """The calling user's people."""
 
-    def __init__(
-        self, *, pool: asyncpg.Pool, settings: PeopleSettings, lookup: LookupMedia, cache: SearchCache
-    ) -> None:
+    def __init__(self, *, pool: asyncpg.Pool, settings: PeopleSettings, shown: ShownMedia, cache: SearchCache) -> None:
         self._pool = pool
         self._settings = settings
-        self._lookup = lookup
+        self._shown = shown
         self._cache = cache
 
     async def cluster(self, *, user_id: str, face_ids: list[str] | None = None) -> ClusterReport:
@@ -161,18 +157,9 @@ class People:
             if person is None:
                 raise NotFoundError("person not found")
             media = await people_repo.person_media(conn, person_id=person_id)
-        found = await self._lookup([m.media_id for m in media]) if media else {}
-        return person, [
-            PersonMedia(
-                media_id=m.media_id,
-                kind=m.kind,
-                moments=m.moments,
-                face_ids=m.face_ids,
-                filename=found[m.media_id].filename,
-            )
-            for m in media
-            if m.media_id in found
-        ]
+        kept = {m.media_id: MediaInfo(filename=m.filename, kind=m.kind, content_type="", created_at="") for m in media}
+        found = await self._shown.complete(user_id, kept)
+        return person, [replace(m, filename=found[m.media_id].filename) for m in media if m.media_id in found]
 
     async def update(self, *, user_id: str, person_id: str, name: str | None, hidden: bool | None) -> Person:
         person_id = parse_id(person_id, what="person_id")

@@ -155,18 +155,27 @@ async def get_person(conn: asyncpg.Connection, *, person_id: str) -> Person | No
 async def person_media(conn: asyncpg.Connection, *, person_id: str) -> list[PersonMedia]:
     """The media a person is in, newest (taken, else uploaded) first."""
     rows = await conn.fetch(
-        """SELECT f.media_id::text AS media_id, m.kind, array_agg(f.face_id::text ORDER BY f.start_s) AS face_ids,
+        """SELECT f.media_id::text AS media_id, m.kind, m.filename,
+               array_agg(f.face_id::text ORDER BY f.start_s) AS face_ids,
                array_agg(f.start_s ORDER BY f.start_s) AS starts, array_agg(f.end_s ORDER BY f.start_s) AS ends
            FROM search.faces f JOIN search.media m ON m.media_id = f.media_id
            WHERE f.person_id = $1::uuid
-           GROUP BY f.media_id, m.kind, m.taken_at, m.uploaded_at
+           GROUP BY f.media_id, m.kind, m.filename, m.taken_at, m.uploaded_at
            ORDER BY COALESCE(m.taken_at, m.uploaded_at) DESC, f.media_id""",
         person_id,
     )
     found = []
     for r in rows:
         spans = sorted({(s, e) for s, e in zip(r["starts"], r["ends"], strict=True) if e > s})
-        found.append(PersonMedia(media_id=r["media_id"], kind=r["kind"], moments=spans, face_ids=list(r["face_ids"])))
+        found.append(
+            PersonMedia(
+                media_id=r["media_id"],
+                kind=r["kind"],
+                moments=spans,
+                face_ids=list(r["face_ids"]),
+                filename=r["filename"],
+            )
+        )
     return found
 
 

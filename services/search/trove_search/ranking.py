@@ -182,26 +182,12 @@ def group(
         if scored.score >= min_score:
             by_media.setdefault(candidate.media_id, []).append(scored)
     hits: list[tuple[tuple[float, float], Hit]] = []
-    for media_id, found in by_media.items():
+    for found in by_media.values():
         found.sort(key=lambda s: s.score, reverse=True)
         best = found[0]
         moments = [_moment(s.candidate) for s in found[1 : 1 + MAX_MOMENTS]]
         key = (best.score, max(s.fused for s in found))
-        first = best.candidate
-        hits.append(
-            (
-                key,
-                Hit(
-                    media_id=media_id,
-                    score=round(best.score, 4),
-                    best=_moment(first),
-                    moments=moments,
-                    taken_at=first.taken_at,
-                    uploaded_at=first.uploaded_at,
-                    duration_s=first.duration_s,
-                ),
-            )
-        )
+        hits.append((key, _hit(best.candidate, score=round(best.score, 4), moments=moments)))
     hits.sort(key=lambda pair: pair[0], reverse=True)
     if not hits or max(hit.score for _, hit in hits) < min_top:
         return []
@@ -210,17 +196,23 @@ def group(
 
 def listed(candidates: Iterable[Candidate]) -> list[Hit]:
     """Media that match a query's filters when no words are left to rank by, in the given order; each scores 1."""
-    return [
-        Hit(
-            media_id=c.media_id,
-            score=1.0,
-            best=_moment(c),
-            taken_at=c.taken_at,
-            uploaded_at=c.uploaded_at,
-            duration_s=c.duration_s,
-        )
-        for c in candidates
-    ]
+    return [_hit(c, score=1.0, moments=[]) for c in candidates]
+
+
+def _hit(first: Candidate, *, score: float, moments: list[Moment]) -> Hit:
+    """A media file's hit: `first` is its best moment and carries the file's facts."""
+    return Hit(
+        media_id=first.media_id,
+        score=score,
+        best=_moment(first),
+        moments=moments,
+        taken_at=first.taken_at,
+        uploaded_at=first.uploaded_at,
+        duration_s=first.duration_s,
+        media_kind=first.media_kind,
+        filename=first.filename,
+        content_type=first.content_type,
+    )
 
 
 def query_terms(query: str) -> list[str]:

@@ -11,13 +11,16 @@ import asyncpg
 import numpy as np
 import numpy.typing as npt
 
-from trove_search.models import NO_FILTERS, Candidate, Filters, HistoryEntry, MediaFacts, Segment
+from trove_common.errors import NotFoundError
+from trove_search.models import NO_FILTERS, Candidate, Filters, HistoryEntry, MediaFacts, MediaInfo, Segment
 
 _CANDIDATE = """t.segment_id, t.media_id::text AS media_id, t.kind, t.start_s, t.end_s, t.text, t.page,
-    t.caption, t.frame, t.keywords, m.taken_at, m.uploaded_at, m.duration_s"""
+    t.caption, t.frame, t.keywords, m.taken_at, m.uploaded_at, m.duration_s, m.kind AS media_kind, m.filename,
+    m.content_type"""
 # The same columns as named in a subquery's output.
 _CANDIDATE_COLUMNS = """best.segment_id, best.media_id, best.kind, best.start_s, best.end_s, best.text, best.page,
-    best.caption, best.frame, best.keywords, best.taken_at, best.uploaded_at, best.duration_s"""
+    best.caption, best.frame, best.keywords, best.taken_at, best.uploaded_at, best.duration_s, best.media_kind,
+    best.filename, best.content_type"""
 
 
 def _filters(filters: Filters, first: int) -> tuple[str, list[Any]]:
@@ -73,14 +76,23 @@ async def replace_segments(
         append: add `segments` to those indexed already (a later chunk of a long file) instead of replacing them.
         vectors: embedding space -> one row per segment, in the segments' order.
         image_space: the image-text space of the segments' `image_vector`s (segments without one get no row).
+
+    Raises:
+        NotFoundError: the file was deleted (an analysis that finished after its owner deleted it).
     """
+    await _lock_media(conn, media_id=media_id)
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM search.deleted_media WHERE media_id = $1::uuid)", media_id):
+        raise NotFoundError("media was deleted")
     await conn.execute("INSERT INTO search.index_users (user_id) VALUES ($1::uuid) ON CONFLICT DO NOTHING", user_id)
     await conn.execute(
-        """INSERT INTO search.media (media_id, user_id, kind, taken_at, uploaded_at, duration_s, has_faces, language)
-           VALUES ($1::uuid, $2::uuid, $3, $4, coalesce($5, now()), $6, $7, $8)
+        """INSERT INTO search.media (media_id, user_id, kind, taken_at, uploaded_at, duration_s, has_faces, language,
+               filename, content_type)
+           VALUES ($1::uuid, $2::uuid, $3, $4, coalesce($5, now()), $6, $7, $8, $9, $10)
            ON CONFLICT (media_id) DO UPDATE SET kind = EXCLUDED.kind, taken_at = EXCLUDED.taken_at,
                uploaded_at = EXCLUDED.uploaded_at, duration_s = EXCLUDED.duration_s,
-               has_faces = EXCLUDED.has_faces, language = EXCLUDED.language""",
+               has_faces = EXCLUDED.has_faces, language = EXCLUDED.language,
+               filename = coalesce(nullif(EXCLUDED.filename, ''), search.media.filename),
+               content_type = coalesce(nullif(EXCLUDED.content_type, ''), search.media.content_type)""",
         media_id,
         user_id,
         facts.kind,
@@ -89,6 +101,8 @@ async def replace_segments(
         facts.duration_s,
         facts.has_faces,
         facts.language,
+        facts.filename,
+        facts.content_type,
     )
     if not append:
         await conn.execute("DELETE FROM search.media_text WHERE media_id = $1::uuid", media_id)
@@ -316,11 +330,33 @@ async def media_vector(
     return None if value is None else np.asarray(value.to_numpy(), dtype=np.float32)
 
 
-async def delete_media(conn: asyncpg.Connection, *, media_id: str) -> int:
-    """Removes every segment (and, by cascade, vector) of one media file; returns how many."""
+async def _lock_media(conn: asyncpg.Connection, *, media_id: str) -> None:
+    """Held until the transaction ends: a delete and an index of the same file take turns, so neither slips
+    between the other's check and write."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('search.media'), hashtext($1))", media_id)
+
+
+async def delete_media(conn: asyncpg.Connection, *, user_id: str, media_id: str) -> int:
+    """Removes every segment (and, by cascade, vector and face) of one media file and remembers the file as
+    deleted, so it is never indexed again; returns how many segments went. Deleting twice is no error."""
+    await _lock_media(conn, media_id=media_id)
+    await conn.execute(
+        "INSERT INTO search.deleted_media (media_id, user_id) VALUES ($1::uuid, $2::uuid) ON CONFLICT DO NOTHING",
+        media_id,
+        user_id,
+    )
     result: str = await conn.execute("DELETE FROM search.media_text WHERE media_id = $1::uuid", media_id)
     await conn.execute("DELETE FROM search.media WHERE media_id = $1::uuid", media_id)
     return int(result.split()[-1])
+
+
+async def fill_shown(conn: asyncpg.Connection, *, media: Mapping[str, MediaInfo]) -> None:
+    """Keep what results show of files indexed before search kept it (their file name is still '')."""
+    await conn.executemany(
+        """UPDATE search.media SET filename = $2, content_type = $3
+           WHERE media_id = $1::uuid AND filename = ''""",
+        [(media_id, info.filename, info.content_type) for media_id, info in media.items()],
+    )
 
 
 async def add_history(conn: asyncpg.Connection, *, user_id: str, entries: list[HistoryEntry]) -> None:

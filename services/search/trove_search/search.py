@@ -8,7 +8,7 @@ import binascii
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -42,6 +42,7 @@ from trove_search.models import (
 )
 from trove_search.people import check_faces, cluster
 from trove_search.settings import PeopleSettings
+from trove_search.shown import ShownMedia, of_hit
 from trove_search.spaces import PictureSpace, QueryEncoder, Spaces
 from trove_search.understand import PARTS, Understood, time_zone, understand
 
@@ -54,9 +55,6 @@ CANDIDATES = 100  # segments fetched from each retriever before fusion
 MAX_RESULTS = 200  # media kept per query; pages are cut from this list
 MAX_KEPT_NAMES = 4096  # users whose named people are kept in memory
 _EPOCH = datetime.fromtimestamp(0, UTC)
-
-# Metadata of the caller's media among the given ids; media the caller no longer has are absent.
-LookupMedia = Callable[[list[str]], Awaitable[dict[str, MediaInfo]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +215,7 @@ class Search:
         *,
         pool: asyncpg.Pool,
         spaces: Spaces,
-        lookup: LookupMedia,
+        shown: ShownMedia,
         cache: SearchCache,
         history: HistoryWriter,
         ef_search: int,
@@ -232,7 +230,7 @@ class Search:
         self._names: dict[str, tuple[int, dict[str, str]]] = {}  # user id -> (index version, named people)
         self._spaces = spaces
         self._pictures = pictures
-        self._lookup = lookup
+        self._shown = shown
         self._cache = cache
         self._history = history
         self._ef_search = ef_search
@@ -331,7 +329,9 @@ class Search:
             hits = await self._rank(user_id=user_id, text=text, query=query, space=space, encoder=encoder, known=known)
             self._cache.keep_results_soon(answered_by, user_id, known.version, request_key, pack_hits(hits))
         # A list of what passes the filters has no words to mark or explain.
-        results, more = await self._page(hits, offset=offset, limit=query.limit, query=understood.text and text)
+        results, more = await self._page(
+            user_id, hits, offset=offset, limit=query.limit, query=understood.text and text
+        )
         took_ms = 1000 * (time.perf_counter() - started)
         SEARCH_SECONDS.labels(cached=str(cached is not None).lower()).observe(took_ms / 1000)
         SEARCH_RESULTS.observe(len(hits))
@@ -455,11 +455,12 @@ class Search:
             self._cache.keep_query_vector_soon(space, text, vector)
         return vector
 
-    async def _page(self, hits: list[Hit], *, offset: int, limit: int, query: str) -> tuple[list[Result], bool]:
-        """One page of results, readable for `query` and enriched from ingest; media the user no longer has are
-        skipped."""
+    async def _page(
+        self, user_id: str, hits: list[Hit], *, offset: int, limit: int, query: str
+    ) -> tuple[list[Result], bool]:
+        """One page of results, readable for `query`, with what results show of each file."""
         page = ranking.readable(hits[offset : offset + limit], query=query)
-        media = await self._lookup([h.media_id for h in page]) if page else {}
+        media = await self._shown.complete(user_id, {h.media_id: of_hit(h) for h in page})
         return [Result(hit=h, media=media[h.media_id]) for h in page if h.media_id in media], len(hits) > offset + limit
 
     async def similar(self, *, user_id: str, media_id: str, limit: int) -> Results:
@@ -484,13 +485,13 @@ class Search:
             )
         # Neighbours are what "more like this" asks for: no query to calibrate a top cut-off against.
         hits = ranking.group(((c, 0.0) for c in found), min_top=0.0, score_of=ranking.neighbour_score)
-        results, _ = await self._page(hits, offset=0, limit=limit, query="")
+        results, _ = await self._page(user_id, hits, offset=0, limit=limit, query="")
         return Results(results=results, took_ms=1000 * (time.perf_counter() - started), space=space.space)
 
     async def delete_media(self, *, user_id: str, media_id: str) -> int:
         media_id = parse_id(media_id, what="media_id")
         async with user_transaction(self._pool, user_id) as conn:
-            deleted = await repo.delete_media(conn, media_id=media_id)
+            deleted = await repo.delete_media(conn, user_id=user_id, media_id=media_id)
             await people_repo.delete_empty_people(conn)  # its faces went with it
         await self._cache.bump(user_id)
         return deleted

@@ -157,6 +157,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             duration_s=f.duration_s or None,
             has_faces=f.has_faces,
             language=f.language,
+            filename=f.filename,
+            content_type=f.content_type,
         )
         indexed = await self._search.index(
             user_id=user_id_var.get(),

@@ -23,6 +23,7 @@ from trove_analysis.stages.probe import KINDS, PROBE
 from trove_analysis.stages.text import TEXT
 from trove_analysis.stages.transcription import TRANSCRIPTION
 from trove_analysis.stages.video import VIDEO
+from trove_common.jobs import AnalyzeMediaArgs
 
 __all__ = [
     "KINDS",
@@ -80,13 +81,14 @@ def faces(found: Done) -> list[IndexedFace]:
     return found_faces
 
 
-def media_facts(found: Done, *, kind: str, uploaded_at: str) -> MediaFacts:
-    """Facts about the whole file for search filters; `kind` stands until the probe's result says otherwise."""
-    fields: dict[str, Any] = {"kind": kind, "taken_at": "", "duration_s": 0.0, "has_faces": False, "language": ""}
+def media_facts(found: Done, job: AnalyzeMediaArgs) -> MediaFacts:
+    """Facts about the whole file for search filters and results; the job's `kind` stands until the probe's result
+    says otherwise."""
+    fields: dict[str, Any] = {"kind": job.kind, "taken_at": "", "duration_s": 0.0, "has_faces": False, "language": ""}
     for stage in REGISTRY.values():
         if (result := found.get(stage)) is not None:
             fields |= {k: v for k, v in stage.facts(result).items() if v}
-    return MediaFacts(uploaded_at=uploaded_at, **fields)
+    return MediaFacts(uploaded_at=job.uploaded_at, filename=job.filename, content_type=job.content_type, **fields)
 
 
 def view(found: Done) -> dict[str, Any]:
