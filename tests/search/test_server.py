@@ -137,3 +137,37 @@ async def test_bad_requests_are_invalid_argument(grpc_channel: Connect) -> None:
     for query, limit in (("", 5), ("   ", 5), ("x" * 513, 5), ("cat", 0), ("cat", 101)):
         with pytest.raises(InvalidArgumentError):
             await search.Search(search_pb2.SearchRequest(query=query, limit=limit), metadata=user)
+
+
+async def test_minus_words_leave_out_every_file_that_says_them(grpc_channel: Connect) -> None:
+    search = search_pb2_grpc.SearchServiceStub(grpc_channel("search"))
+    user = as_user(await billing_user(grpc_channel("billing")))
+    files = {
+        "walk": ["a dog runs along the beach", "waves at sunset"],
+        "sunset": ["the beach at sunset"],
+        "park": ["a dog in the park"],
+    }
+    ids = {}
+    for name, texts in files.items():
+        ids[name] = str(uuid.uuid4())
+        request = search_pb2.IndexSegmentsRequest(
+            media_id=ids[name],
+            model=EMBEDDER.model_name,
+            dim=EMBEDDER.dim,
+            segments=_segments(*((text, float(i), i + 1.0) for i, text in enumerate(texts))),
+            facts=search_pb2.MediaFacts(kind="video", filename=f"{name}.mp4", content_type="video/mp4"),
+        )
+        await search.IndexSegments(request, metadata=user)
+
+    async def found(query: str) -> search_pb2.SearchResponse:
+        return await search.Search(search_pb2.SearchRequest(query=query, limit=10), metadata=user)
+
+    assert {h.media_id for h in (await found("beach")).hits} == {ids["walk"], ids["sunset"]}
+    without = await found("beach -dog")
+    assert [h.media_id for h in without.hits] == [ids["sunset"]]
+    assert (without.understood.text, list(without.understood.excluded)) == ("beach", ["dog"])
+    # The walk's sunset scene says no "dog", but another of its scenes does: the whole file is left out.
+    assert ids["walk"] in {h.media_id for h in (await found("sunset")).hits}
+    assert [h.media_id for h in (await found("sunset -dog")).hits] == [ids["sunset"]]
+    # Nothing but exclusions: every file that does not say them.
+    assert [h.media_id for h in (await found("-dog")).hits] == [ids["sunset"]]

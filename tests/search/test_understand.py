@@ -10,7 +10,7 @@ import pytest
 from trove_common.errors import InvalidArgumentError
 from trove_search.models import Filters
 from trove_search.search import Query, understood_query
-from trove_search.understand import understand
+from trove_search.understand import split_exclusions, understand
 
 NOW = datetime(2026, 12, 4, 20, 0, tzinfo=UTC)  # a Friday
 PARIS = ZoneInfo("Europe/Paris")
@@ -209,6 +209,31 @@ def test_understood_query_lets_explicit_filters_win() -> None:
     # Nothing left once the filters are out: the whole query still ranks.
     merged, found = understood_query(Query(text="videos", limit=10), now=NOW)
     assert merged.text == "videos" and merged.filters.kinds == ("video",) and found.text == ""
+
+
+@pytest.mark.parametrize(
+    ("q", "text", "excluded"),
+    [
+        ("beach -dog", "beach", ("dog",)),
+        ("a -Dog at the -dog  -cat", "a at the", ("dog", "cat")),
+        ("café -crème brûlée", "café brûlée", ("crème",)),
+        ("t-shirt sale", "t-shirt sale", ()),  # a hyphen inside a word
+        ("temperature -5 degrees", "temperature -5 degrees", ()),  # a number
+        ("this - that", "this - that", ()),
+    ],
+)
+def test_minus_words_are_taken_out(q: str, text: str, excluded: tuple[str, ...]) -> None:
+    assert split_exclusions(q) == (text, excluded)
+
+
+def test_a_minus_word_is_left_out_and_names_no_filter() -> None:
+    merged, found = understood_query(Query(text="beach -videos -dog", limit=10), now=NOW)
+    assert merged.text == "beach" and merged.filters.kinds == () and merged.filters.excluded == ("videos", "dog")
+    assert found.excluded == ("videos", "dog") and found.text == "beach"
+    assert merged.filters.as_json() == {"excluded": ["videos", "dog"]}
+    # Only exclusions (and filters): what passes them is listed.
+    merged, found = understood_query(Query(text="photos -dog", limit=10), now=NOW)
+    assert merged.filters.kinds == ("image",) and merged.filters.excluded == ("dog",) and found.text == ""
 
 
 @pytest.mark.parametrize("tz", ["Mars/Olympus", "../etc/passwd", "/etc/localtime", "x" * 80])

@@ -172,6 +172,7 @@ class Understood(_Out):
     date_to: str | None = Field(alias="to", description="end of the date range named in q, inclusive (RFC 3339)")
     people: list[str] = Field(description="ids of the people named in q (see /api/v1/people)")
     text: str = Field(description="the words ranked by, once the filters were taken out")
+    excluded: list[str] = Field(description='words written "-word" in q: files that say one of them are left out')
 
 
 class SearchResults(_Out):

@@ -53,6 +53,7 @@ def _results_out(response: search_pb2.SearchResponse) -> out.SearchResults:
             date_to=u.date_to or None,
             people=list(u.people),
             text=u.text,
+            excluded=list(u.excluded),
         )
     return out.SearchResults(
         results=results,

@@ -47,6 +47,7 @@ class Filters:
     has_faces: bool | None = None
     language: str = ""
     people: tuple[str, ...] = ()  # person ids: media showing one of them (a video: only the moments they are in)
+    excluded: tuple[str, ...] = ()  # words no kept file may contain in any segment ("-word" in a query)
 
     def as_json(self) -> dict[str, object]:
         """The filters a user set, for search history."""
@@ -65,6 +66,8 @@ class Filters:
             out["language"] = self.language
         if self.people:
             out["people"] = list(self.people)
+        if self.excluded:
+            out["excluded"] = list(self.excluded)
         return out
 
 

@@ -52,6 +52,13 @@ def _filters(filters: Filters, first: int) -> tuple[str, list[Any]]:
                 AND f.person_id = ANY({param(list(filters.people))}::uuid[])
                 AND (f.end_s <= f.start_s OR t.end_s <= t.start_s OR (f.start_s < t.end_s AND t.start_s < f.end_s)))"""
         )
+    if filters.excluded:
+        # No segment of the file says one of the words (each stemmed as the index is; plainto_ reads no operators).
+        words = param(list(filters.excluded))
+        clauses.append(
+            f"""NOT EXISTS (SELECT 1 FROM search.media_text x WHERE x.media_id = m.media_id
+                AND x.tsv @@ ANY(ARRAY(SELECT plainto_tsquery('english', w) FROM unnest({words}::text[]) w)))"""
+        )
     return (" AND " + " AND ".join(clauses)) if clauses else "", args
 
 

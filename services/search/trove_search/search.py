@@ -44,7 +44,7 @@ from trove_search.people import check_faces, cluster
 from trove_search.settings import PeopleSettings
 from trove_search.shown import ShownMedia, of_hit
 from trove_search.spaces import PictureSpace, QueryEncoder, Spaces
-from trove_search.understand import PARTS, Understood, time_zone, understand
+from trove_search.understand import PARTS, Understood, split_exclusions, time_zone, understand
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,8 @@ class Query:
 def understood_query(query: Query, *, now: datetime, people: dict[str, str] | None = None) -> tuple[Query, Understood]:
     """The query with the filters its words name, and what was understood. Explicit filters win: a part the
     request already filters on is not read from the words, which then stay in the text. When every word became a
-    filter, the text stays the whole query and understood.text is empty: search lists what passes the filters."""
+    filter, the text stays the whole query and understood.text is empty: search lists what passes the filters.
+    "-word"s are taken out first (a left-out "-videos" names no kind) and leave out the files that say them."""
     for part in query.literal:
         if part not in (*PARTS, "all"):
             raise InvalidArgumentError(f"literal must be among {', '.join(PARTS)} or all")
@@ -100,14 +101,18 @@ def understood_query(query: Query, *, now: datetime, people: dict[str, str] | No
         skip.add("dates")
     if filters.people:
         skip.add("people")
-    found = understand(query.text, now=now, tz=zone, parts=[p for p in PARTS if p not in skip], people=people)
+    text, excluded = split_exclusions(query.text)
+    found = understand(text, now=now, tz=zone, parts=[p for p in PARTS if p not in skip], people=people)
+    if excluded:
+        found = replace(found, excluded=excluded)
+        filters = replace(filters, excluded=excluded)
     if found.kinds:
         filters = replace(filters, kinds=found.kinds)
     if found.date_from or found.date_to:
         filters = replace(filters, date_field="any", date_from=found.date_from, date_to=found.date_to)
     if found.people:
         filters = replace(filters, people=found.people)
-    return replace(query, text=found.text or query.text.strip(), filters=filters), found
+    return replace(query, text=found.text or text, filters=filters), found
 
 
 def check_query(query: Query) -> str:

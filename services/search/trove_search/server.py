@@ -47,6 +47,7 @@ def _understood_pb(understood: Understood | None) -> search_pb2.Understood | Non
         date_to=understood.date_to.isoformat() if understood.date_to else "",
         people=list(understood.people),
         text=understood.text,
+        excluded=list(understood.excluded),
     )
 
 

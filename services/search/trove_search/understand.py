@@ -36,6 +36,18 @@ class Understood:
     date_from: datetime | None = None  # inclusive
     date_to: datetime | None = None  # inclusive
     people: tuple[str, ...] = ()  # person ids
+    excluded: tuple[str, ...] = ()  # words no result may contain ("-word")
+
+
+# "-word" leaves out every file that says the word, as web search does; a word only, starting with a letter, after
+# a space or at the start ("t-shirt" and "-5" are not exclusions).
+_EXCLUDED = re.compile(r"(?<!\S)-([^\W\d_][\w'’]*)")
+
+
+def split_exclusions(query: str) -> tuple[str, tuple[str, ...]]:
+    """The query without its "-word"s, and those words (lower-case, each once, in order)."""
+    excluded = tuple(dict.fromkeys(m.group(1).lower() for m in _EXCLUDED.finditer(query)))
+    return " ".join(_EXCLUDED.sub(" ", query).split()), excluded
 
 
 @dataclass(frozen=True, slots=True)
