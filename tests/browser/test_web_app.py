@@ -448,6 +448,11 @@ async def test_what_the_words_were_read_as_shows_as_chips_that_can_be_removed(ne
     await expect(page.locator("#search-understood")).to_be_hidden()
     await expect(page.locator("#search-status")).not_to_have_text("Searching…")
 
+    # "-word": the file that says it is left out, and the bar says so.
+    assert {r["filename"] for r in await search_for(page, "cat -weather")} == {"chelsea.png"}
+    await expect(page.locator("#search-understood .excluded")).to_have_text("· without “weather”")
+    await expect(chips).to_have_count(0)
+
     # A date phrase: a date chip; nothing was uploaded yesterday.
     assert await search_for(page, "a cat from yesterday") == []
     await expect(chips).to_have_count(1)

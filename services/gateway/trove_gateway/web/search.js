@@ -174,7 +174,9 @@ export class Search extends EventTarget {
     if (!el) return;
     const chips = understoodChips(this.understood, this.names);
     const text = this.understood && this.understood.text;
-    const changed = chips.length && text && text !== this.query.trim();
+    // "-word"s: files that say them were left out; the query box is where the user takes one back.
+    const excluded = (this.understood && this.understood.excluded) || [];
+    const changed = (chips.length || excluded.length) && text && text !== this.query.trim();
     fill(
       el,
       chips.length ? h("span", { class: "muted" }, "Filtered by") : "",
@@ -199,8 +201,11 @@ export class Search extends EventTarget {
         ),
       ),
       changed ? h("span", { class: "muted" }, `· words: “${text}”`) : "",
+      excluded.length
+        ? h("span", { class: "muted excluded" }, `· without ${excluded.map((word) => `“${word}”`).join(", ")}`)
+        : "",
     );
-    el.hidden = chips.length === 0;
+    el.hidden = chips.length === 0 && excluded.length === 0;
   }
 
   render() {
