@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
+import asyncpg
 import numpy as np
 import pytest
 from pydantic import SecretStr
@@ -56,27 +58,30 @@ async def test_full_text_counts_the_share_of_the_query_words_a_segment_holds(
     assert [c.media_id for c, _ in found] == [media["all"], media["one"]]
 
 
-async def test_transaction_settings_ride_with_the_user_id_and_end_with_the_transaction(
-    infra: Infra, services: ServiceGroup
-) -> None:
-    # One connection, returned without the session reset search's pool skips: nothing may carry over.
+@pytest.fixture
+async def pool(infra: Infra, services: ServiceGroup) -> AsyncIterator[asyncpg.Pool]:
+    """A pool of one connection, returned without the session reset search's pool skips: nothing may carry over."""
     settings = PostgresSettings(dsn=SecretStr(infra.dsns["search"]), pool_min=1, pool_max=1)
-    pool = await create_pool(settings, vectors=True, session_reset=False)
+    made = await create_pool(settings, vectors=True, session_reset=False)
+    yield made
+    await made.close()
+
+
+async def test_transaction_settings_ride_with_the_user_id_and_end_with_the_transaction(
+    pool: asyncpg.Pool,
+) -> None:
     user_id = str(uuid.uuid4())
-    try:
-        async with user_transaction(pool, user_id, settings=repo.hnsw_settings(123)) as conn:
-            inside = await conn.fetchrow(
-                """SELECT current_setting('app.user_id') AS user_id, current_setting('hnsw.ef_search') AS ef,
-                       current_setting('hnsw.iterative_scan') AS scan"""
-            )
-            first = await conn.fetchval("SELECT pg_backend_pid()")
-        async with pool.acquire() as conn:
-            after = await conn.fetchrow(
-                """SELECT current_setting('app.user_id', true) AS user_id,
-                       current_setting('hnsw.ef_search', true) AS ef, pg_backend_pid() AS pid"""
-            )
-    finally:
-        await pool.close()
+    async with user_transaction(pool, user_id, settings=repo.hnsw_settings(123)) as conn:
+        inside = await conn.fetchrow(
+            """SELECT current_setting('app.user_id') AS user_id, current_setting('hnsw.ef_search') AS ef,
+                   current_setting('hnsw.iterative_scan') AS scan"""
+        )
+        first = await conn.fetchval("SELECT pg_backend_pid()")
+    async with pool.acquire() as conn:
+        after = await conn.fetchrow(
+            """SELECT current_setting('app.user_id', true) AS user_id,
+                   current_setting('hnsw.ef_search', true) AS ef, pg_backend_pid() AS pid"""
+        )
     assert dict(inside) == {"user_id": user_id, "ef": "123", "scan": "relaxed_order"}
     assert after["pid"] == first
     assert after["user_id"] in (None, "")
@@ -84,33 +89,28 @@ async def test_transaction_settings_ride_with_the_user_id_and_end_with_the_trans
 
 
 async def test_a_failed_user_transaction_is_rolled_back_and_odd_values_never_reach_the_sql(
-    infra: Infra, services: ServiceGroup
+    pool: asyncpg.Pool,
 ) -> None:
-    settings = PostgresSettings(dsn=SecretStr(infra.dsns["search"]), pool_min=1, pool_max=1)
-    pool = await create_pool(settings, vectors=True, session_reset=False)
     user_id = str(uuid.uuid4())
-    try:
-        with pytest.raises(RuntimeError, match="the body failed"):
-            async with user_transaction(pool, user_id) as conn:
-                await conn.execute(
-                    "INSERT INTO search.search_history (user_id, query, result_count, latency_ms) "
-                    "VALUES ($1::uuid, 'kept?', 0, 1.0)",
-                    user_id,
-                )
-                raise RuntimeError("the body failed")
+    with pytest.raises(RuntimeError, match="the body failed"):
         async with user_transaction(pool, user_id) as conn:
-            kept = await conn.fetchval("SELECT count(*) FROM search.search_history")
-            in_transaction = conn.is_in_transaction()
-        with pytest.raises(InvalidArgumentError, match="user_id must be a UUID"):
-            async with user_transaction(pool, "x'); DROP TABLE search.media; --"):
-                pass
-        with pytest.raises(ValueError, match="not a plain setting"):
-            async with user_transaction(pool, user_id, settings={"hnsw.ef_search": "1'; --"}):
-                pass
-        async with pool.acquire() as conn:
-            assert not conn.is_in_transaction()
-            assert await conn.fetchval("SELECT to_regclass('search.media') IS NOT NULL")
-    finally:
-        await pool.close()
+            await conn.execute(
+                "INSERT INTO search.search_history (user_id, query, result_count, latency_ms) "
+                "VALUES ($1::uuid, 'kept?', 0, 1.0)",
+                user_id,
+            )
+            raise RuntimeError("the body failed")
+    async with user_transaction(pool, user_id) as conn:
+        kept = await conn.fetchval("SELECT count(*) FROM search.search_history")
+        in_transaction = conn.is_in_transaction()
+    with pytest.raises(InvalidArgumentError, match="user_id must be a UUID"):
+        async with user_transaction(pool, "x'); DROP TABLE search.media; --"):
+            pass
+    with pytest.raises(ValueError, match="not a plain setting"):
+        async with user_transaction(pool, user_id, settings={"hnsw.ef_search": "1'; --"}):
+            pass
+    async with pool.acquire() as conn:
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("SELECT to_regclass('search.media') IS NOT NULL")
     assert kept == 0
     assert in_transaction
