@@ -197,6 +197,7 @@ async def test_a_query_without_kind_or_date_words_is_read_as_it_is(library: tupl
         "to": None,
         "people": [],
         "text": "which soups can I get for lunch",
+        "excluded": [],
     }
 
 
