@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -114,3 +115,22 @@ async def test_a_failed_user_transaction_is_rolled_back_and_odd_values_never_rea
         assert await conn.fetchval("SELECT to_regclass('search.media') IS NOT NULL")
     assert kept == 0
     assert in_transaction
+
+
+async def test_a_cancelled_user_transaction_ends_and_its_connection_carries_nothing(pool: asyncpg.Pool) -> None:
+    # A search whose caller gave up (a gRPC deadline) is cancelled mid-statement.
+    user_id = str(uuid.uuid4())
+
+    async def slow() -> None:
+        async with user_transaction(pool, user_id) as conn:
+            await conn.execute("SELECT pg_sleep(30)")
+
+    task = asyncio.create_task(slow())
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=10)
+    async with pool.acquire() as conn:
+        after = await conn.fetchrow("SELECT current_setting('app.user_id', true) AS user_id, pg_backend_pid() AS pid")
+        assert not conn.is_in_transaction()
+    assert after["user_id"] in (None, "")
