@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from trove_common.metrics import CACHE_HITS, CACHE_MISSES
 from trove_search.constants import INDEX_VERSION, QUERY_VECTOR, RESULT_PAGE
+from trove_search.settings import Settings
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,6 +53,19 @@ class SearchCache:
         self._ttl_s = ttl_s
         self._timeout_s = timeout_s
         self._writes: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def open(cls, settings: Settings) -> SearchCache:
+        """The cache on search's Redis, every socket call bounded by `cache_timeout_s`; `aclose` when done."""
+        redis = Redis.from_url(
+            settings.redis.dsn.get_secret_value(),
+            socket_timeout=settings.cache_timeout_s,
+            socket_connect_timeout=settings.cache_timeout_s,
+        )
+        return cls(redis, ttl_s=settings.cache_ttl_s, timeout_s=settings.cache_timeout_s)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
 
     async def _call(self, what: str, call: Awaitable[T]) -> T | None:
         """The call's answer, or None when Redis failed or did not answer in time (logged)."""

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import asyncpg
-from redis.asyncio import Redis
 
 from trove_common.grpc_client import ServiceCredential, make_channel
 from trove_common.grpc_server import serve
@@ -97,11 +96,6 @@ async def run(settings: Settings) -> None:
     channel = make_channel(settings.ingest_addr, credential=ServiceCredential.of("search", settings.service_auth))
     limit_torch_threads(settings.torch_threads)
     executor = ModelExecutor(threads=settings.model_threads, name="query-embedder")
-    redis = Redis.from_url(
-        settings.redis.dsn.get_secret_value(),
-        socket_timeout=settings.cache_timeout_s,
-        socket_connect_timeout=settings.cache_timeout_s,
-    )
     history = HistoryWriter(pool)
     history.start()
 
@@ -120,7 +114,7 @@ async def run(settings: Settings) -> None:
     pictures = await _picture_space(settings, executor, pool)
     reindexer = Reindexer(pool=pool, spaces=spaces, batch=settings.reindex_batch, pause_s=settings.reindex_pause_s)
     await reindexer.start(resume_only=True)
-    cache = SearchCache(redis, ttl_s=settings.cache_ttl_s, timeout_s=settings.cache_timeout_s)
+    cache = SearchCache.open(settings)
     # Only for files indexed before search kept their names (see trove_search.shown).
     shown = ShownMedia(pool=pool, lookup=ingest_lookup(ingest_pb2_grpc.IngestServiceStub(channel)))
     search = Search(
@@ -140,7 +134,7 @@ async def run(settings: Settings) -> None:
     async def close() -> None:
         await reindexer.stop()
         await history.stop()
-        await redis.aclose()
+        await cache.aclose()
         await channel.close()
         executor.shutdown()
         await pool.close()

@@ -245,19 +245,16 @@ async def cluster_everyone(
 
 
 async def _main(users: list[str]) -> None:
-    from redis.asyncio import Redis
-
     from trove_common.db import create_pool
     from trove_search.settings import Settings
 
     settings = Settings()
     pool = await create_pool(settings.postgres, vectors=True)
-    redis = Redis.from_url(settings.redis.dsn.get_secret_value())
+    cache = SearchCache.open(settings)
     try:
-        cache = SearchCache(redis, ttl_s=settings.cache_ttl_s, timeout_s=settings.cache_timeout_s)
         created = await cluster_everyone(pool, settings=settings.people, cache=cache, users=users)
     finally:
-        await redis.aclose()
+        await cache.aclose()
         await pool.close()
     print(f"{created} new {'person' if created == 1 else 'people'}")
 
